@@ -1,0 +1,57 @@
+"""trio-actors: actors for multi-agent systems on trio's structured concurrency.
+
+Every actor has private state and a mailbox and handles one message at a time;
+every actor is a trio task in its parent's nursery, so none outlives the
+``async with open_actor_system()`` block. The code lives in private modules;
+this package re-exports the public names.
+"""
+
+from ._actor import Actor as Actor
+from ._dead_letters import DeadLetter as DeadLetter
+from ._dead_letters import DeadLetters as DeadLetters
+from ._envelope import Envelope as Envelope
+from ._exceptions import ActorError as ActorError
+from ._exceptions import ActorNameTaken as ActorNameTaken
+from ._exceptions import ActorNotFound as ActorNotFound
+from ._exceptions import ActorStopped as ActorStopped
+from ._exceptions import AskTimeout as AskTimeout
+from ._exceptions import DeadlockError as DeadlockError
+from ._exceptions import EscalatedFailure as EscalatedFailure
+from ._exceptions import MailboxFull as MailboxFull
+from ._exceptions import MessageTimeout as MessageTimeout
+from ._exceptions import UnhandledMessage as UnhandledMessage
+from ._gather import gather as gather
+from ._messages import Terminated as Terminated
+from ._ref import ActorRef as ActorRef
+from ._reply import DeferredReply as DeferredReply
+from ._reply import Reply as Reply
+from ._system import ActorSystem as ActorSystem
+from ._system import open_actor_system as open_actor_system
+from ._timers import Timer as Timer
+
+__all__ = [
+    "Actor",
+    "ActorError",
+    "ActorNameTaken",
+    "ActorNotFound",
+    "ActorRef",
+    "ActorStopped",
+    "ActorSystem",
+    "AskTimeout",
+    "DeadLetter",
+    "DeadLetters",
+    "DeadlockError",
+    "DeferredReply",
+    "Envelope",
+    "EscalatedFailure",
+    "MailboxFull",
+    "MessageTimeout",
+    "Reply",
+    "Terminated",
+    "Timer",
+    "UnhandledMessage",
+    "gather",
+    "open_actor_system",
+]
+
+__version__ = "0.1.0.dev0"

@@ -1,0 +1,230 @@
+"""Actor: the base class users subclass. Private state, one message at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+from ._cell import STOP
+from ._exceptions import ActorError, UnhandledMessage
+
+if TYPE_CHECKING:
+    from ._cell import Cell, Directive
+    from ._envelope import Envelope
+    from ._ref import ActorRef
+    from ._reply import DeferredReply
+    from ._system import ActorSystem
+    from ._timers import Timer
+
+__all__ = ["Actor"]
+
+T = TypeVar("T")
+A = TypeVar("A", bound="Actor")
+
+
+class Actor:
+    """Subclass this: an object with private state that handles one message at a time.
+
+    Override ``async def receive(self, message)``; its return value is the reply
+    to an ``ask`` (and ignored for a ``tell``). The runtime never calls two
+    handlers of one actor at once, even while a handler awaits, so plain
+    attributes are safe without locks. A subclass may define ``__init__`` with
+    its own arguments (``spawn`` passes them on) and need not call
+    ``super().__init__()``.
+
+    Lifecycle hooks, all optional and async: ``on_start`` (before the first
+    message), ``on_stop`` (after the last, bounded by the shutdown timeout),
+    ``on_restart(exc)`` (on a fresh instance made by a supervisor after ``exc``,
+    before its ``on_start``).
+
+    An exception escaping ``receive`` is a failure: the asker gets it, the
+    message is recorded in dead letters, and the actor stops (or, under a
+    supervisor, is restarted with a fresh instance). A message ``receive`` does
+    not understand should ``raise UnhandledMessage`` (``self.unhandled(message)``
+    does so): that is not a failure.
+
+    Example::
+
+        import attrs, trio
+        from actors import Actor, open_actor_system
+
+        @attrs.frozen
+        class Add:
+            amount: int
+
+        class Counter(Actor):
+            def __init__(self, start: int = 0) -> None:
+                self.total = start
+
+            async def receive(self, message):
+                match message:
+                    case Add(amount):
+                        self.total += amount
+                        return self.total
+                    case _:
+                        self.unhandled(message)
+
+        async def main() -> None:
+            async with open_actor_system() as system:
+                counter = await system.spawn(Counter, 10, name="counter")
+                counter.tell(Add(1))                       # fire-and-forget
+                print(await counter.ask(Add(2), timeout=1))  # 13
+
+        trio.run(main)
+    """
+
+    _actors_cell: Cell
+
+    # -- to override -------------------------------------------------------
+
+    async def receive(self, message: Any) -> Any:
+        """Handle one message; return the reply to an ask. Default: unhandled."""
+        self.unhandled(message)
+
+    async def on_start(self) -> None:
+        """Called before the first message (``spawn`` returns after it)."""
+
+    async def on_stop(self) -> None:
+        """Called once no more messages will be handled, bounded by the shutdown timeout."""
+
+    async def on_restart(self, exc: BaseException) -> None:
+        """Called on the fresh instance a supervisor made after ``exc``, before ``on_start``."""
+
+    # -- context -----------------------------------------------------------
+
+    @property
+    def _cell(self) -> Cell:
+        try:
+            return self._actors_cell
+        except AttributeError:
+            raise ActorError(
+                f"{type(self).__name__} is not running in an actor system; create actors with "
+                f"'await system.spawn({type(self).__name__}, ...)', not by calling the class"
+            ) from None
+
+    @property
+    def ref(self) -> ActorRef[Any]:
+        """This actor's own ref (the same across restarts)."""
+        return self._cell.ref
+
+    @property
+    def system(self) -> ActorSystem:
+        """The system this actor runs in."""
+        return self._cell.system
+
+    @property
+    def envelope(self) -> Envelope | None:
+        """The envelope of the message being handled (ids, sender), or None."""
+        return self._cell.current
+
+    @property
+    def sender(self) -> ActorRef[Any] | None:
+        """The ref of the current message's sender, or None (outside any actor)."""
+        current = self._cell.current
+        return None if current is None else current.sender
+
+    # -- acting ------------------------------------------------------------
+
+    async def spawn(
+        self,
+        actor_cls: type[A],
+        *args: Any,
+        name: str | None = None,
+        mailbox_size: int | None = None,
+        **kwargs: Any,
+    ) -> ActorRef[Any]:
+        """Start a child actor in this actor's nursery; it stops before this one.
+
+        Same arguments as `ActorSystem.spawn`; the child's path is under this
+        actor's path. Returns once the child's ``on_start`` has run.
+        """
+        return await self._cell.spawn_child(actor_cls, args, kwargs, name=name, mailbox_size=mailbox_size)
+
+    def stop(self) -> None:
+        """Stop this actor once the current message is handled.
+
+        Messages still queued then go to dead letters (asks fail with
+        `ActorStopped`). Under a supervisor this is a normal exit: a
+        ``permanent`` child is restarted, ``transient`` and ``temporary`` are not.
+        """
+        self._cell.request_exit()
+
+    def defer_reply(self) -> DeferredReply[Any]:
+        """Answer the current ask later: returns a handle with ``reply``/``fail``.
+
+        The handler's own return value is then ignored. If the actor stops
+        before answering, the asker gets `ActorStopped`.
+        """
+        return self._cell.defer_reply()
+
+    def unhandled(self, message: Any) -> NoReturn:
+        """Declare ``message`` not understood (raises `UnhandledMessage`).
+
+        The asker gets the error, a told message goes to dead letters, and the
+        actor keeps running.
+        """
+        raise UnhandledMessage(
+            f"actor '{self._cell.name}' ({type(self).__name__}) does not handle "
+            f"{type(message).__name__} messages; add a case for it to receive(), or "
+            f"send it to an actor that does"
+        )
+
+    def watch(self, ref: ActorRef[Any]) -> None:
+        """Be told `Terminated(ref, reason)` when ``ref`` stops (at once if it has)."""
+        self._cell.watch(ref._cell)
+
+    def unwatch(self, ref: ActorRef[Any]) -> None:
+        """Stop watching ``ref``."""
+        self._cell.unwatch(ref._cell)
+
+    def schedule_once(self, delay: float, message: Any) -> Timer:
+        """Tell this actor ``message`` after ``delay`` seconds; returns a cancellable `Timer`.
+
+        Timers stop with the actor (and at a restart).
+        """
+        return self._cell.schedule(delay, message, repeat=False)
+
+    def schedule_every(self, interval: float, message: Any) -> Timer:
+        """Tell this actor ``message`` every ``interval`` seconds until cancelled or stopped."""
+        return self._cell.schedule(interval, message, repeat=True)
+
+    async def run_in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking function in a worker thread and return its result.
+
+        The event loop keeps running every other actor meanwhile; this actor
+        waits (one message at a time). Threads are bounded by the system's
+        limiter (``open_actor_system(max_threads=...)``). A thread cannot be
+        killed: if this actor is cancelled (ask timeout, stop, restart) it stops
+        waiting at once and the thread's late result goes to dead letters.
+        """
+        return await self._cell.system._threads.run(fn, args, kwargs, owner=self._cell)
+
+    async def run_in_process(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a CPU-bound function in a worker process (trio-parallel) and return its result.
+
+        ``fn`` and its arguments must be picklable (a module-level function).
+        Errors raised in the process are re-raised here with their traceback text.
+        """
+        return await self._cell.system._threads.run_process(fn, args, owner=self._cell)
+
+    def __repr__(self) -> str:
+        cell = getattr(self, "_actors_cell", None)
+        where = cell.path if cell is not None else "not running"
+        return f"<{type(self).__name__} {where}>"
+
+
+    # -- supervision hooks (private: overridden by supervision.Supervisor) --
+
+    def _actors_child_exited(self, child: Cell, error: BaseException | None) -> Directive | None:
+        """A child's incarnation ended; return a directive, or None to resolve it later.
+
+        A plain actor stops a child that failed or exited (a supervisor restarts).
+        """
+        return STOP
+
+    async def _actors_before_restart(self) -> None:
+        """This actor is being restarted in place: by default its children stop."""
+        await self._cell._stop_children()
+
+    def _actors_child_terminated(self, child: Cell) -> None:
+        """A child stopped for good."""

@@ -1,0 +1,734 @@
+"""The cell: one actor's mailbox, ref and task, across all its incarnations.
+
+A cell owns a trio task inside its parent's nursery; its children and timers
+run in the cell's own nursery, so nothing outlives it. The task runs
+incarnations one after another: build a fresh instance, run ``on_start``,
+drain the mailbox one message at a time, then end the incarnation and ask the
+parent what next (stop, restart, or wait to be resumed). The mailbox and the
+ref belong to the cell, not to the instance, so a restart keeps both: senders
+keep their ref and later messages keep their order.
+
+Policy (which children to restart, how often, with what delay) is not here:
+the parent's actor instance decides through three private hooks that
+`supervision.Supervisor` overrides (see `Actor._actors_*`).
+"""
+
+from __future__ import annotations
+
+import logging
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from ._envelope import Envelope, _next_id
+from ._exceptions import ActorError, ActorStopped, DeadlockError, MessageTimeout, UnhandledMessage
+from ._mailbox import Mailbox
+from ._messages import Terminated
+from ._ref import ActorRef
+from ._reply import DeferredReply, Reply
+from ._timers import Timer
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from ._actor import Actor
+    from ._system import ActorSystem
+
+__all__ = ["RESTART", "RESUME", "STOP", "SUSPEND", "Cell", "Directive", "current_cell"]
+
+log = logging.getLogger("actors")
+
+#: The cell whose task (or a task it started) is running now; None outside actors.
+current_cell: ContextVar[Cell | None] = ContextVar("actors_current_cell", default=None)
+
+
+class Directive:
+    """What a parent tells a child whose incarnation ended: a tiny value object."""
+
+    __slots__ = ("delay", "kind", "reason")
+
+    def __init__(self, kind: str, delay: float = 0.0, reason: BaseException | None = None) -> None:
+        self.kind = kind
+        self.delay = delay
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Directive({self.kind}, delay={self.delay})"
+
+
+STOP = Directive("stop")
+SUSPEND = Directive("suspend")  # end the incarnation, keep the cell, wait for RESUME or STOP
+
+
+def RESTART(delay: float = 0.0) -> Directive:  # noqa: N802 - reads as a constant
+    """Restart after ``delay`` seconds."""
+    return Directive("restart", delay)
+
+
+def RESUME(reason: BaseException | None) -> Directive:  # noqa: N802
+    """Start a new incarnation of a suspended cell (``on_restart(reason)`` if given)."""
+    return Directive("resume", 0.0, reason)
+
+
+# control requests
+_EXIT = "exit"  # the actor called self.stop(): a normal exit, the parent decides
+_STOP = "stop"  # stopped from outside: terminate
+_SUSPEND = "suspend"  # the parent restarts this cell in place
+
+
+class Cell:
+    """Runtime state of one actor. Private: users only ever see its `ActorRef`."""
+
+    __slots__ = (
+        "__weakref__",
+        "actor_cls",
+        "args",
+        "children",
+        "closed",
+        "control",
+        "control_reason",
+        "current",
+        "deferred",
+        "deferred_current",
+        "directive",
+        "incarnations",
+        "instance",
+        "kwargs",
+        "mailbox",
+        "message_timeout",
+        "name",
+        "nursery",
+        "parent",
+        "path",
+        "ref",
+        "scope",
+        "shutdown_timeout",
+        "signal",
+        "spec",
+        "started",
+        "stop_reason",
+        "stopped",
+        "sysq",
+        "system",
+        "task",
+        "terminated",
+        "throughput",
+        "timers",
+        "topics",
+        "waiting_on",
+        "watchers",
+        "watching",
+    )
+
+    def __init__(
+        self,
+        system: ActorSystem,
+        parent: Cell | None,
+        actor_cls: type[Actor],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        name: str,
+        mailbox_size: int | None,
+        *,
+        shutdown_timeout: float,
+        message_timeout: float | None,
+        spec: Any = None,
+    ) -> None:
+        self.system = system
+        self.parent = parent
+        self.actor_cls = actor_cls
+        self.args = args
+        self.kwargs = kwargs
+        self.name = name
+        if parent is None:
+            self.path = "/"
+        elif parent.parent is None:
+            self.path = "/" + name
+        else:
+            self.path = parent.path + "/" + name
+        self.mailbox = Mailbox(mailbox_size, name)
+        self.ref: ActorRef[Any] = ActorRef._create(self)
+        self.children: dict[str, Cell] = {}
+        self.instance: Actor | None = None
+        self.current: Envelope | None = None
+        self.task: trio.lowlevel.Task | None = None
+        self.nursery: trio.Nursery = None  # type: ignore[assignment]
+        self.scope: trio.CancelScope | None = None
+        self.closed = False
+        self.stopped = False
+        self.started = False
+        self.control: str | None = None
+        self.control_reason: BaseException | None = None
+        self.directive: Directive | None = None
+        self.signal: trio.Event | None = None
+        self.terminated: trio.Event | None = None
+        self.waiting_on: Cell | None = None
+        self.sysq: list[tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]] | None = None
+        self.watchers: dict[Cell, None] | None = None
+        self.watching: dict[Cell, None] | None = None
+        self.timers: set[Timer] | None = None
+        self.deferred: set[DeferredReply[Any]] | None = None
+        self.deferred_current = False
+        self.topics: set[Any] | None = None
+        self.stop_reason: BaseException | None = None
+        self.shutdown_timeout = shutdown_timeout
+        self.message_timeout = message_timeout
+        self.throughput = system._throughput
+        self.spec = spec
+        self.incarnations = 0
+
+    def __repr__(self) -> str:
+        return f"<Cell {self.path}>"
+
+    # ------------------------------------------------------------------
+    # Sending (called from any task in the trio thread)
+
+    def _envelope(self, message: Any, reply: Reply[Any] | None) -> Envelope:
+        cid = _next_id()
+        sender = current_cell.get()
+        if sender is None:
+            return Envelope(message, None, reply, cid, cid)
+        now = sender.current
+        return Envelope(message, sender.ref, reply, cid, cid if now is None else now.trace_id)
+
+    def tell(self, message: Any) -> None:
+        envelope = self._envelope(message, None)
+        if self.closed:
+            self.system._dead_letter(
+                message, recipient=self.ref, reason=f"actor '{self.name}' has stopped", envelope=envelope
+            )
+            return
+        self.mailbox.put_nowait(envelope)
+
+    async def wait_for_space(self) -> None:
+        await self.mailbox.wait_for_space()
+        if self.closed:
+            raise self._stopped_error("message")
+
+    async def send(self, message: Any) -> None:
+        if self.closed:
+            raise self._stopped_error(type(message).__name__)
+        if self.mailbox._maxsize is None:
+            await trio.lowlevel.checkpoint()
+        else:
+            await self.wait_for_space()
+        self.tell(message)
+
+    def ask(self, message: Any, *, deadlock_check: bool = True) -> tuple[Cell | None, Reply[Any]]:
+        """Enqueue an ask; return (the asking cell if it blocks its own actor, the reply)."""
+        if self.closed:
+            raise self._stopped_error(type(message).__name__)
+        asker = current_cell.get()
+        blocking = None
+        if deadlock_check and asker is not None and asker.task is trio.lowlevel.current_task():
+            blocking = asker
+            self._check_deadlock(asker, message)
+        reply: Reply[Any] = Reply._create(self.system)
+        envelope = self._envelope(message, reply)
+        reply.envelope = envelope
+        self.mailbox.put_nowait(envelope)
+        return blocking, reply
+
+    def _check_deadlock(self, asker: Cell, message: Any) -> None:
+        what = type(message).__name__
+        if asker is self:
+            raise DeadlockError(
+                f"actor '{self.name}' asked itself {what} while handling a message; it would wait "
+                f"for itself forever. Use self.ref.tell(...) or call the method directly"
+            )
+        chain = [asker, self]
+        cell = self.waiting_on
+        while cell is not None and len(chain) < 1000:
+            chain.append(cell)
+            if cell is asker:
+                names = " -> ".join(f"'{c.name}'" for c in chain)
+                raise DeadlockError(
+                    f"ask cycle: {names}. Actor '{asker.name}' asked '{self.name}' for {what}, but "
+                    f"'{self.name}' is (through that chain) waiting on '{asker.name}'; each handles "
+                    f"one message at a time, so both would wait forever. Break the cycle with "
+                    f"tell, or answer later with defer_reply()"
+                )
+            cell = cell.waiting_on
+
+    def deliver_from_timer(self, message: Any) -> None:
+        if self.closed:
+            return
+        cid = _next_id()
+        try:
+            self.mailbox.put_nowait(Envelope(message, None, None, cid, cid))
+        except ActorError as exc:
+            self.system._dead_letter(message, recipient=self.ref, reason=str(exc), error=exc)
+
+    def deliver_system(self, message: Any) -> None:
+        """Deliver a runtime message (Terminated), past any mailbox bound."""
+        cid = _next_id()
+        envelope = Envelope(message, None, None, cid, cid)
+        if self.closed:
+            self.system._dead_letter(
+                message, recipient=self.ref, reason=f"actor '{self.name}' has stopped", envelope=envelope
+            )
+            return
+        self.mailbox.put_nowait(envelope, force=True)
+
+    def _stopped_error(self, what: str) -> ActorStopped:
+        return ActorStopped(
+            f"actor '{self.name}' has stopped and cannot receive {what}; look it up again "
+            f"after its supervisor restarts it, or check ref.is_alive"
+        )
+
+    # ------------------------------------------------------------------
+    # Control (called from other tasks)
+
+    def request_stop(self) -> None:
+        """Stop for good: close the mailbox now, let a running handler finish (bounded)."""
+        if self.stopped:
+            return
+        self.control = _STOP
+        if not self.closed:
+            self.closed = True
+            self._drain(f"actor '{self.name}' was stopped before handling it")
+        self._interrupt()
+
+    def request_exit(self) -> None:
+        """The actor stops itself after the current message (a normal exit)."""
+        if self.control is None:
+            self.control = _EXIT
+            self._interrupt(grace=False)
+
+    def request_suspend(self, reason: BaseException | None) -> None:
+        """End the current incarnation (bounded) and wait for RESUME or STOP."""
+        if self.stopped or self.control in (_STOP, _SUSPEND):
+            return
+        self.control = _SUSPEND
+        self.control_reason = reason
+        self._interrupt()
+
+    def resolve(self, directive: Directive) -> None:
+        """Answer a cell waiting for its parent's directive."""
+        self.directive = directive
+        if self.signal is not None:
+            self.signal.set()
+
+    def run_soon(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """Run ``await fn(*args)`` in this actor's task, before its next message."""
+        if self.sysq is None:
+            self.sysq = []
+        self.sysq.append((fn, args))
+        self.mailbox.wake()
+
+    def _interrupt(self, grace: bool = True) -> None:
+        self.mailbox.wake()
+        if self.signal is not None:
+            self.signal.set()
+        if grace and self.scope is not None:
+            deadline = trio.current_time() + self.shutdown_timeout
+            if deadline < self.scope.deadline:
+                self.scope.deadline = deadline
+
+    async def stop(self) -> None:
+        """Request a stop and wait until terminated (unless waiting would deadlock)."""
+        self.request_stop()
+        me = current_cell.get()
+        while me is not None:  # stopping yourself or an ancestor: cannot wait for it
+            if me is self and me.task is trio.lowlevel.current_task():
+                return
+            if me is self:
+                break
+            me = me.parent
+            if me is self:
+                return
+        await self.wait_terminated()
+
+    async def wait_terminated(self) -> None:
+        if self.stopped:
+            await trio.lowlevel.checkpoint()
+            return
+        if self.terminated is None:
+            self.terminated = trio.Event()
+        await self.terminated.wait()
+
+    # ------------------------------------------------------------------
+    # Children, watching, timers, deferred replies
+
+    async def spawn_child(
+        self,
+        actor_cls: type[Actor],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        name: str | None,
+        mailbox_size: int | None,
+        shutdown_timeout: float | None = None,
+        message_timeout: float | None = None,
+        spec: Any = None,
+    ) -> ActorRef[Any]:
+        system = self.system
+        if self.closed or self.nursery is None:
+            raise ActorStopped(f"actor '{self.name}' is stopping and cannot spawn {actor_cls.__name__}")
+        name = system._reserve_name(actor_cls, name)
+        try:
+            child = Cell(
+                system,
+                self,
+                actor_cls,
+                args,
+                kwargs,
+                name,
+                mailbox_size,
+                shutdown_timeout=system._shutdown_timeout if shutdown_timeout is None else shutdown_timeout,
+                message_timeout=message_timeout,
+                spec=spec,
+            )
+        except BaseException:
+            system._release_name(name, None)
+            raise
+        system._names[name] = child
+        self.children[name] = child
+        error = await self.nursery.start(child.main)
+        if error is not None:
+            raise error
+        return child.ref
+
+    def watch(self, target: Cell) -> None:
+        if target.stopped:
+            self.deliver_system(Terminated(target.ref, target.stop_reason))
+            return
+        if target.watchers is None:
+            target.watchers = {}
+        target.watchers[self] = None
+        if self.watching is None:
+            self.watching = {}
+        self.watching[target] = None
+
+    def unwatch(self, target: Cell) -> None:
+        if target.watchers is not None:
+            target.watchers.pop(self, None)
+        if self.watching is not None:
+            self.watching.pop(target, None)
+
+    def schedule(self, interval: float, message: Any, *, repeat: bool) -> Timer:
+        if self.timers is None:
+            self.timers = set()
+        return Timer._start(self, interval, message, repeat)
+
+    def defer_reply(self) -> DeferredReply[Any]:
+        envelope = self.current
+        if envelope is None or trio.lowlevel.current_task() is not self.task:
+            raise ActorError(
+                "defer_reply() must be called from receive() while it handles a message; keep "
+                "the handle it returns to answer later"
+            )
+        self.deferred_current = True
+        handle: DeferredReply[Any] = DeferredReply._create(envelope.reply, self._deferred_done)
+        if envelope.reply is not None:
+            if self.deferred is None:
+                self.deferred = set()
+            self.deferred.add(handle)
+        return handle
+
+    def _deferred_done(self, handle: DeferredReply[Any]) -> None:
+        if self.deferred is not None:
+            self.deferred.discard(handle)
+
+    # ------------------------------------------------------------------
+    # The task
+
+    async def main(self, task_status: trio.TaskStatus[BaseException | None] = trio.TASK_STATUS_IGNORED) -> None:
+        current_cell.set(self)
+        self.task = trio.lowlevel.current_task()
+        reason: BaseException | None = None
+        try:
+            async with trio.open_nursery() as nursery:
+                self.nursery = nursery
+                try:
+                    reason = await self._lifecycle(task_status)
+                except trio.Cancelled:
+                    # Cancelled from outside (a cancel scope around the system):
+                    # still stop children first and run on_stop, shielded and bounded.
+                    with trio.CancelScope(shield=True) as scope:
+                        scope.deadline = trio.current_time() + self.shutdown_timeout
+                        self.request_stop()
+                        await self._end_incarnation(final=True)
+                    raise
+        finally:
+            self._terminate(reason)
+
+    async def _lifecycle(self, task_status: trio.TaskStatus[BaseException | None]) -> BaseException | None:
+        reason: BaseException | None = None
+        first = True
+        while True:
+            error = await self._incarnate(reason)
+            if first:
+                first = False
+                task_status.started(error)
+                if error is not None:
+                    self.request_stop()
+                    await self._end_incarnation(final=True)
+                    return error
+            if error is None:
+                error = await self._loop()
+            control = self.control
+            if control is _STOP:
+                directive = STOP
+            elif control is _SUSPEND:
+                directive = SUSPEND
+                error = self.control_reason
+            else:
+                self._cancel_timers()
+                directive = await self._ask_parent(error)
+            await self._end_incarnation(final=directive is STOP)
+            if directive.kind == "suspend":
+                directive = await self._wait_directive()
+                if directive is STOP:
+                    await self._stop_children()
+            if directive.kind == "stop":
+                return error
+            if directive.delay > 0:
+                with trio.move_on_after(directive.delay):
+                    await self._wait_signal(lambda: self.control is _STOP)
+                if self.control is _STOP:
+                    await self._stop_children()
+                    return error
+            reason = directive.reason if directive.kind == "resume" else error
+            self.control = None
+            self.control_reason = None
+            if reason is None:
+                reason = ActorError(f"actor '{self.name}' exited normally and was restarted")
+
+    async def _incarnate(self, reason: BaseException | None) -> BaseException | None:
+        """Build a fresh instance and start it; return the error if that failed."""
+        self.started = False
+        self.sysq = None
+        self.incarnations += 1
+        cls = self.actor_cls
+        try:
+            instance = cls.__new__(cls)
+            instance._actors_cell = self
+            instance.__init__(*self.args, **self.kwargs)
+            self.instance = instance
+            if self.incarnations > 1 and reason is not None:
+                await instance.on_restart(reason)
+            await instance.on_start()
+        except Exception as exc:
+            self._log_failure(exc, "starting")
+            return exc
+        self.started = True
+        return None
+
+    async def _loop(self) -> BaseException | None:
+        """Handle messages until a control request or a failure (returned)."""
+        mailbox = self.mailbox
+        queue = mailbox._queue
+        instance = self.instance
+        assert instance is not None
+        receive = instance.receive
+        throughput = self.throughput
+        message_timeout = self.message_timeout
+        while True:
+            if self.control is not None:
+                return None
+            if self.sysq:
+                fn, args = self.sysq.pop(0)
+                try:
+                    await fn(*args)
+                except Exception as exc:
+                    return exc
+                continue
+            if not queue:
+                await mailbox.wait()
+                continue
+            handled = 0
+            envelope = None
+            with trio.CancelScope() as scope:
+                self.scope = scope
+                while True:
+                    envelope = mailbox.popleft()
+                    self.current = envelope
+                    if message_timeout is not None:
+                        scope.deadline = trio.current_time() + message_timeout
+                    try:
+                        result = await receive(envelope.message)
+                    except UnhandledMessage as exc:
+                        self._unhandled(envelope, exc)
+                    except Exception as exc:
+                        self.scope = None
+                        self.current = None
+                        self.deferred_current = False
+                        self._failed(envelope, exc)
+                        return exc
+                    else:
+                        if envelope.reply is not None:
+                            if self.deferred_current:
+                                self.deferred_current = False
+                            else:
+                                envelope.reply._set(result, None)
+                    self.current = None
+                    handled += 1
+                    if handled >= throughput or not queue or self.control is not None or self.sysq:
+                        break
+            self.scope = None
+            if scope.cancelled_caught:
+                self.current = None
+                self.deferred_current = False
+                assert envelope is not None
+                if self.control is None:
+                    error = MessageTimeout(
+                        f"actor '{self.name}' took longer than its message_timeout of "
+                        f"{message_timeout:g} s to handle {type(envelope.message).__name__}; the "
+                        f"handler was cancelled and counts as a failure"
+                    )
+                    self._failed(envelope, error)
+                    return error
+                self._interrupted(envelope)
+                return None
+            if handled >= throughput:
+                await trio.lowlevel.checkpoint()  # fairness: let other actors run
+
+    # ------------------------------------------------------------------
+    # Outcomes of a message
+
+    def _unhandled(self, envelope: Envelope, exc: UnhandledMessage) -> None:
+        if envelope.reply is not None:
+            envelope.reply._set(None, exc)
+        else:
+            self.system._dead_letter(
+                envelope.message,
+                recipient=self.ref,
+                reason=f"unhandled by '{self.name}' ({type(self.instance).__name__})",
+                envelope=envelope,
+                error=exc,
+            )
+
+    def _failed(self, envelope: Envelope, exc: BaseException) -> None:
+        self._log_failure(exc, f"handling {type(envelope.message).__name__}")
+        if envelope.reply is not None:
+            envelope.reply._set(None, exc)
+        self.system._dead_letter(
+            envelope.message,
+            recipient=self.ref,
+            reason=f"handler of '{self.name}' failed with {exc!r}",
+            envelope=envelope,
+            error=exc,
+        )
+
+    def _interrupted(self, envelope: Envelope) -> None:
+        error = ActorStopped(
+            f"actor '{self.name}' was stopped while handling {type(envelope.message).__name__}; "
+            f"the handler ran past its shutdown_timeout of {self.shutdown_timeout:g} s and was cancelled"
+        )
+        if envelope.reply is not None:
+            envelope.reply._set(None, error)
+        self.system._dead_letter(
+            envelope.message, recipient=self.ref, reason=str(error), envelope=envelope, error=error
+        )
+
+    def _log_failure(self, exc: BaseException, doing: str) -> None:
+        log.error("actor %s failed while %s: %r", self.path, doing, exc, exc_info=exc)
+
+    # ------------------------------------------------------------------
+    # Ending incarnations and the cell
+
+    async def _ask_parent(self, error: BaseException | None) -> Directive:
+        parent = self.parent
+        if parent is None:
+            return STOP
+        directive = parent.child_exited(self, error)
+        if directive is None:
+            directive = await self._wait_directive()
+        return directive
+
+    def child_exited(self, child: Cell, error: BaseException | None) -> Directive | None:
+        """A child's incarnation ended by ``error`` (None: normal exit). Decide, or None."""
+        if self.control is _STOP or self.closed or self.instance is None:
+            return STOP
+        if self.control is _SUSPEND:
+            return SUSPEND
+        return self.instance._actors_child_exited(child, error)
+
+    async def _wait_directive(self) -> Directive:
+        await self._wait_signal(lambda: self.directive is not None or self.control is _STOP)
+        directive = self.directive
+        self.directive = None
+        if self.control is _STOP or directive is None:
+            return STOP
+        return directive
+
+    async def _wait_signal(self, done: Callable[[], bool]) -> None:
+        while not done():
+            self.signal = trio.Event()
+            await self.signal.wait()
+        self.signal = None
+
+    async def _end_incarnation(self, *, final: bool) -> None:
+        self._cancel_timers()
+        instance = self.instance
+        if final or instance is None:
+            await self._stop_children()
+        else:
+            await instance._actors_before_restart()
+        self._fail_deferred("restarted" if not final else "stopped")
+        if instance is not None and self.started:
+            self.started = False
+            with trio.move_on_after(self.shutdown_timeout) as scope:
+                try:
+                    await instance.on_stop()
+                except Exception as exc:
+                    log.error("on_stop of actor %s raised %r", self.path, exc, exc_info=exc)
+            if scope.cancelled_caught:
+                log.error("on_stop of actor %s ran past shutdown_timeout (%g s) and was cancelled",
+                          self.path, self.shutdown_timeout)
+
+    async def _stop_children(self) -> None:
+        for child in reversed(list(self.children.values())):
+            await child.stop()
+
+    def _cancel_timers(self) -> None:
+        if self.timers:
+            for timer in list(self.timers):
+                timer.cancel()
+
+    def _fail_deferred(self, what: str) -> None:
+        if self.deferred:
+            pending, self.deferred = self.deferred, None
+            for handle in pending:
+                if handle._reply is not None:
+                    handle._reply._set(None, ActorStopped(
+                        f"actor '{self.name}' {what} before answering (it had deferred its reply)"
+                    ))
+
+    def _drain(self, reason: str) -> None:
+        for envelope in self.mailbox.drain():
+            if envelope.reply is not None:
+                envelope.reply._set(None, ActorStopped(
+                    f"actor '{self.name}' stopped before handling {type(envelope.message).__name__}; "
+                    f"look it up again after its supervisor restarts it, or check ref.is_alive"
+                ))
+            self.system._dead_letter(envelope.message, recipient=self.ref, reason=reason, envelope=envelope)
+
+    def _terminate(self, reason: BaseException | None) -> None:
+        """The task is ending: record everything left and tell whoever cares."""
+        self.closed = True
+        self.stopped = True
+        self.stop_reason = reason
+        self._drain(f"actor '{self.name}' stopped before handling it")
+        self._fail_deferred("stopped")
+        self.system._forget(self)
+        parent = self.parent
+        if parent is not None:
+            if parent.children.get(self.name) is self:
+                del parent.children[self.name]
+            if parent.instance is not None:
+                parent.instance._actors_child_terminated(self)
+        if self.watching:
+            for target in self.watching:
+                if target.watchers is not None:
+                    target.watchers.pop(self, None)
+            self.watching = None
+        if self.watchers:
+            watchers, self.watchers = self.watchers, None
+            for watcher in watchers:
+                watcher.deliver_system(Terminated(self.ref, reason))
+        if self.terminated is not None:
+            self.terminated.set()
+

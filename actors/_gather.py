@@ -1,0 +1,73 @@
+"""gather: wait on several asks (or any awaitables) at once, results in argument order."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable
+from typing import Any
+
+import trio
+
+from ._exceptions import AskTimeout
+
+__all__ = ["gather"]
+
+_MISSING: Any = object()
+
+
+async def gather(
+    *awaitables: Awaitable[Any],
+    timeout: float | None = None,
+    return_exceptions: bool = False,
+) -> list[Any]:
+    """Await every argument concurrently; return their results in argument order.
+
+    Scatter-gather over asks: ``await gather(a.ask(x), b.ask(y), timeout=2)``.
+
+    Args:
+      timeout: seconds for the whole gather (None: no extra bound; each ask
+        still has its own timeout).
+      return_exceptions: if True, an awaitable that raised (or did not finish
+        in time: `AskTimeout`) gives its exception in its slot, so partial
+        results come back; if False, the first error cancels the rest and is
+        raised (the error itself, never an ExceptionGroup).
+
+    Raises:
+      AskTimeout: ``timeout`` passed (and ``return_exceptions`` is False).
+    """
+    for index, item in enumerate(awaitables):
+        if not isinstance(item, Awaitable):
+            raise TypeError(f"gather() argument {index} is not awaitable: {item!r}")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0):
+        raise ValueError(f"timeout must be a number >= 0 or None, got {timeout!r}")
+    results: list[Any] = [_MISSING] * len(awaitables)
+    first_error: list[BaseException] = []
+
+    async def run(index: int, item: Awaitable[Any], cancel: trio.CancelScope) -> None:
+        try:
+            results[index] = await item
+        except Exception as exc:
+            if return_exceptions:
+                results[index] = exc
+            elif not first_error:
+                first_error.append(exc)
+                cancel.cancel()
+
+    deadline = math.inf if timeout is None else trio.current_time() + timeout
+    with trio.CancelScope(deadline=deadline) as scope:
+        async with trio.open_nursery() as nursery:
+            for index, item in enumerate(awaitables):
+                nursery.start_soon(run, index, item, scope)
+    if first_error:
+        raise first_error[0]
+    if scope.cancelled_caught:
+        late = [i for i, r in enumerate(results) if r is _MISSING]
+        error = AskTimeout(
+            f"gather() timed out after {timeout:g} s with {len(late)} of {len(awaitables)} "
+            f"awaitables unfinished (positions {late}); pass return_exceptions=True for partial results"
+        )
+        if not return_exceptions:
+            raise error
+        for i in late:
+            results[i] = AskTimeout(f"awaitable {i} did not finish within gather()'s timeout of {timeout:g} s")
+    return results

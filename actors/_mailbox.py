@@ -1,0 +1,110 @@
+"""An actor's inbox: a deque with a lazy wake-up of the one task that drains it.
+
+Putting a message is a plain append (no await, no task switch); only when the
+consumer is parked on an empty mailbox is it rescheduled. The consumer then
+drains messages in batches. This is what makes ``tell`` fast: an ``await`` per
+message (as with a memory channel) costs a task switch each time.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import TYPE_CHECKING
+
+import trio
+
+from ._exceptions import MailboxFull
+
+if TYPE_CHECKING:
+    from ._envelope import Envelope
+
+__all__ = ["Mailbox"]
+
+
+class Mailbox:
+    """FIFO of envelopes, unbounded unless ``maxsize`` is given.
+
+    One consumer task (the actor's) may wait on it; any number of producers put.
+    """
+
+    __slots__ = ("_consumer", "_maxsize", "_owner", "_queue", "_space")
+
+    def __init__(self, maxsize: int | None, owner: str) -> None:
+        if maxsize is not None:
+            if isinstance(maxsize, bool) or not isinstance(maxsize, int):
+                raise TypeError(f"mailbox_size must be an int or None, not {type(maxsize).__name__}")
+            if maxsize < 1:
+                raise ValueError("mailbox_size must be >= 1 (or None for unbounded)")
+        self._queue: collections.deque[Envelope] = collections.deque()
+        self._maxsize = maxsize
+        self._owner = owner
+        self._consumer: trio.lowlevel.Task | None = None
+        self._space: trio.lowlevel.ParkingLot | None = None
+
+    @property
+    def maxsize(self) -> int | None:
+        """The bound, or None when unbounded."""
+        return self._maxsize
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def full(self) -> bool:
+        """True when a bounded mailbox has no room."""
+        return self._maxsize is not None and len(self._queue) >= self._maxsize
+
+    def put_nowait(self, envelope: Envelope, force: bool = False) -> None:
+        """Append, or raise `MailboxFull` when bounded and full (unless ``force``)."""
+        if self._maxsize is not None and len(self._queue) >= self._maxsize and not force:
+            raise MailboxFull(
+                f"mailbox of actor '{self._owner}' is full ({self._maxsize} messages) and cannot "
+                f"take {type(envelope.message).__name__}; use 'await ref.send(message)' to wait "
+                f"for space, or spawn it with a larger mailbox_size"
+            )
+        self._queue.append(envelope)
+        consumer = self._consumer
+        if consumer is not None:
+            self._consumer = None
+            trio.lowlevel.reschedule(consumer)
+
+    async def wait_for_space(self) -> None:
+        """Return once a put would not raise `MailboxFull` (a checkpoint either way)."""
+        while self.full():
+            if self._space is None:
+                self._space = trio.lowlevel.ParkingLot()
+            await self._space.park()
+        await trio.lowlevel.checkpoint_if_cancelled()
+
+    def popleft(self) -> Envelope:
+        """Take the oldest envelope (the caller checked the mailbox is not empty)."""
+        envelope = self._queue.popleft()
+        if self._space is not None and self._space.statistics().tasks_waiting:
+            self._space.unpark()
+        return envelope
+
+    def drain(self) -> list[Envelope]:
+        """Take every envelope at once, waking every producer waiting for space."""
+        items = list(self._queue)
+        self._queue.clear()
+        if self._space is not None:
+            self._space.unpark_all()
+        return items
+
+    async def wait(self) -> None:
+        """Park the consumer until something is put or `wake` is called."""
+        task = trio.lowlevel.current_task()
+        self._consumer = task
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            if self._consumer is task:
+                self._consumer = None
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
+
+    def wake(self) -> None:
+        """Wake a parked consumer without a message (for a control signal)."""
+        consumer = self._consumer
+        if consumer is not None:
+            self._consumer = None
+            trio.lowlevel.reschedule(consumer)

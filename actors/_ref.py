@@ -1,0 +1,149 @@
+"""ActorRef: the address of an actor, and the only way to talk to it."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import trio
+
+from ._exceptions import AskTimeout
+
+if TYPE_CHECKING:
+    from ._cell import Cell
+    from ._reply import Reply
+
+__all__ = ["ActorRef"]
+
+M = TypeVar("M")
+
+
+class ActorRef(Generic[M]):
+    """The address of one actor: send it messages with tell, send or ask.
+
+    A ref is an address, not an incarnation: when a supervisor restarts the
+    actor, the same ref reaches the new instance, and messages keep their
+    order. Refs compare equal only to themselves and are hashable. They come
+    from `ActorSystem.spawn`, `Actor.spawn` and `ActorSystem.lookup`; there is
+    no public constructor.
+
+    Per sender, messages are handled in the order sent, tells and asks alike.
+    """
+
+    __slots__ = ("__weakref__", "_cell")
+
+    _cell: Cell
+
+    def __init__(self) -> None:
+        raise TypeError("ActorRef has no public constructor; use system.spawn(...) or system.lookup(name)")
+
+    @classmethod
+    def _create(cls, cell: Cell) -> ActorRef[Any]:
+        self = object.__new__(cls)
+        self._cell = cell
+        return self
+
+    @property
+    def name(self) -> str:
+        """The actor's name, unique in its system."""
+        return self._cell.name
+
+    @property
+    def path(self) -> str:
+        """The actor's place in the tree, such as ``/team/planner``."""
+        return self._cell.path
+
+    @property
+    def is_alive(self) -> bool:
+        """False once the actor has stopped for good (or is stopping)."""
+        return not self._cell.closed
+
+    def tell(self, message: M) -> None:
+        """Send ``message`` and return at once (fire-and-forget; never awaits).
+
+        To a stopped actor the message is recorded in the system's dead letters
+        instead of raising: a sender cannot know when a receiver dies (watch it
+        for that).
+
+        Raises:
+          MailboxFull: the actor's bounded mailbox has no room; nothing was
+            enqueued. ``await send(message)`` waits for room instead.
+        """
+        self._cell.tell(message)
+
+    async def send(self, message: M) -> None:
+        """Like `tell`, but wait for room in a bounded mailbox (backpressure).
+
+        Raises:
+          ActorStopped: the actor has stopped (before or while waiting).
+        """
+        await self._cell.send(message)
+
+    async def ask(self, message: M, timeout: float | None = None) -> Any:
+        """Send ``message`` and wait for the handler's return value.
+
+        With a bounded mailbox, waits for room first (within the same timeout).
+
+        Args:
+          message: any object; the actor's ``receive`` gets it.
+          timeout: seconds to wait; None means the system's ``ask_timeout``
+            (30 s unless configured), ``math.inf`` waits forever.
+
+        Returns:
+          What the actor's ``receive`` returned for this message.
+
+        Raises:
+          AskTimeout: no reply in time (a `TimeoutError`); the actor may still
+            handle the message, and its late reply goes to dead letters.
+          ActorStopped: the actor is stopped, or stopped before answering.
+          DeadlockError: the ask would wait on itself (an actor asking itself,
+            or a cycle of asks), raised at once.
+          Exception: whatever the handler raised, as the same type.
+        """
+        cell = self._cell
+        deadline = trio.current_time() + cell.system._ask_timeout(timeout)
+        if cell.mailbox._maxsize is not None and cell.mailbox.full():
+            with trio.move_on_at(deadline):
+                await cell.wait_for_space()
+        asker, reply = cell.ask(message)
+        if asker is not None:
+            asker.waiting_on = cell
+        try:
+            return await reply._wait(deadline)
+        except trio.TooSlowError:
+            error = AskTimeout(
+                f"actor '{cell.name}' did not answer {type(message).__name__} within "
+                f"{cell.system._ask_timeout(timeout):g} s; it may be busy or stuck: raise the "
+                f"timeout, or check what it is doing"
+            )
+            reply._expire(error)
+            raise error from None
+        except BaseException:
+            reply._abandon()
+            raise
+        finally:
+            if asker is not None:
+                asker.waiting_on = None
+
+    def ask_nowait(self, message: M, timeout: float | None = None) -> Reply[Any]:
+        """Send ``message`` as an ask and return its `Reply` promise at once.
+
+        ``await reply`` gives the value (or raises), ``reply.done()`` tells if it
+        has come, ``reply.add_done_callback(fn)`` calls ``fn(reply)`` when it
+        does. Past ``timeout`` (None: the system's ``ask_timeout``) the reply
+        completes with `AskTimeout`. Must be called from inside the trio run.
+
+        Raises:
+          ActorStopped: the actor is stopped.
+          MailboxFull: the bounded mailbox has no room.
+        """
+        cell = self._cell
+        seconds = cell.system._ask_timeout(timeout)
+        _, reply = cell.ask(message, deadlock_check=False)
+        if seconds != math.inf and not reply.done():
+            cell.system._expire_later(reply, seconds, cell.name)
+        return reply
+
+    def __repr__(self) -> str:
+        state = "alive" if self.is_alive else "stopped"
+        return f"<ActorRef {self._cell.path} ({state})>"

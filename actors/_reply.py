@@ -1,0 +1,228 @@
+"""The promise an ask returns, and the handle that answers an ask later."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import trio
+
+from ._exceptions import ActorStopped
+
+if TYPE_CHECKING:
+    from ._envelope import Envelope
+    from ._system import ActorSystem
+
+__all__ = ["DeferredReply", "Reply"]
+
+T = TypeVar("T")
+log = logging.getLogger("actors")
+
+_PENDING: Any = object()
+
+
+class Reply(Generic[T]):
+    """The answer to an ask, now or later: ``await reply`` for the value.
+
+    `ActorRef.ask_nowait` returns one. Awaiting it returns what the actor's
+    handler returned, or raises what it raised (or `AskTimeout` once its
+    deadline passed, or `ActorStopped`). Any number of tasks may await it, and
+    ``add_done_callback`` runs plain functions when it completes. It completes
+    exactly once; a reply that arrives after the asker gave up is recorded in
+    the dead letters, never dropped silently.
+    """
+
+    __slots__ = ("_abandoned", "_callbacks", "_error", "_system", "_value", "_waiters", "envelope")
+
+    def __init__(self) -> None:
+        raise TypeError("Reply has no public constructor; ActorRef.ask_nowait() returns one")
+
+    @classmethod
+    def _create(cls, system: ActorSystem) -> Reply[Any]:
+        self = object.__new__(cls)
+        self._value = _PENDING
+        self._error: BaseException | None = None
+        self._waiters: list[trio.lowlevel.Task] | None = None
+        self._callbacks: list[Callable[[Reply[T]], object]] | None = None
+        self._abandoned = False
+        self._system = system
+        self.envelope: Envelope | None = None
+        return self
+
+    @property
+    def correlation_id(self) -> int | None:
+        """The id of the ask this answers (the envelope's correlation id)."""
+        return None if self.envelope is None else self.envelope.correlation_id
+
+    def done(self) -> bool:
+        """True once the reply has a value or an error."""
+        return self._value is not _PENDING
+
+    def result(self) -> T:
+        """The value, or raise the error. Raises RuntimeError if not done yet."""
+        if self._value is _PENDING:
+            raise RuntimeError("reply is not ready yet; 'await reply' to wait for it")
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[no-any-return]
+
+    def exception(self) -> BaseException | None:
+        """The error the reply completed with, None for a value. RuntimeError if not done."""
+        if self._value is _PENDING:
+            raise RuntimeError("reply is not ready yet; 'await reply' to wait for it")
+        return self._error
+
+    def add_done_callback(self, fn: Callable[[Reply[T]], object]) -> None:
+        """Call ``fn(reply)`` once the reply completes (at once if it already has).
+
+        Callbacks run in the event loop's thread, in the order added. An error a
+        callback raises is logged and does not stop the others.
+        """
+        if self._value is not _PENDING:
+            self._run_callback(fn)
+        elif self._callbacks is None:
+            self._callbacks = [fn]
+        else:
+            self._callbacks.append(fn)
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._wait(math.inf).__await__()
+
+    async def _wait(self, deadline: float) -> T:
+        """Wait until done or ``deadline`` (then raise trio.TooSlowError)."""
+        if self._value is _PENDING:
+            task = trio.lowlevel.current_task()
+            if self._waiters is None:
+                self._waiters = [task]
+            else:
+                self._waiters.append(task)
+
+            def abort(_: object) -> trio.lowlevel.Abort:
+                if self._waiters is not None and task in self._waiters:
+                    self._waiters.remove(task)
+                return trio.lowlevel.Abort.SUCCEEDED
+
+            if deadline == math.inf:
+                await trio.lowlevel.wait_task_rescheduled(abort)
+            else:
+                with trio.CancelScope(deadline=deadline) as scope:
+                    await trio.lowlevel.wait_task_rescheduled(abort)
+                if scope.cancelled_caught and self._value is _PENDING:
+                    raise trio.TooSlowError
+        else:
+            await trio.lowlevel.checkpoint()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[no-any-return]
+
+    # -- completion (runtime side) ---------------------------------------
+
+    def _set(self, value: Any, error: BaseException | None) -> bool:
+        """Complete the reply; False (and a dead letter) if it was too late."""
+        if self._value is not _PENDING or self._abandoned:
+            if self._abandoned:
+                self._abandoned = False  # at most one late answer is recorded
+                self._late(value, error)
+            return False
+        self._value = value
+        self._error = error
+        waiters = self._waiters
+        if waiters:
+            self._waiters = None
+            for task in waiters:
+                trio.lowlevel.reschedule(task)
+        callbacks = self._callbacks
+        if callbacks:
+            self._callbacks = None
+            for fn in callbacks:
+                self._run_callback(fn)
+        return True
+
+    def _expire(self, error: BaseException) -> None:
+        """Complete with ``error`` (a timeout); a later answer becomes a dead letter."""
+        if self._set(None, error):
+            self._abandoned = True
+
+    def _abandon(self) -> None:
+        """The asker stopped waiting: a later answer becomes a dead letter."""
+        if self._value is _PENDING:
+            self._abandoned = True
+
+    def _late(self, value: Any, error: BaseException | None) -> None:
+        if isinstance(error, ActorStopped):
+            return  # nobody waits, and the stop is recorded already
+        env = self.envelope
+        what = type(env.message).__name__ if env is not None else "message"
+        reason = (
+            f"late reply to {what}: the asker had stopped waiting (timed out or cancelled)"
+            if error is None
+            else f"late failure of {what}: the asker had stopped waiting ({error!r})"
+        )
+        self._system._dead_letter(
+            value if error is None else error,
+            recipient=env.sender if env is not None else None,
+            reason=reason,
+            envelope=env,
+            error=error,
+        )
+
+    def _run_callback(self, fn: Callable[[Reply[T]], object]) -> None:
+        try:
+            fn(self)
+        except Exception:
+            log.exception("a Reply done-callback %r raised; the other callbacks still run", fn)
+
+    def __repr__(self) -> str:
+        state = "pending" if self._value is _PENDING else ("failed" if self._error else "done")
+        return f"<Reply {state} correlation_id={self.correlation_id}>"
+
+
+class DeferredReply(Generic[T]):
+    """A handle to answer the current ask later, from another message or task.
+
+    Got from `Actor.defer_reply`; the handler's own return value is then
+    ignored. Answer exactly once with ``reply(value)`` or ``fail(exc)``; later
+    calls are ignored and return False. If the actor stops first, the asker
+    gets `ActorStopped`. For a told message (no asker) both calls do nothing.
+    """
+
+    __slots__ = ("_on_done", "_reply")
+
+    def __init__(self) -> None:
+        raise TypeError("DeferredReply has no public constructor; call self.defer_reply()")
+
+    @classmethod
+    def _create(cls, reply: Reply[T] | None, on_done: Callable[[DeferredReply[T]], None]) -> DeferredReply[T]:
+        self = object.__new__(cls)
+        self._reply = reply
+        self._on_done = on_done
+        return self
+
+    @property
+    def done(self) -> bool:
+        """True once answered (or when there is nobody to answer)."""
+        return self._reply is None or self._reply.done()
+
+    @property
+    def correlation_id(self) -> int | None:
+        """The correlation id of the ask being answered."""
+        return None if self._reply is None else self._reply.correlation_id
+
+    def reply(self, value: T) -> bool:
+        """Answer the ask with ``value``. True if the asker got it."""
+        return self._complete(value, None)
+
+    def fail(self, error: BaseException) -> bool:
+        """Answer the ask with an error, raised in the asker. True if delivered."""
+        if not isinstance(error, BaseException):
+            raise TypeError(f"fail() takes an exception, not {type(error).__name__}")
+        return self._complete(None, error)
+
+    def _complete(self, value: Any, error: BaseException | None) -> bool:
+        if self._reply is None:
+            return False
+        done = self._reply._set(value, error)
+        self._on_done(self)
+        return done

@@ -1,0 +1,430 @@
+"""The actor system: spawning, lookup, pub/sub, dead letters, and orderly shutdown."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+import logging
+import math
+from collections.abc import Hashable
+from types import TracebackType
+from typing import Any, TypeVar
+
+import trio
+
+from ._actor import Actor
+from ._cell import STOP, Cell, Directive
+from ._dead_letters import DeadLetter, DeadLetters
+from ._envelope import Envelope
+from ._exceptions import ActorNameTaken, ActorNotFound, ActorStopped, AskTimeout, EscalatedFailure, MailboxFull
+from ._ref import ActorRef
+from ._reply import Reply
+from ._threads import Workers
+
+__all__ = ["ActorSystem", "open_actor_system"]
+
+log = logging.getLogger("actors")
+A = TypeVar("A", bound=Actor)
+
+
+def _seconds(name: str, value: float, *, allow_inf: bool = True) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    if math.isnan(value) or value <= 0 or (value == math.inf and not allow_inf):
+        raise ValueError(f"{name} must be > 0 seconds, got {value!r}")
+    return float(value)
+
+
+def _positive_int(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1")
+    return value
+
+
+class _Guardian(Actor):
+    """The root of every system: parent of top-level actors and trees.
+
+    A top-level actor that fails is stopped (its watchers told); a supervision
+    tree whose root supervisor gives up escalates out of the system block.
+    """
+
+    def _actors_child_exited(self, child: Cell, error: BaseException | None) -> Directive | None:
+        if isinstance(error, EscalatedFailure):
+            self._cell.system._escalate(error)
+        return STOP
+
+
+class ActorSystem:
+    """A running actor system; got from ``async with open_actor_system() as system``.
+
+    Every actor is a trio task under the system's nursery (children in their
+    parent's), so none outlives the ``async with`` block.
+    """
+
+    def __init__(
+        self,
+        *,
+        shutdown_timeout: float = 5.0,
+        ask_timeout: float = 30.0,
+        max_threads: int = 40,
+        throughput: int = 100,
+        dead_letters_size: int = 1000,
+    ) -> None:
+        self._shutdown_timeout = _seconds("shutdown_timeout", shutdown_timeout, allow_inf=False)
+        self._default_ask_timeout = _seconds("ask_timeout", ask_timeout)
+        self._throughput = _positive_int("throughput", throughput)
+        self.dead_letters = DeadLetters(_positive_int("dead_letters_size", dead_letters_size))
+        self._threads = Workers(self, max_threads)
+        self._names: dict[str, Cell | None] = {}
+        self._auto_names: dict[str, itertools.count[int]] = {}
+        self._topics: dict[Hashable, dict[Cell, None]] = {}
+        self._expiry: set[trio.CancelScope] = set()
+        self._escalation: EscalatedFailure | None = None
+        self._body_scope: trio.CancelScope | None = None
+        self._nursery: trio.Nursery | None = None
+        self._guardian: Cell = Cell(
+            self, None, _Guardian, (), {}, "/", None,
+            shutdown_timeout=self._shutdown_timeout, message_timeout=None,
+        )
+
+    # ------------------------------------------------------------------
+    # Public API
+
+    @property
+    def thread_limiter(self) -> trio.CapacityLimiter:
+        """The system-wide limiter that bounds worker threads (``max_threads``)."""
+        return self._threads.limiter
+
+    @property
+    def shutdown_timeout(self) -> float:
+        """Default seconds a stopping actor's handler and ``on_stop`` each get."""
+        return self._shutdown_timeout
+
+    @property
+    def ask_timeout(self) -> float:
+        """Default timeout of an ask made with ``timeout=None``."""
+        return self._default_ask_timeout
+
+    async def spawn(
+        self,
+        actor_cls: type[A],
+        *args: Any,
+        name: str | None = None,
+        mailbox_size: int | None = None,
+        **kwargs: Any,
+    ) -> ActorRef[Any]:
+        """Start a top-level actor and return its ref once its ``on_start`` has run.
+
+        ``*args`` and ``**kwargs`` go to the actor's ``__init__``. A top-level
+        actor that fails is stopped (its watchers get `Terminated` with the
+        error); put it under a `supervision.Supervisor` to have it restarted.
+
+        Args:
+          actor_cls: an `Actor` subclass (the class, not an instance).
+          name: unique in the system; generated from the class name if None.
+          mailbox_size: bound the mailbox (``tell`` then raises `MailboxFull`
+            when full, ``send`` waits); None for unbounded.
+
+        Raises:
+          ActorNameTaken: ``name`` belongs to a living actor.
+          Exception: what the actor's ``__init__`` or ``on_start`` raised.
+        """
+        _check_actor_class(actor_cls, "spawn")
+        return await self._guardian.spawn_child(actor_cls, args, kwargs, name=name, mailbox_size=mailbox_size)
+
+    async def spawn_tree(self, tree: Any) -> ActorRef[Any]:
+        """Start a supervision tree (a `supervision.Supervisor`) and return its root's ref."""
+        start = getattr(tree, "_start_tree", None)
+        if start is None:
+            raise TypeError(
+                f"spawn_tree() takes a supervision.Supervisor, not {type(tree).__name__}; "
+                f"use spawn() for a single actor"
+            )
+        ref: ActorRef[Any] = await start(self._guardian)
+        return ref
+
+    def lookup(self, name_or_path: str) -> ActorRef[Any]:
+        """The ref of the living actor with this name (or path, like ``/team/planner``).
+
+        Raises:
+          ActorNotFound: no living actor has it.
+        """
+        if not isinstance(name_or_path, str):
+            raise TypeError(f"lookup() takes a name or path string, not {type(name_or_path).__name__}")
+        cell = self._names.get(name_or_path)
+        if cell is None and name_or_path.startswith("/"):
+            cell = self._names.get(name_or_path.rstrip("/").rsplit("/", 1)[-1])
+            if cell is not None and cell.path != name_or_path.rstrip("/"):
+                cell = None
+        if cell is None or cell.stopped:
+            raise ActorNotFound(
+                f"no living actor is called '{name_or_path}'; it may have stopped or never been "
+                f"spawned (check the name, or watch the actor to learn when it stops)"
+            )
+        return cell.ref
+
+    async def stop(self, ref: ActorRef[Any]) -> None:
+        """Stop an actor (children first) and return once it has stopped.
+
+        A running handler gets up to ``shutdown_timeout`` to finish, then is
+        cancelled; then ``on_stop`` runs under the same bound. Queued asks fail
+        with `ActorStopped`, queued tells go to dead letters. Stopping a
+        supervised child this way is final: its supervisor does not restart it.
+        Stopping an actor that already stopped does nothing.
+        """
+        if not isinstance(ref, ActorRef):
+            raise TypeError(f"stop() takes an ActorRef, not {type(ref).__name__}")
+        await ref._cell.stop()
+
+    def publish(self, topic: Hashable, message: Any) -> int:
+        """Tell ``message`` to every actor subscribed to ``topic``; return how many.
+
+        Sync, like ``tell``. Publishing to a topic nobody subscribes to is not a
+        dead letter (returns 0). A subscriber whose bounded mailbox is full
+        misses the message, recorded in dead letters.
+        """
+        subscribers = self._topics.get(topic)
+        if not subscribers:
+            return 0
+        delivered = 0
+        for cell in list(subscribers):
+            if cell.closed:
+                subscribers.pop(cell, None)
+                continue
+            try:
+                cell.tell(message)
+            except MailboxFull as exc:
+                self._dead_letter(message, recipient=cell.ref, reason=str(exc), error=exc)
+            else:
+                delivered += 1
+        return delivered
+
+    def subscribe(self, ref: ActorRef[Any], topic: Hashable) -> None:
+        """Subscribe ``ref`` to ``topic`` (any hashable; a stopped actor is dropped).
+
+        The runtime publishes on two topics of its own: `DeadLetter` (each dead
+        letter record) and ``supervision.SupervisionEvent`` (restarts and such).
+        """
+        if not isinstance(ref, ActorRef):
+            raise TypeError(f"subscribe() takes an ActorRef, not {type(ref).__name__}")
+        hash(topic)
+        cell = ref._cell
+        if cell.closed:
+            raise ActorStopped(f"actor '{cell.name}' has stopped and cannot subscribe to {topic!r}")
+        self._topics.setdefault(topic, {})[cell] = None
+        if cell.topics is None:
+            cell.topics = set()
+        cell.topics.add(topic)
+
+    def unsubscribe(self, ref: ActorRef[Any], topic: Hashable) -> None:
+        """Unsubscribe ``ref`` from ``topic`` (nothing happens if it was not subscribed)."""
+        if not isinstance(ref, ActorRef):
+            raise TypeError(f"unsubscribe() takes an ActorRef, not {type(ref).__name__}")
+        cell = ref._cell
+        subscribers = self._topics.get(topic)
+        if subscribers is not None:
+            subscribers.pop(cell, None)
+            if not subscribers:
+                del self._topics[topic]
+        if cell.topics is not None:
+            cell.topics.discard(topic)
+
+    def actors(self) -> list[ActorRef[Any]]:
+        """Refs of every living actor, parents before their children."""
+        found: list[ActorRef[Any]] = []
+
+        def walk(cell: Cell) -> None:
+            for child in list(cell.children.values()):
+                if not child.stopped:
+                    found.append(child.ref)
+                    walk(child)
+
+        walk(self._guardian)
+        return found
+
+    # ------------------------------------------------------------------
+    # Runtime services (private)
+
+    def _reserve_name(self, actor_cls: type[Actor], name: str | None) -> str:
+        if name is None:
+            base = actor_cls.__name__
+            counter = self._auto_names.setdefault(base, itertools.count(1))
+            name = f"{base}-{next(counter)}"
+            while name in self._names:
+                name = f"{base}-{next(counter)}"
+        else:
+            if not isinstance(name, str):
+                raise TypeError(f"name must be a str, not {type(name).__name__}")
+            if not name or "/" in name:
+                raise ValueError(f"name must be a non-empty string without '/', got {name!r}")
+            existing = self._names.get(name, False)
+            if existing is not False:
+                where = f" at {existing.path}" if existing is not None else ""
+                raise ActorNameTaken(
+                    f"an actor named '{name}' already exists{where}; choose another name, or "
+                    f"stop it first (await system.stop(system.lookup('{name}')))"
+                )
+        self._names[name] = None
+        return name
+
+    def _release_name(self, name: str, cell: Cell | None) -> None:
+        if self._names.get(name, False) is cell:
+            del self._names[name]
+
+    def _forget(self, cell: Cell) -> None:
+        self._release_name(cell.name, cell)
+        if cell.topics:
+            for topic in cell.topics:
+                subscribers = self._topics.get(topic)
+                if subscribers is not None:
+                    subscribers.pop(cell, None)
+                    if not subscribers:
+                        del self._topics[topic]
+            cell.topics = None
+
+    def _ask_timeout(self, timeout: float | None) -> float:
+        if timeout is None:
+            return self._default_ask_timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+        if math.isnan(timeout) or timeout < 0:
+            raise ValueError(f"timeout must be >= 0 seconds (or None), got {timeout!r}")
+        return float(timeout)
+
+    def _expire_later(self, reply: Reply[Any], seconds: float, name: str) -> None:
+        """Complete ``reply`` with AskTimeout after ``seconds`` unless it is done by then."""
+        if self._nursery is None:
+            raise RuntimeError("the actor system is not running")
+        scope = trio.CancelScope(deadline=trio.current_time() + seconds)
+        self._expiry.add(scope)
+        reply.add_done_callback(lambda _: scope.cancel())
+
+        async def expire() -> None:
+            try:
+                with scope:
+                    await trio.sleep_forever()
+                if not reply.done():
+                    what = type(reply.envelope.message).__name__ if reply.envelope else "message"
+                    reply._expire(AskTimeout(
+                        f"actor '{name}' did not answer {what} within {seconds:g} s; it may be busy "
+                        f"or stuck: raise the timeout, or check what it is doing"
+                    ))
+            finally:
+                self._expiry.discard(scope)
+
+        self._nursery.start_soon(expire)
+
+    def _dead_letter(
+        self,
+        message: Any,
+        *,
+        recipient: ActorRef[Any] | None,
+        reason: str,
+        envelope: Envelope | None = None,
+        error: BaseException | None = None,
+        sender: ActorRef[Any] | None = None,
+    ) -> None:
+        if sender is None and envelope is not None:
+            sender = envelope.sender
+        record = DeadLetter(message, recipient, reason, sender, error, envelope)
+        self.dead_letters._append(record)
+        log.debug("dead letter to %s: %r (%s)", recipient, message, reason)
+        subscribers = self._topics.get(DeadLetter)
+        if subscribers and not isinstance(message, DeadLetter):
+            for cell in list(subscribers):
+                if not cell.closed:
+                    try:
+                        cell.tell(record)
+                    except MailboxFull:
+                        pass  # counted in total; never recurse on dead letters
+
+    def _escalate(self, failure: EscalatedFailure) -> None:
+        if self._escalation is None:
+            self._escalation = failure
+            log.error("%s", failure)
+            if self._body_scope is not None:
+                self._body_scope.cancel()
+
+    async def _shutdown(self) -> None:
+        for scope in list(self._expiry):
+            scope.cancel()
+        await self._guardian.stop()
+
+
+def _check_actor_class(actor_cls: Any, verb: str) -> None:
+    if not (isinstance(actor_cls, type) and issubclass(actor_cls, Actor)):
+        hint = " (pass the class, not an instance)" if isinstance(actor_cls, Actor) else ""
+        raise TypeError(f"{verb}() takes an Actor subclass, not {actor_cls!r}{hint}")
+
+
+class open_actor_system:  # noqa: N801 - used like a function, as trio's open_nursery
+    """Open an actor system: ``async with open_actor_system(**config) as system:``.
+
+    Leaving the block stops every actor (children before parents, in reverse
+    start order; each handler gets ``shutdown_timeout`` to finish and then
+    ``on_stop`` runs under the same bound) and returns once all have stopped.
+    This cleanup also runs, bounded, when the block is cancelled from outside.
+    A failure that escalates past the root supervisor cancels the block's body
+    and is raised out of it as one `EscalatedFailure`.
+
+    Args:
+      shutdown_timeout: seconds (default 5) a stopping actor's handler, and
+        then its ``on_stop``, may take before being cancelled.
+      ask_timeout: default timeout (default 30 s) of asks made with
+        ``timeout=None``; an ask never waits forever unless you pass math.inf.
+      max_threads: size (default 40) of the limiter bounding worker threads.
+      throughput: messages (default 100) an actor handles before yielding to
+        the scheduler, so one busy actor never starves the others.
+      dead_letters_size: how many dead letters are kept (default 1000).
+    """
+
+    def __init__(self, **config: Any) -> None:
+        self._system = ActorSystem(**config)
+        self._manager: Any = None
+
+    def __enter__(self) -> None:
+        raise RuntimeError("use 'async with open_actor_system(...)', not 'with open_actor_system(...)'")
+
+    def __exit__(self, *args: object) -> None:  # pragma: no cover - __enter__ always raises
+        return None
+
+    async def __aenter__(self) -> ActorSystem:
+        if self._manager is not None:
+            raise RuntimeError("this open_actor_system() was already entered; call it again for a new system")
+        self._manager = _run_system(self._system)
+        system: ActorSystem = await self._manager.__aenter__()
+        return system
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        return await self._manager.__aexit__(exc_type, exc, tb)  # type: ignore[no-any-return]
+
+
+@asynccontextmanager
+async def _run_system(system: ActorSystem) -> AsyncIterator[ActorSystem]:
+    body_error: BaseException | None = None
+    async with trio.open_nursery() as nursery:
+        system._nursery = nursery
+        await nursery.start(system._guardian.main)
+        try:
+            with trio.CancelScope() as body_scope:
+                system._body_scope = body_scope
+                yield system
+        except BaseException as exc:  # re-raised below, outside the nursery: never grouped
+            body_error = exc
+        finally:
+            system._body_scope = None
+            with trio.CancelScope(shield=True):
+                await system._shutdown()
+    if system._escalation is not None:
+        escalation = system._escalation
+        raise escalation from escalation.root_cause
+    if body_error is not None:
+        raise body_error

@@ -1,0 +1,91 @@
+"""Worker threads and processes for blocking and CPU-bound tools."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import trio
+
+if TYPE_CHECKING:
+    from ._cell import Cell
+    from ._system import ActorSystem
+
+__all__ = ["Workers"]
+
+T = TypeVar("T")
+
+
+class Workers:
+    """The system's pool policy: one `trio.CapacityLimiter` bounds all tool threads."""
+
+    def __init__(self, system: ActorSystem, max_threads: int) -> None:
+        if isinstance(max_threads, bool) or not isinstance(max_threads, int):
+            raise TypeError(f"max_threads must be an int, not {type(max_threads).__name__}")
+        if max_threads < 1:
+            raise ValueError("max_threads must be >= 1")
+        self._system = system
+        self.limiter = trio.CapacityLimiter(max_threads)
+
+    async def run(
+        self,
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        owner: Cell | None,
+        limiter: trio.CapacityLimiter | None = None,
+    ) -> T:
+        """Run ``fn(*args, **kwargs)`` in a worker thread; a late result becomes a dead letter."""
+        if not callable(fn):
+            raise TypeError(f"run_in_thread needs a callable, not {type(fn).__name__}")
+        token = trio.lowlevel.current_trio_token()
+        # Both fields are only touched in the trio thread, so there is no race
+        # between "the caller gave up" and "the thread finished".
+        state: dict[str, Any] = {"abandoned": False, "finished": None}
+
+        def finished(outcome: tuple[Any, BaseException | None]) -> None:
+            state["finished"] = outcome
+            if state["abandoned"]:
+                self._late(fn, outcome, owner)
+
+        def work() -> T:
+            try:
+                value = fn(*args, **kwargs)
+            except BaseException as exc:
+                _notify(token, finished, (None, exc))
+                raise
+            _notify(token, finished, (value, None))
+            return value
+
+        try:
+            return await trio.to_thread.run_sync(work, limiter=limiter or self.limiter, abandon_on_cancel=True)
+        except trio.Cancelled:
+            state["abandoned"] = True
+            if state["finished"] is not None:
+                self._late(fn, state["finished"], owner)
+            raise
+
+    def _late(self, fn: Callable[..., Any], outcome: tuple[Any, BaseException | None], owner: Cell | None) -> None:
+        value, error = outcome
+        name = getattr(fn, "__qualname__", repr(fn))
+        self._system._dead_letter(
+            value if error is None else error,
+            recipient=owner.ref if owner is not None else None,
+            reason=f"late result of {name}() in a worker thread: its caller had been cancelled"
+            + ("" if error is None else f" (it raised {error!r})"),
+            error=error,
+        )
+
+    async def run_process(self, fn: Callable[..., T], args: tuple[Any, ...], *, owner: Cell | None) -> T:
+        """Run ``fn(*args)`` in a worker process via trio-parallel."""
+        import trio_parallel
+
+        return await trio_parallel.run_sync(fn, *args, kill_on_cancel=True)
+
+
+def _notify(token: trio.lowlevel.TrioToken, fn: Callable[[Any], None], outcome: Any) -> None:
+    try:
+        token.run_sync_soon(fn, outcome)
+    except trio.RunFinishedError:
+        pass  # the system is gone; nobody is left to record it

@@ -1,0 +1,69 @@
+"""Timers: messages an actor schedules for itself."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+if TYPE_CHECKING:
+    from ._cell import Cell
+
+__all__ = ["Timer"]
+
+
+class Timer:
+    """A scheduled message; ``cancel()`` it to stop it.
+
+    Made by `Actor.schedule_once` and `Actor.schedule_every`. A timer belongs to
+    one incarnation of its actor: it is cancelled when the actor stops or is
+    restarted.
+    """
+
+    __slots__ = ("_cell", "_scope", "interval", "message", "repeat")
+
+    def __init__(self) -> None:
+        raise TypeError("Timer has no public constructor; use self.schedule_once() or self.schedule_every()")
+
+    @classmethod
+    def _start(cls, cell: Cell, interval: float, message: Any, repeat: bool) -> Timer:
+        what = "interval" if repeat else "delay"
+        if isinstance(interval, bool) or not isinstance(interval, (int, float)):
+            raise TypeError(f"{what} must be a number of seconds, not {type(interval).__name__}")
+        if math.isnan(interval) or interval < 0 or (repeat and interval == 0):
+            raise ValueError(f"{what} must be {'> 0' if repeat else '>= 0'} seconds, got {interval!r}")
+        self = object.__new__(cls)
+        self._cell = cell
+        self._scope = trio.CancelScope()
+        self.interval = float(interval)
+        self.message = message
+        self.repeat = repeat
+        cell.nursery.start_soon(self._run)
+        return self
+
+    @property
+    def active(self) -> bool:
+        """True until the timer fired its last time or was cancelled."""
+        return not self._scope.cancel_called
+
+    def cancel(self) -> None:
+        """Stop the timer; a message it already delivered stays delivered."""
+        self._scope.cancel()
+
+    async def _run(self) -> None:
+        cell = self._cell
+        timers = cell.timers
+        timers.add(self)
+        try:
+            with self._scope:
+                when = trio.current_time() + self.interval
+                while True:
+                    await trio.sleep_until(when)
+                    cell.deliver_from_timer(self.message)
+                    if not self.repeat:
+                        break
+                    when += self.interval
+        finally:
+            self._scope.cancel()
+            timers.discard(self)
