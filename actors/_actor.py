@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
+from . import _cell as _cell_module
 from ._cell import STOP
 from ._exceptions import ActorError, UnhandledMessage
 
@@ -228,3 +229,6 @@ class Actor:
 
     def _actors_child_terminated(self, child: Cell) -> None:
         """A child stopped for good."""
+
+
+_cell_module._base_on_start = Actor.on_start

@@ -1,7 +1,10 @@
 """The cell: one actor's mailbox, ref and task, across all its incarnations.
 
-A cell owns a trio task inside its parent's nursery; its children and timers
-run in the cell's own nursery, so nothing outlives it. The task runs
+A cell owns a trio task inside its parent's nursery. Its children run in a
+nursery of its own, opened on its first child (a small host task keeps it
+open until the cell ends), so an idle leaf actor costs one task; its timers run
+beside it in its parent's nursery. A cell ends only after its children have
+stopped, so nothing outlives it. The task runs
 incarnations one after another: build a fresh instance, run ``on_start``,
 drain the mailbox one message at a time, then end the incarnation and ask the
 parent what next (stop, restart, or wait to be resumed). The mailbox and the
@@ -16,6 +19,7 @@ the parent's actor instance decides through three private hooks that
 from __future__ import annotations
 
 import logging
+import math
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +38,13 @@ if TYPE_CHECKING:
 
     from ._actor import Actor
     from ._system import ActorSystem
+
+
+async def _noop_on_start(self: Any) -> None:  # replaced below by Actor.on_start
+    return None
+
+
+_base_on_start: Any = _noop_on_start
 
 __all__ = ["RESTART", "RESUME", "STOP", "SUSPEND", "Cell", "Directive", "current_cell"]
 
@@ -92,6 +103,8 @@ class Cell:
         "deferred",
         "deferred_current",
         "directive",
+        "home",
+        "host_release",
         "incarnations",
         "instance",
         "kwargs",
@@ -106,7 +119,9 @@ class Cell:
         "shutdown_timeout",
         "signal",
         "spec",
+        "start_error",
         "started",
+        "starting",
         "stop_reason",
         "stopped",
         "sysq",
@@ -153,7 +168,11 @@ class Cell:
         self.instance: Actor | None = None
         self.current: Envelope | None = None
         self.task: trio.lowlevel.Task | None = None
-        self.nursery: trio.Nursery = None  # type: ignore[assignment]
+        self.nursery: trio.Nursery | None = None  # children's nursery, opened on the first child
+        self.home: trio.Nursery | None = None  # the nursery this cell's own task runs in
+        self.host_release: trio.Event | None = None
+        self.starting: trio.Event | None = None
+        self.start_error: BaseException | None = None
         self.scope: trio.CancelScope | None = None
         self.closed = False
         self.stopped = False
@@ -321,7 +340,7 @@ class Cell:
         self.mailbox.wake()
         if self.signal is not None:
             self.signal.set()
-        if grace and self.scope is not None:
+        if grace and self.scope is not None and self.current is not None:
             deadline = trio.current_time() + self.shutdown_timeout
             if deadline < self.scope.deadline:
                 self.scope.deadline = deadline
@@ -364,7 +383,7 @@ class Cell:
         spec: Any = None,
     ) -> ActorRef[Any]:
         system = self.system
-        if self.closed or self.nursery is None:
+        if self.closed:
             raise ActorStopped(f"actor '{self.name}' is stopping and cannot spawn {actor_cls.__name__}")
         name = system._reserve_name(actor_cls, name)
         try:
@@ -380,15 +399,51 @@ class Cell:
                 message_timeout=message_timeout,
                 spec=spec,
             )
+            child.build()  # the first __init__ runs here: its errors reach the spawner directly
         except BaseException:
             system._release_name(name, None)
             raise
         system._names[name] = child
         self.children[name] = child
-        error = await self.nursery.start(child.main)
-        if error is not None:
-            raise error
+        if self.nursery is None:
+            await self._open_nursery()
+        await child.start_in(self.nursery)  # type: ignore[arg-type]
         return child.ref
+
+    async def start_in(self, nursery: trio.Nursery) -> None:
+        """Start this cell's task; return once ``on_start`` ran (raise what it raised)."""
+        self.home = nursery
+        instance = self.instance
+        if type(instance).on_start is _base_on_start:
+            # Nothing to run before the first message: the task starts with it
+            # (or with a stop), so an actor never sent anything costs no task.
+            self.mailbox.start_lazily(self._launch)
+            await trio.lowlevel.checkpoint()
+            return
+        self.starting = trio.Event()
+        nursery.start_soon(self.main)
+        await self.starting.wait()
+        self.starting = None
+        if self.start_error is not None:
+            error, self.start_error = self.start_error, None
+            raise error
+
+    def _launch(self) -> None:
+        assert self.home is not None
+        self.home.start_soon(self.main, name=f"actor {self.path}")
+
+    async def _open_nursery(self) -> None:
+        """Open the nursery this cell's children run in (once; a host task holds it)."""
+        assert self.home is not None, "a cell's own task starts before its children"
+
+        async def host(task_status: trio.TaskStatus[trio.Nursery]) -> None:
+            self.host_release = trio.Event()
+            async with trio.open_nursery() as nursery:
+                task_status.started(nursery)
+                await self.host_release.wait()
+
+        if self.nursery is None:
+            self.nursery = await self.home.start(host)
 
     def watch(self, target: Cell) -> None:
         if target.stopped:
@@ -408,6 +463,8 @@ class Cell:
             self.watching.pop(target, None)
 
     def schedule(self, interval: float, message: Any, *, repeat: bool) -> Timer:
+        if self.closed or self.home is None:
+            raise ActorStopped(f"actor '{self.name}' is stopping and cannot schedule {type(message).__name__}")
         if self.timers is None:
             self.timers = set()
         return Timer._start(self, interval, message, repeat)
@@ -434,34 +491,43 @@ class Cell:
     # ------------------------------------------------------------------
     # The task
 
-    async def main(self, task_status: trio.TaskStatus[BaseException | None] = trio.TASK_STATUS_IGNORED) -> None:
+    async def main(self) -> None:
         current_cell.set(self)
         self.task = trio.lowlevel.current_task()
         reason: BaseException | None = None
         try:
-            async with trio.open_nursery() as nursery:
-                self.nursery = nursery
-                try:
-                    reason = await self._lifecycle(task_status)
-                except trio.Cancelled:
-                    # Cancelled from outside (a cancel scope around the system):
-                    # still stop children first and run on_stop, shielded and bounded.
-                    with trio.CancelScope(shield=True) as scope:
-                        scope.deadline = trio.current_time() + self.shutdown_timeout
-                        self.request_stop()
-                        await self._end_incarnation(final=True)
-                    raise
+            reason = await self._lifecycle()
+        except trio.Cancelled:
+            # Cancelled from outside (a cancel scope around the system): still
+            # stop children first and run on_stop, shielded and bounded.
+            with trio.CancelScope(shield=True) as scope:
+                scope.deadline = trio.current_time() + 2 * self.shutdown_timeout
+                self.request_stop()
+                await self._end_incarnation(final=True)
+            raise
         finally:
             self._terminate(reason)
 
-    async def _lifecycle(self, task_status: trio.TaskStatus[BaseException | None]) -> BaseException | None:
+    def build(self) -> None:
+        """Make a fresh instance of the actor class (``__init__`` with the spawn arguments)."""
+        cls = self.actor_cls
+        instance = cls.__new__(cls)
+        instance._actors_cell = self
+        instance.__init__(*self.args, **self.kwargs)
+        self.instance = instance
+
+    async def _lifecycle(self) -> BaseException | None:
         reason: BaseException | None = None
         first = True
         while True:
-            error = await self._incarnate(reason)
+            error = await self._incarnate(reason, build=not first)
             if first:
                 first = False
-                task_status.started(error)
+                if self.starting is not None:
+                    self.start_error = error
+                    self.starting.set()
+                elif error is not None:
+                    log.error("actor %s failed in on_start and stopped: %r", self.path, error)
                 if error is not None:
                     self.request_stop()
                     await self._end_incarnation(final=True)
@@ -496,17 +562,19 @@ class Cell:
             if reason is None:
                 reason = ActorError(f"actor '{self.name}' exited normally and was restarted")
 
-    async def _incarnate(self, reason: BaseException | None) -> BaseException | None:
-        """Build a fresh instance and start it; return the error if that failed."""
+    async def _incarnate(self, reason: BaseException | None, *, build: bool) -> BaseException | None:
+        """Build a fresh instance (unless spawn did) and start it; return the error if that failed."""
         self.started = False
         self.sysq = None
         self.incarnations += 1
-        cls = self.actor_cls
         try:
-            instance = cls.__new__(cls)
-            instance._actors_cell = self
-            instance.__init__(*self.args, **self.kwargs)
-            self.instance = instance
+            if build:
+                self.build()
+            instance = self.instance
+            assert instance is not None
+            if self.control is _STOP:  # stopped before it ever ran
+                self.started = type(instance).on_start is _base_on_start  # on_stop still runs
+                return None
             if self.incarnations > 1 and reason is not None:
                 await instance.on_restart(reason)
             await instance.on_start()
@@ -517,7 +585,32 @@ class Cell:
         return None
 
     async def _loop(self) -> BaseException | None:
-        """Handle messages until a control request or a failure (returned)."""
+        """Handle messages until a control request (None) or a failure (returned)."""
+        with trio.CancelScope() as scope:
+            self.scope = scope
+            outcome = await self._handle_messages(scope)
+        self.scope = None
+        if not scope.cancelled_caught:
+            return outcome
+        # The running handler was cancelled: past its message_timeout, or past
+        # the shutdown grace of a stop or restart.
+        envelope = self.current
+        self.current = None
+        self.deferred_current = False
+        if envelope is None:
+            return None
+        if self.control is None:
+            error = MessageTimeout(
+                f"actor '{self.name}' took longer than its message_timeout of "
+                f"{self.message_timeout:g} s to handle {type(envelope.message).__name__}; the "
+                f"handler was cancelled and counts as a failure"
+            )
+            self._failed(envelope, error)
+            return error
+        self._interrupted(envelope)
+        return None
+
+    async def _handle_messages(self, scope: trio.CancelScope) -> BaseException | None:
         mailbox = self.mailbox
         queue = mailbox._queue
         instance = self.instance
@@ -536,52 +629,35 @@ class Cell:
                     return exc
                 continue
             if not queue:
+                if message_timeout is not None:
+                    scope.deadline = math.inf
                 await mailbox.wait()
                 continue
             handled = 0
-            envelope = None
-            with trio.CancelScope() as scope:
-                self.scope = scope
-                while True:
-                    envelope = mailbox.popleft()
-                    self.current = envelope
-                    if message_timeout is not None:
-                        scope.deadline = trio.current_time() + message_timeout
-                    try:
-                        result = await receive(envelope.message)
-                    except UnhandledMessage as exc:
-                        self._unhandled(envelope, exc)
-                    except Exception as exc:
-                        self.scope = None
-                        self.current = None
-                        self.deferred_current = False
-                        self._failed(envelope, exc)
-                        return exc
-                    else:
-                        if envelope.reply is not None:
-                            if self.deferred_current:
-                                self.deferred_current = False
-                            else:
-                                envelope.reply._set(result, None)
+            while True:
+                envelope = mailbox.popleft()
+                self.current = envelope
+                if message_timeout is not None:
+                    scope.deadline = trio.current_time() + message_timeout
+                try:
+                    result = await receive(envelope.message)
+                except UnhandledMessage as exc:
+                    self._unhandled(envelope, exc)
+                except Exception as exc:
                     self.current = None
-                    handled += 1
-                    if handled >= throughput or not queue or self.control is not None or self.sysq:
-                        break
-            self.scope = None
-            if scope.cancelled_caught:
+                    self.deferred_current = False
+                    self._failed(envelope, exc)
+                    return exc
+                else:
+                    if envelope.reply is not None:
+                        if self.deferred_current:
+                            self.deferred_current = False
+                        else:
+                            envelope.reply._set(result, None)
                 self.current = None
-                self.deferred_current = False
-                assert envelope is not None
-                if self.control is None:
-                    error = MessageTimeout(
-                        f"actor '{self.name}' took longer than its message_timeout of "
-                        f"{message_timeout:g} s to handle {type(envelope.message).__name__}; the "
-                        f"handler was cancelled and counts as a failure"
-                    )
-                    self._failed(envelope, error)
-                    return error
-                self._interrupted(envelope)
-                return None
+                handled += 1
+                if handled >= throughput or not queue or self.control is not None or self.sysq:
+                    break
             if handled >= throughput:
                 await trio.lowlevel.checkpoint()  # fairness: let other actors run
 
@@ -729,6 +805,8 @@ class Cell:
             watchers, self.watchers = self.watchers, None
             for watcher in watchers:
                 watcher.deliver_system(Terminated(self.ref, reason))
+        if self.host_release is not None:
+            self.host_release.set()
         if self.terminated is not None:
             self.terminated.set()
 

@@ -9,7 +9,8 @@ message (as with a memory channel) costs a task switch each time.
 from __future__ import annotations
 
 import collections
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Mailbox"]
 
+#: Stands for the consumer of a mailbox whose task has not started yet: the
+#: first put (or wake) starts it, through the mailbox's launcher.
+_UNSTARTED: Any = object()
+
 
 class Mailbox:
     """FIFO of envelopes, unbounded unless ``maxsize`` is given.
@@ -27,7 +32,7 @@ class Mailbox:
     One consumer task (the actor's) may wait on it; any number of producers put.
     """
 
-    __slots__ = ("_consumer", "_maxsize", "_owner", "_queue", "_space")
+    __slots__ = ("_consumer", "_launcher", "_maxsize", "_owner", "_queue", "_space")
 
     def __init__(self, maxsize: int | None, owner: str) -> None:
         if maxsize is not None:
@@ -40,6 +45,12 @@ class Mailbox:
         self._owner = owner
         self._consumer: trio.lowlevel.Task | None = None
         self._space: trio.lowlevel.ParkingLot | None = None
+        self._launcher: Callable[[], None] | None = None
+
+    def start_lazily(self, launcher: Callable[[], None]) -> None:
+        """Call ``launcher()`` (which starts the consumer task) on the first put or wake."""
+        self._launcher = launcher
+        self._consumer = _UNSTARTED
 
     @property
     def maxsize(self) -> int | None:
@@ -62,10 +73,8 @@ class Mailbox:
                 f"for space, or spawn it with a larger mailbox_size"
             )
         self._queue.append(envelope)
-        consumer = self._consumer
-        if consumer is not None:
-            self._consumer = None
-            trio.lowlevel.reschedule(consumer)
+        if self._consumer is not None:
+            self.wake()
 
     async def wait_for_space(self) -> None:
         """Return once a put would not raise `MailboxFull` (a checkpoint either way)."""
@@ -107,4 +116,9 @@ class Mailbox:
         consumer = self._consumer
         if consumer is not None:
             self._consumer = None
-            trio.lowlevel.reschedule(consumer)
+            if consumer is _UNSTARTED:
+                launcher, self._launcher = self._launcher, None
+                assert launcher is not None
+                launcher()
+            else:
+                trio.lowlevel.reschedule(consumer)

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import trio
 
-from ._exceptions import AskTimeout
 
 if TYPE_CHECKING:
     from ._cell import Cell
@@ -101,29 +100,28 @@ class ActorRef(Generic[M]):
           Exception: whatever the handler raised, as the same type.
         """
         cell = self._cell
-        deadline = trio.current_time() + cell.system._ask_timeout(timeout)
+        system = cell.system
+        seconds = system._ask_timeout(timeout)
         if cell.mailbox._maxsize is not None and cell.mailbox.full():
-            with trio.move_on_at(deadline):
+            with trio.move_on_after(seconds):
                 await cell.wait_for_space()
         asker, reply = cell.ask(message)
-        if asker is not None:
-            asker.waiting_on = cell
+        if seconds != math.inf:
+            system._deadlines.add(reply, trio.current_time() + seconds, seconds, cell.name)
+        if asker is None:
+            try:
+                return await reply._wait()
+            except trio.Cancelled:
+                reply._abandon()
+                raise
+        asker.waiting_on = cell
         try:
-            return await reply._wait(deadline)
-        except trio.TooSlowError:
-            error = AskTimeout(
-                f"actor '{cell.name}' did not answer {type(message).__name__} within "
-                f"{cell.system._ask_timeout(timeout):g} s; it may be busy or stuck: raise the "
-                f"timeout, or check what it is doing"
-            )
-            reply._expire(error)
-            raise error from None
-        except BaseException:
+            return await reply._wait()
+        except trio.Cancelled:
             reply._abandon()
             raise
         finally:
-            if asker is not None:
-                asker.waiting_on = None
+            asker.waiting_on = None
 
     def ask_nowait(self, message: M, timeout: float | None = None) -> Reply[Any]:
         """Send ``message`` as an ask and return its `Reply` promise at once.
@@ -140,8 +138,8 @@ class ActorRef(Generic[M]):
         cell = self._cell
         seconds = cell.system._ask_timeout(timeout)
         _, reply = cell.ask(message, deadlock_check=False)
-        if seconds != math.inf and not reply.done():
-            cell.system._expire_later(reply, seconds, cell.name)
+        if seconds != math.inf:
+            cell.system._deadlines.add(reply, trio.current_time() + seconds, seconds, cell.name)
         return reply
 
     def __repr__(self) -> str:

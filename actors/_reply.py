@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -88,10 +87,10 @@ class Reply(Generic[T]):
             self._callbacks.append(fn)
 
     def __await__(self) -> Generator[Any, None, T]:
-        return self._wait(math.inf).__await__()
+        return self._wait().__await__()
 
-    async def _wait(self, deadline: float) -> T:
-        """Wait until done or ``deadline`` (then raise trio.TooSlowError)."""
+    async def _wait(self) -> T:
+        """Wait until done; return the value or raise the error."""
         if self._value is _PENDING:
             task = trio.lowlevel.current_task()
             if self._waiters is None:
@@ -104,18 +103,16 @@ class Reply(Generic[T]):
                     self._waiters.remove(task)
                 return trio.lowlevel.Abort.SUCCEEDED
 
-            if deadline == math.inf:
-                await trio.lowlevel.wait_task_rescheduled(abort)
-            else:
-                with trio.CancelScope(deadline=deadline) as scope:
-                    await trio.lowlevel.wait_task_rescheduled(abort)
-                if scope.cancelled_caught and self._value is _PENDING:
-                    raise trio.TooSlowError
+            await trio.lowlevel.wait_task_rescheduled(abort)
         else:
             await trio.lowlevel.checkpoint()
         if self._error is not None:
             raise self._error
         return self._value  # type: ignore[no-any-return]
+
+    def _finished(self) -> bool:
+        """Done, or abandoned by its asker: a deadline no longer matters."""
+        return self._value is not _PENDING or self._abandoned
 
     # -- completion (runtime side) ---------------------------------------
 

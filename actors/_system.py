@@ -17,9 +17,9 @@ from ._actor import Actor
 from ._cell import STOP, Cell, Directive
 from ._dead_letters import DeadLetter, DeadLetters
 from ._envelope import Envelope
-from ._exceptions import ActorNameTaken, ActorNotFound, ActorStopped, AskTimeout, EscalatedFailure, MailboxFull
+from ._deadlines import Deadlines
+from ._exceptions import ActorNameTaken, ActorNotFound, ActorStopped, EscalatedFailure, MailboxFull
 from ._ref import ActorRef
-from ._reply import Reply
 from ._threads import Workers
 
 __all__ = ["ActorSystem", "open_actor_system"]
@@ -81,7 +81,7 @@ class ActorSystem:
         self._names: dict[str, Cell | None] = {}
         self._auto_names: dict[str, itertools.count[int]] = {}
         self._topics: dict[Hashable, dict[Cell, None]] = {}
-        self._expiry: set[trio.CancelScope] = set()
+        self._deadlines = Deadlines()
         self._escalation: EscalatedFailure | None = None
         self._body_scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
@@ -294,29 +294,6 @@ class ActorSystem:
             raise ValueError(f"timeout must be >= 0 seconds (or None), got {timeout!r}")
         return float(timeout)
 
-    def _expire_later(self, reply: Reply[Any], seconds: float, name: str) -> None:
-        """Complete ``reply`` with AskTimeout after ``seconds`` unless it is done by then."""
-        if self._nursery is None:
-            raise RuntimeError("the actor system is not running")
-        scope = trio.CancelScope(deadline=trio.current_time() + seconds)
-        self._expiry.add(scope)
-        reply.add_done_callback(lambda _: scope.cancel())
-
-        async def expire() -> None:
-            try:
-                with scope:
-                    await trio.sleep_forever()
-                if not reply.done():
-                    what = type(reply.envelope.message).__name__ if reply.envelope else "message"
-                    reply._expire(AskTimeout(
-                        f"actor '{name}' did not answer {what} within {seconds:g} s; it may be busy "
-                        f"or stuck: raise the timeout, or check what it is doing"
-                    ))
-            finally:
-                self._expiry.discard(scope)
-
-        self._nursery.start_soon(expire)
-
     def _dead_letter(
         self,
         message: Any,
@@ -349,8 +326,6 @@ class ActorSystem:
                 self._body_scope.cancel()
 
     async def _shutdown(self) -> None:
-        for scope in list(self._expiry):
-            scope.cancel()
         await self._guardian.stop()
 
 
@@ -412,7 +387,9 @@ async def _run_system(system: ActorSystem) -> AsyncIterator[ActorSystem]:
     body_error: BaseException | None = None
     async with trio.open_nursery() as nursery:
         system._nursery = nursery
-        await nursery.start(system._guardian.main)
+        await nursery.start(system._deadlines.run)
+        system._guardian.build()
+        await system._guardian.start_in(nursery)
         try:
             with trio.CancelScope() as body_scope:
                 system._body_scope = body_scope
@@ -423,6 +400,7 @@ async def _run_system(system: ActorSystem) -> AsyncIterator[ActorSystem]:
             system._body_scope = None
             with trio.CancelScope(shield=True):
                 await system._shutdown()
+            nursery.cancel_scope.cancel()  # the deadline ticker
     if system._escalation is not None:
         escalation = system._escalation
         raise escalation from escalation.root_cause

@@ -39,7 +39,8 @@ class Timer:
         self.interval = float(interval)
         self.message = message
         self.repeat = repeat
-        cell.nursery.start_soon(self._run)
+        assert cell.home is not None
+        cell.home.start_soon(self._run)
         return self
 
     @property
