@@ -114,6 +114,8 @@ class Cell:
         "nursery",
         "parent",
         "path",
+        "phase",
+        "phase_event",
         "ref",
         "scope",
         "shutdown_timeout",
@@ -196,6 +198,8 @@ class Cell:
         self.throughput = system._throughput
         self.spec = spec
         self.incarnations = 0
+        self.phase = "new"  # new, running, exiting (asks its parent), suspended, stopped
+        self.phase_event: trio.Event | None = None
 
     def __repr__(self) -> str:
         return f"<Cell {self.path}>"
@@ -358,6 +362,34 @@ class Cell:
             if me is self:
                 return
         await self.wait_terminated()
+
+    def _set_phase(self, phase: str) -> None:
+        self.phase = phase
+        if self.phase_event is not None:
+            self.phase_event.set()
+            self.phase_event = None
+
+    async def wait_phase(self, *phases: str) -> None:
+        """Wait until this cell is in one of ``phases`` (or stopped)."""
+        while self.phase not in phases and self.phase != "stopped":
+            if self.phase_event is None:
+                self.phase_event = trio.Event()
+            await self.phase_event.wait()
+
+    async def suspend(self, reason: BaseException | None) -> None:
+        """End the current incarnation (keeping mailbox and ref) and wait until it has."""
+        if self.phase == "exiting":
+            self.resolve(SUSPEND)
+        else:
+            self.request_suspend(reason)
+        await self.wait_phase("suspended")
+
+    async def resume(self, reason: BaseException | None) -> None:
+        """Start a new incarnation of a suspended cell and wait until it runs (or fails)."""
+        if self.phase != "suspended":
+            return
+        self.resolve(RESUME(reason))
+        await self.wait_phase("running", "exiting")
 
     async def wait_terminated(self) -> None:
         if self.stopped:
@@ -533,6 +565,7 @@ class Cell:
                     await self._end_incarnation(final=True)
                     return error
             if error is None:
+                self._set_phase("running")
                 error = await self._loop()
             control = self.control
             if control is _STOP:
@@ -542,20 +575,28 @@ class Cell:
                 error = self.control_reason
             else:
                 self._cancel_timers()
+                self._set_phase("exiting")
                 directive = await self._ask_parent(error)
             await self._end_incarnation(final=directive is STOP)
-            if directive.kind == "suspend":
-                directive = await self._wait_directive()
-                if directive is STOP:
-                    await self._stop_children()
-            if directive.kind == "stop":
-                return error
-            if directive.delay > 0:
-                with trio.move_on_after(directive.delay):
-                    await self._wait_signal(lambda: self.control is _STOP)
-                if self.control is _STOP:
+            while True:  # between incarnations: wait, then stop or start again
+                if directive.kind == "suspend":
+                    self._set_phase("suspended")
+                    directive = await self._wait_directive()
+                elif directive.kind == "stop":
                     await self._stop_children()
                     return error
+                elif directive.kind == "restart" and directive.delay > 0:
+                    self._set_phase("restarting")
+                    with trio.move_on_after(directive.delay):
+                        await self._wait_signal(lambda: self.control in (_STOP, _SUSPEND))
+                    if self.control is _STOP:
+                        directive = STOP
+                    elif self.control is _SUSPEND:
+                        directive = SUSPEND
+                    else:
+                        break
+                else:
+                    break
             reason = directive.reason if directive.kind == "resume" else error
             self.control = None
             self.control_reason = None
@@ -805,6 +846,7 @@ class Cell:
             watchers, self.watchers = self.watchers, None
             for watcher in watchers:
                 watcher.deliver_system(Terminated(self.ref, reason))
+        self._set_phase("stopped")
         if self.host_release is not None:
             self.host_release.set()
         if self.terminated is not None:

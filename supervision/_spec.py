@@ -1,0 +1,80 @@
+"""ChildSpec: how a supervisor starts (and restarts) one child."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from actors import Actor
+
+__all__ = ["ChildSpec", "Restart"]
+
+Restart = Literal["permanent", "transient", "temporary"]
+_RESTARTS = ("permanent", "transient", "temporary")
+
+
+def _timeout(name: str, value: float | None, *, optional: bool) -> float | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds{' or None' if optional else ''}, "
+                        f"not {type(value).__name__}")
+    if math.isnan(value) or value <= 0 or value == math.inf:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+class ChildSpec:
+    """How to start one child of a `Supervisor`, and when to restart it.
+
+    ``ChildSpec(Worker, "arg", name="worker", restart="transient", x=1)`` starts
+    ``Worker("arg", x=1)``; a restart builds a fresh instance from the same
+    arguments. Restart types follow Erlang/OTP: ``permanent`` is always
+    restarted (even after a normal exit via ``self.stop()``), ``transient`` only
+    after a failure, ``temporary`` never.
+
+    Args:
+      actor_cls: the `Actor` subclass.
+      name: the child's name, unique in the system (generated if None).
+      restart: "permanent" (default), "transient" or "temporary".
+      message_timeout: seconds a handler may run; past it, it is cancelled and
+        counts as a failure (the asker gets `actors.MessageTimeout`). None: no limit.
+      shutdown_timeout: seconds the running handler, then ``on_stop``, get when
+        the child stops or restarts (default 5).
+      mailbox_size: bound the mailbox (None: unbounded).
+    """
+
+    __slots__ = ("actor_cls", "args", "kwargs", "mailbox_size", "message_timeout", "name", "restart",
+                 "shutdown_timeout")
+
+    def __init__(
+        self,
+        actor_cls: type[Actor],
+        *args: Any,
+        name: str | None = None,
+        restart: Restart = "permanent",
+        message_timeout: float | None = None,
+        shutdown_timeout: float = 5.0,
+        mailbox_size: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not (isinstance(actor_cls, type) and issubclass(actor_cls, Actor)):
+            raise TypeError(f"ChildSpec() takes an Actor subclass, not {actor_cls!r}")
+        if restart not in _RESTARTS:
+            raise ValueError(f"restart must be one of 'permanent', 'transient', 'temporary', not {restart!r}")
+        if name is not None and (not isinstance(name, str) or not name or "/" in name):
+            raise ValueError(f"name must be a non-empty string without '/', got {name!r}")
+        if mailbox_size is not None and (isinstance(mailbox_size, bool) or not isinstance(mailbox_size, int)
+                                         or mailbox_size < 1):
+            raise ValueError("mailbox_size must be >= 1 (or None for unbounded)")
+        self.actor_cls = actor_cls
+        self.args = args
+        self.kwargs = kwargs
+        self.name = name
+        self.restart: Restart = restart
+        self.message_timeout = _timeout("message_timeout", message_timeout, optional=True)
+        self.shutdown_timeout = _timeout("shutdown_timeout", shutdown_timeout, optional=False)
+        self.mailbox_size = mailbox_size
+
+    def __repr__(self) -> str:
+        return f"ChildSpec({self.actor_cls.__name__}, name={self.name!r}, restart={self.restart!r})"

@@ -1,0 +1,244 @@
+"""Supervisor: an actor that starts children from specs and restarts them when they fail."""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import trio
+
+from actors import Actor, ActorError, ActorRef, EscalatedFailure
+from actors._cell import RESTART, STOP, Cell, Directive
+
+from ._events import ChildFailed, ChildRestarted, ChildStarted, ChildStopped, SupervisionEvent, SupervisorGaveUp
+from ._spec import ChildSpec
+from ._strategy import OneForOne, Strategy
+
+__all__ = ["GetChildren", "Supervisor", "restart_count"]
+
+log = logging.getLogger("supervision")
+
+
+@attrs.frozen
+class GetChildren:
+    """Ask a `Supervisor` for the refs of its living children, in start order."""
+
+
+class Supervisor(Actor):
+    """An actor that starts its children in order and restarts them by a strategy.
+
+    Build the tree as a value and start it with ``await system.spawn_tree(tree)``
+    (or nest it in another supervisor's ``children``)::
+
+        tree = Supervisor(
+            name="team",
+            strategy=OneForOne(max_restarts=3, within=10.0, backoff=Backoff(initial=0.1)),
+            children=[
+                ChildSpec(Planner, name="planner"),
+                ChildSpec(Worker, name="worker", restart="transient", message_timeout=30.0),
+                Supervisor(name="tools", strategy=OneForAll(), children=[...]),
+            ],
+        )
+
+    Children start in list order and stop in reverse order. A restarted child
+    is a fresh instance (``on_restart(exc)`` then ``on_start``) behind the same
+    ref and mailbox, so senders keep working and later messages keep their
+    order; the message that failed goes to dead letters and its asker gets the
+    error. When a whole subtree restarts (a nested supervisor, `OneForAll`) its
+    children keep their refs too.
+
+    Past the strategy's restart intensity the supervisor gives up: it stops its
+    children and fails with `actors.EscalatedFailure`, which its own parent
+    handles like any child failure; past the root, ``open_actor_system()``
+    raises it.
+
+    Every decision is published on the system topic `SupervisionEvent`.
+    A subclass overriding ``on_start``, ``on_restart`` or ``__init__`` must
+    call the base method and keep the keyword arguments.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        strategy: Strategy | None = None,
+        children: Sequence[ChildSpec | Supervisor] = (),
+    ) -> None:
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(f"Supervisor name must be a non-empty string without '/', got {name!r}")
+        strategy = OneForOne() if strategy is None else strategy
+        if not isinstance(strategy, Strategy):
+            raise TypeError(
+                f"strategy must be OneForOne(), OneForAll() or RestForOne(), not {type(strategy).__name__}"
+            )
+        if isinstance(children, (str, bytes)) or not isinstance(children, Sequence):
+            raise TypeError("children must be a list of ChildSpec or Supervisor")
+        names: set[str] = set()
+        for child in children:
+            if not isinstance(child, (ChildSpec, Supervisor)):
+                hint = "; wrap it: ChildSpec(YourActor, name=...)" if isinstance(child, type) else ""
+                raise TypeError(f"children of supervisor '{name}' must be ChildSpec or Supervisor, "
+                                f"not {child!r}{hint}")
+            if child.name is not None:
+                if child.name in names:
+                    raise ValueError(f"supervisor '{name}' has two children named '{child.name}'")
+                names.add(child.name)
+        self.name = name
+        self.strategy = strategy
+        self.children: tuple[ChildSpec | Supervisor, ...] = tuple(children)
+        self._order = {id(spec): index for index, spec in enumerate(self.children)}
+        self._restart_times: collections.deque[float] = collections.deque()
+        self._backoff_state: dict[Cell, tuple[int, float]] = {}
+        self._resume_reason: BaseException | None = None
+
+    def __repr__(self) -> str:
+        return f"<Supervisor {self.name!r} {type(self.strategy).__name__} children={len(self.children)}>"
+
+    # -- starting ----------------------------------------------------------
+
+    async def _start_tree(self, parent: Cell) -> ActorRef[Any]:
+        """Start this tree as a child of ``parent`` (``ActorSystem.spawn_tree`` calls it)."""
+        kwargs = {"name": self.name, "strategy": self.strategy, "children": self.children}
+        return await parent.spawn_child(type(self), (), kwargs, name=self.name, mailbox_size=None, spec=self)
+
+    async def on_restart(self, exc: BaseException) -> None:
+        self._resume_reason = exc
+
+    async def on_start(self) -> None:
+        cell = self._cell
+        for spec in self.children:
+            existing = self._cell_of(spec)
+            if existing is not None:
+                await existing.resume(self._resume_reason)
+                continue
+            if isinstance(spec, Supervisor):
+                ref = await spec._start_tree(cell)
+            else:
+                ref = await cell.spawn_child(
+                    spec.actor_cls,
+                    spec.args,
+                    spec.kwargs,
+                    name=spec.name,
+                    mailbox_size=spec.mailbox_size,
+                    shutdown_timeout=spec.shutdown_timeout,
+                    message_timeout=spec.message_timeout,
+                    spec=spec,
+                )
+            self._publish(ChildStarted(cell.path, ref.path))
+
+    async def receive(self, message: Any) -> Any:
+        if isinstance(message, GetChildren):
+            return [child.ref for child in self._living()]
+        self.unhandled(message)
+
+    # -- the cell's hooks --------------------------------------------------
+
+    def _actors_child_exited(self, child: Cell, error: BaseException | None) -> Directive | None:
+        spec = child.spec
+        if spec is None or id(spec) not in self._order:
+            return STOP  # spawned by hand with self.spawn: not supervised by spec
+        if error is not None:
+            self._publish(ChildFailed(self._cell.path, child.path, error))
+        restart = spec.restart if isinstance(spec, ChildSpec) else "permanent"
+        if restart == "temporary" or (restart == "transient" and error is None):
+            return STOP
+        self._cell.run_soon(self._restart, child, error)
+        return None
+
+    async def _actors_before_restart(self) -> None:
+        for child in reversed(self._living()):
+            await child.suspend(self._resume_reason)
+
+    def _actors_child_terminated(self, child: Cell) -> None:
+        self._backoff_state.pop(child, None)
+        if child.spec is not None and id(child.spec) in self._order:
+            self._publish(ChildStopped(self._cell.path, child.path, child.stop_reason))
+
+    # -- policy ------------------------------------------------------------
+
+    async def _restart(self, child: Cell, error: BaseException | None) -> None:
+        """Runs in this supervisor's task: restart what the strategy says, or give up."""
+        if child.phase != "exiting":
+            return  # resolved meanwhile (stopped, or restarted with its siblings)
+        strategy = self.strategy
+        now = trio.current_time()
+        times = self._restart_times
+        while times and times[0] <= now - strategy.within:
+            times.popleft()
+        if len(times) >= strategy.max_restarts:
+            await self._give_up(child, error)
+        times.append(now)
+        delay = self._next_delay(child, now)
+        affected = strategy.affected(self._living(), child)
+        for cell in affected:
+            self._publish(ChildRestarted(self._cell.path, cell.path, error, cell.incarnations, delay))
+        if affected == [child]:
+            child.resolve(RESTART(delay))
+            return
+        for cell in reversed(affected):
+            await cell.suspend(error)
+        if delay > 0:
+            await trio.sleep(delay)
+        for cell in affected:
+            await cell.resume(error)
+
+    def _next_delay(self, child: Cell, now: float) -> float:
+        backoff = self.strategy.backoff
+        if backoff is None:
+            return 0.0
+        attempt, last = self._backoff_state.get(child, (0, now))
+        if now - last >= self.strategy.within:
+            attempt = 0  # it ran quietly long enough: start again from the initial delay
+        self._backoff_state[child] = (attempt + 1, now)
+        return backoff.delay(attempt)
+
+    async def _give_up(self, child: Cell, error: BaseException | None) -> None:
+        strategy = self.strategy
+        cell = self._cell
+        if error is None:
+            error = ActorError(f"actor '{child.name}' kept exiting normally (restart='permanent')")
+        self._publish(SupervisorGaveUp(cell.path, child.path, error, strategy.max_restarts, strategy.within))
+        for living in reversed(self._living()):
+            await living.suspend(error)
+        if isinstance(error, EscalatedFailure):
+            last = f"supervisor '{error.supervisor}' gave up (the failure started as {error.root_cause!r})"
+        else:
+            last = repr(error)
+        raise EscalatedFailure(
+            f"supervisor '{self.name}' gave up: child '{child.name}' failed more than "
+            f"{strategy.max_restarts} times within {strategy.within:g} s; last error: {last}. "
+            f"Fix the failing child, or raise max_restarts/within on the strategy",
+            supervisor=self.name,
+            child=child.name,
+            error=error,
+        )
+
+    # -- helpers -----------------------------------------------------------
+
+    def _cell_of(self, spec: ChildSpec | Supervisor) -> Cell | None:
+        for child in self._cell.children.values():
+            if child.spec is spec and not child.stopped:
+                return child
+        return None
+
+    def _living(self) -> list[Cell]:
+        """Living spec children in start (spec) order."""
+        order = self._order
+        living = [c for c in self._cell.children.values() if not c.stopped and id(c.spec) in order]
+        living.sort(key=lambda c: order[id(c.spec)])
+        return living
+
+    def _publish(self, event: SupervisionEvent) -> None:
+        log.info("%s", event)
+        self._cell.system.publish(SupervisionEvent, event)
+
+
+def restart_count(ref: ActorRef[Any]) -> int:
+    """How many times the actor behind ``ref`` has been restarted so far."""
+    if not isinstance(ref, ActorRef):
+        raise TypeError(f"restart_count() takes an ActorRef, not {type(ref).__name__}")
+    return max(0, ref._cell.incarnations - 1)
+
