@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import trio
 
+from ._exceptions import AskTimeout
+
 
 if TYPE_CHECKING:
     from ._cell import Cell
@@ -105,6 +107,11 @@ class ActorRef(Generic[M]):
         if cell.mailbox._maxsize is not None and cell.mailbox.full():
             with trio.move_on_after(seconds):
                 await cell.wait_for_space()
+            if cell.mailbox.full():
+                raise AskTimeout(
+                    f"the mailbox of actor '{cell.name}' stayed full for {seconds:g} s, so "
+                    f"{type(message).__name__} could not even be sent; the actor is overloaded or stuck"
+                )
         asker, reply = cell.ask(message)
         if seconds != math.inf:
             system._deadlines.add(reply, trio.current_time() + seconds, seconds, cell.name)
