@@ -1,0 +1,79 @@
+"""Every program in examples/ runs to completion and prints what its story promises.
+
+Each example runs as its users run it, ``python -m examples.<name>`` from the
+repository root, in a fresh interpreter. To add an example, add its name to
+EXPECTED with the output fragments that tell its story, in the order they are
+printed; an example without an entry fails `test_every_example_has_expected_output`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted(
+    path.stem for path in (ROOT / "examples").glob("*.py") if not path.name.startswith("_")
+)
+
+# Output fragments each example must print, in this order.
+EXPECTED: dict[str, tuple[str, ...]] = {
+    "analyst": (
+        "analyst: Q1 = $1.20M",
+        "analyst: no answer for Q3 within 0.3 s (attempt 1 of 2)",
+        "analyst: Q3 = $1.10M (on the retry)",
+        "analyst: no answer for Q4 within 0.3 s (attempt 2 of 2)",
+        "analyst: giving up on Q4, using the default $0.00M",
+        "reporter:   Q4  $0.00M  (default: the retriever did not answer in time)",
+        "analyst: the retriever is down, no report this time (actor 'retriever' has stopped",
+        "summary: 3 of 4 quarters fetched, 1 default, 1 report published, 3 dead letters",
+    ),
+}
+
+
+def test_examples_are_discovered() -> None:
+    assert "analyst" in EXAMPLES
+
+
+def test_every_example_has_expected_output() -> None:
+    missing = [name for name in EXAMPLES if name not in EXPECTED]
+    stale = [name for name in EXPECTED if name not in EXAMPLES]
+    assert not missing, f"add the output fragments of {missing} to EXPECTED in {Path(__file__).name}"
+    assert not stale, f"EXPECTED names examples that do not exist: {stale}"
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example_has_an_async_main(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))  # examples/ is not installed: import it from the checkout
+    module = importlib.import_module(f"examples.{name}")
+    assert inspect.iscoroutinefunction(getattr(module, "main", None)), (
+        f"examples/{name}.py should define 'async def main()' and run it with trio.run(main)"
+    )
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example_runs_and_prints_its_story(name: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", f"examples.{name}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, (
+        f"python -m examples.{name} exited with {result.returncode}\n{result.stdout}\n{result.stderr}"
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    position = 0
+    for fragment in EXPECTED.get(name, ()):
+        found = result.stdout.find(fragment, position)
+        assert found != -1, (
+            f"python -m examples.{name} did not print {fragment!r} (after the fragments before it); "
+            f"its output was:\n{result.stdout}"
+        )
+        position = found + len(fragment)
