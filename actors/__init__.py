@@ -14,12 +14,14 @@ from ._exceptions import ActorError as ActorError
 from ._exceptions import ActorNameTaken as ActorNameTaken
 from ._exceptions import ActorNotFound as ActorNotFound
 from ._exceptions import ActorStopped as ActorStopped
+from ._exceptions import AskAbandoned as AskAbandoned
 from ._exceptions import AskTimeout as AskTimeout
 from ._exceptions import DeadlockError as DeadlockError
 from ._exceptions import EscalatedFailure as EscalatedFailure
 from ._exceptions import MailboxFull as MailboxFull
 from ._exceptions import MessageTimeout as MessageTimeout
 from ._exceptions import UnhandledMessage as UnhandledMessage
+from ._exceptions import WorkerProcessError as WorkerProcessError
 from ._gather import gather as gather
 from ._messages import Terminated as Terminated
 from ._ref import ActorRef as ActorRef
@@ -28,6 +30,8 @@ from ._reply import Reply as Reply
 from ._system import ActorSystem as ActorSystem
 from ._system import open_actor_system as open_actor_system
 from ._timers import Timer as Timer
+from ._tools import blocking as blocking
+from ._tools import tool as tool
 
 __all__ = [
     "Actor",
@@ -37,6 +41,7 @@ __all__ = [
     "ActorRef",
     "ActorStopped",
     "ActorSystem",
+    "AskAbandoned",
     "AskTimeout",
     "DeadLetter",
     "DeadLetters",
@@ -50,8 +55,11 @@ __all__ = [
     "Terminated",
     "Timer",
     "UnhandledMessage",
+    "WorkerProcessError",
+    "blocking",
     "gather",
     "open_actor_system",
+    "tool",
 ]
 
 __version__ = "0.1.0.dev0"

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from ._envelope import Envelope, _next_id
-from ._exceptions import ActorError, ActorStopped, DeadlockError, MessageTimeout, UnhandledMessage
+from ._exceptions import ActorError, ActorStopped, AskAbandoned, DeadlockError, MailboxFull, MessageTimeout, UnhandledMessage
 from ._mailbox import Mailbox
 from ._messages import Terminated
 from ._ref import ActorRef
@@ -130,6 +130,7 @@ class Cell:
         "system",
         "task",
         "terminated",
+        "thread_scope",
         "throughput",
         "timers",
         "topics",
@@ -176,6 +177,7 @@ class Cell:
         self.starting: trio.Event | None = None
         self.start_error: BaseException | None = None
         self.scope: trio.CancelScope | None = None
+        self.thread_scope: trio.CancelScope | None = None  # a handler waiting on a worker thread
         self.closed = False
         self.stopped = False
         self.started = False
@@ -223,6 +225,13 @@ class Cell:
             )
             return
         self.mailbox.put_nowait(envelope)
+
+    def tell_or_record(self, message: Any) -> None:
+        """`tell`, recording a full mailbox as a dead letter instead of raising."""
+        try:
+            self.tell(message)
+        except MailboxFull as exc:
+            self.system._dead_letter(message, recipient=self.ref, reason=str(exc), error=exc)
 
     async def wait_for_space(self) -> None:
         await self.mailbox.wait_for_space()
@@ -341,6 +350,8 @@ class Cell:
         self.mailbox.wake()
 
     def _interrupt(self, grace: bool = True) -> None:
+        if grace and self.thread_scope is not None:
+            self.thread_scope.cancel()  # a thread cannot be interrupted: stop waiting for it now
         self.mailbox.wake()
         if self.signal is not None:
             self.signal.set()
@@ -351,6 +362,13 @@ class Cell:
 
     async def stop(self) -> None:
         """Request a stop and wait until terminated (unless waiting would deadlock)."""
+        if self.mailbox.disarm():
+            # Never launched (never sent anything): run its short life to the
+            # end right here, instead of starting a task (the nursery may be
+            # closing, under cancellation from outside).
+            self.request_stop()
+            await self.main()
+            return
         self.request_stop()
         me = current_cell.get()
         while me is not None:  # stopping yourself or an ancestor: cannot wait for it
@@ -524,21 +542,26 @@ class Cell:
     # The task
 
     async def main(self) -> None:
-        current_cell.set(self)
+        token = current_cell.set(self)
         self.task = trio.lowlevel.current_task()
         reason: BaseException | None = None
         try:
             reason = await self._lifecycle()
         except trio.Cancelled:
             # Cancelled from outside (a cancel scope around the system): still
-            # stop children first and run on_stop, shielded and bounded.
+            # stop in order (the parent stops its children, last started first)
+            # and run on_stop, shielded and bounded.
             with trio.CancelScope(shield=True) as scope:
+                if self.parent is not None and self.control is not _STOP:
+                    with trio.move_on_after(10 * self.shutdown_timeout):
+                        await self._wait_signal(lambda: self.control is _STOP)
                 scope.deadline = trio.current_time() + 2 * self.shutdown_timeout
                 self.request_stop()
                 await self._end_incarnation(final=True)
             raise
         finally:
             self._terminate(reason)
+            current_cell.reset(token)
 
     def build(self) -> None:
         """Make a fresh instance of the actor class (``__init__`` with the spawn arguments)."""
@@ -687,8 +710,14 @@ class Cell:
                 except Exception as exc:
                     self.current = None
                     self.deferred_current = False
-                    self._failed(envelope, exc)
-                    return exc
+                    if self.control is not None and self.control is not _EXIT:
+                        self._interrupted(envelope)  # stopping or restarting: not a failure
+                        return None
+                    if isinstance(exc, AskAbandoned):
+                        self._abandoned(envelope, exc)
+                    else:
+                        self._failed(envelope, exc)
+                        return exc
                 else:
                     if envelope.reply is not None:
                         if self.deferred_current:
@@ -716,6 +745,13 @@ class Cell:
                 envelope=envelope,
                 error=exc,
             )
+
+    def _abandoned(self, envelope: Envelope, exc: AskAbandoned) -> None:
+        if envelope.reply is not None:
+            envelope.reply._set(None, exc)
+        self.system._dead_letter(
+            envelope.message, recipient=self.ref, reason=str(exc), envelope=envelope, error=exc
+        )
 
     def _failed(self, envelope: Envelope, exc: BaseException) -> None:
         self._log_failure(exc, f"handling {type(envelope.message).__name__}")

@@ -35,6 +35,7 @@ class Deadlines:
 
     def add(self, reply: Reply[Any], deadline: float, timeout: float, name: str) -> None:
         """Expire ``reply`` with AskTimeout at ``deadline`` unless it is done by then."""
+        reply._deadline = deadline
         heap = self._heap
         heapq.heappush(heap, (deadline, self._seq(), reply, timeout, name))
         if len(heap) > self._prune_at:

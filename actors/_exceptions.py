@@ -11,12 +11,14 @@ __all__ = [
     "ActorNameTaken",
     "ActorNotFound",
     "ActorStopped",
+    "AskAbandoned",
     "AskTimeout",
     "DeadlockError",
     "EscalatedFailure",
     "MailboxFull",
     "MessageTimeout",
     "UnhandledMessage",
+    "WorkerProcessError",
 ]
 
 
@@ -54,6 +56,15 @@ class MessageTimeout(AskTimeout):
     The asker of that message gets this error (an `AskTimeout`, so also a
     `TimeoutError`); the actor counts it as a failure, so its supervisor
     restarts it (or, without a supervisor, it stops).
+    """
+
+
+class AskAbandoned(AskTimeout):
+    """Raised inside a handler whose worker-thread call outlived the ask it serves.
+
+    The asker already got `AskTimeout`; the handler stops waiting for the
+    thread. Let it propagate: the runtime records the message in dead letters
+    and the actor goes on with its next message (this is not a failure).
     """
 
 
@@ -111,3 +122,12 @@ class EscalatedFailure(ActorError):
         while isinstance(error, EscalatedFailure):
             error = error.error
         return error
+
+
+class WorkerProcessError(ActorError):
+    """A worker process of `Actor.run_in_process` died before returning.
+
+    The usual cause: trio-parallel's workers re-import the main module, so a
+    script must guard its entry point with ``if __name__ == "__main__":``, and
+    the function must be importable (defined at module level).
+    """

@@ -57,6 +57,14 @@ class Mailbox:
         """The bound, or None when unbounded."""
         return self._maxsize
 
+    def disarm(self) -> bool:
+        """If the consumer was never started, forget the launcher and return True."""
+        if self._consumer is _UNSTARTED:
+            self._consumer = None
+            self._launcher = None
+            return True
+        return False
+
     def __len__(self) -> int:
         return len(self._queue)
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import trio
 
-from ._exceptions import AskTimeout
+from ._exceptions import ActorStopped, AskTimeout
 
 
 if TYPE_CHECKING:
@@ -104,8 +104,9 @@ class ActorRef(Generic[M]):
         cell = self._cell
         system = cell.system
         seconds = system._ask_timeout(timeout)
+        deadline = trio.current_time() + seconds
         if cell.mailbox._maxsize is not None and cell.mailbox.full():
-            with trio.move_on_after(seconds):
+            with trio.move_on_at(deadline):
                 await cell.wait_for_space()
             if cell.mailbox.full():
                 raise AskTimeout(
@@ -114,7 +115,7 @@ class ActorRef(Generic[M]):
                 )
         asker, reply = cell.ask(message)
         if seconds != math.inf:
-            system._deadlines.add(reply, trio.current_time() + seconds, seconds, cell.name)
+            system._deadlines.add(reply, deadline, seconds, cell.name)
         if asker is None:
             try:
                 return await reply._wait()
@@ -148,6 +149,38 @@ class ActorRef(Generic[M]):
         if seconds != math.inf:
             cell.system._deadlines.add(reply, trio.current_time() + seconds, seconds, cell.name)
         return reply
+
+    def tell_from_thread(self, message: M) -> None:
+        """`tell` from a thread outside trio (a sync SDK callback, a worker thread).
+
+        Thread-safe and non-blocking: the message is handed to the event loop,
+        which delivers it soon, in the order of calls from that thread. If the
+        mailbox is full or the actor stopped, the message becomes a dead letter.
+
+        Raises:
+          ActorStopped: the actor system has finished.
+        """
+        token = self._cell.system._token
+        if token is None:
+            raise ActorStopped(f"the actor system of '{self.name}' is not running")
+        try:
+            token.run_sync_soon(self._cell.tell_or_record, message)
+        except trio.RunFinishedError:
+            raise ActorStopped(f"the actor system of '{self.name}' has finished") from None
+
+    def ask_from_thread(self, message: M, timeout: float | None = None) -> Any:
+        """`ask` from a thread outside trio: block that thread until the reply comes.
+
+        Must not be called from the event loop's own thread (it would block it).
+        Raises what `ask` raises.
+        """
+        token = self._cell.system._token
+        if token is None:
+            raise ActorStopped(f"the actor system of '{self.name}' is not running")
+        try:
+            return trio.from_thread.run(self.ask, message, timeout, trio_token=token)
+        except trio.RunFinishedError:
+            raise ActorStopped(f"the actor system of '{self.name}' has finished") from None
 
     def __repr__(self) -> str:
         state = "alive" if self.is_alive else "stopped"

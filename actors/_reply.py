@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -33,7 +34,7 @@ class Reply(Generic[T]):
     the dead letters, never dropped silently.
     """
 
-    __slots__ = ("_abandoned", "_callbacks", "_error", "_system", "_value", "_waiters", "envelope")
+    __slots__ = ("_abandoned", "_callbacks", "_deadline", "_error", "_system", "_value", "_waiters", "envelope")
 
     def __init__(self) -> None:
         raise TypeError("Reply has no public constructor; ActorRef.ask_nowait() returns one")
@@ -46,6 +47,7 @@ class Reply(Generic[T]):
         self._waiters: list[trio.lowlevel.Task] | None = None
         self._callbacks: list[Callable[[Reply[T]], object]] | None = None
         self._abandoned = False
+        self._deadline = math.inf
         self._system = system
         self.envelope: Envelope | None = None
         return self

@@ -21,6 +21,7 @@ from ._deadlines import Deadlines
 from ._exceptions import ActorNameTaken, ActorNotFound, ActorStopped, EscalatedFailure, MailboxFull
 from ._ref import ActorRef
 from ._threads import Workers
+from ._tools import current_system
 
 __all__ = ["ActorSystem", "open_actor_system"]
 
@@ -85,6 +86,7 @@ class ActorSystem:
         self._escalation: EscalatedFailure | None = None
         self._body_scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
         self._guardian: Cell = Cell(
             self, None, _Guardian, (), {}, "/", None,
             shutdown_timeout=self._shutdown_timeout, message_timeout=None,
@@ -385,6 +387,8 @@ class open_actor_system:  # noqa: N801 - used like a function, as trio's open_nu
 @asynccontextmanager
 async def _run_system(system: ActorSystem) -> AsyncIterator[ActorSystem]:
     body_error: BaseException | None = None
+    system._token = trio.lowlevel.current_trio_token()
+    token = current_system.set(system)
     async with trio.open_nursery() as nursery:
         system._nursery = nursery
         await nursery.start(system._deadlines.run)
@@ -401,6 +405,7 @@ async def _run_system(system: ActorSystem) -> AsyncIterator[ActorSystem]:
             with trio.CancelScope(shield=True):
                 await system._shutdown()
             nursery.cancel_scope.cancel()  # the deadline ticker
+            current_system.reset(token)
     if system._escalation is not None:
         escalation = system._escalation
         raise escalation from escalation.root_cause

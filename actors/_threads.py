@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
+
+from ._exceptions import ActorStopped, AskAbandoned, WorkerProcessError
 
 if TYPE_CHECKING:
     from ._cell import Cell
@@ -58,13 +61,40 @@ class Workers:
             _notify(token, finished, (value, None))
             return value
 
+        # Inside a handler, stop waiting when the ask being served times out, or
+        # (via owner.thread_scope) at once when the actor is stopped or restarted.
+        handler = owner if owner is not None and owner.task is trio.lowlevel.current_task() else None
+        envelope = handler.current if handler is not None else None
+        deadline = envelope.reply._deadline if envelope is not None and envelope.reply is not None else math.inf
+        scope = trio.CancelScope(deadline=deadline)
+        if handler is not None:
+            handler.thread_scope = scope
         try:
-            return await trio.to_thread.run_sync(work, limiter=limiter or self.limiter, abandon_on_cancel=True)
-        except trio.Cancelled:
+            with scope:
+                return await trio.to_thread.run_sync(work, limiter=limiter or self.limiter, abandon_on_cancel=True)
+        except BaseException:
             state["abandoned"] = True
             if state["finished"] is not None:
                 self._late(fn, state["finished"], owner)
             raise
+        finally:
+            if handler is not None:
+                handler.thread_scope = None
+        # only reached when our own scope was cancelled (the with-block swallowed it)
+        state["abandoned"] = True
+        if state["finished"] is not None:
+            self._late(fn, state["finished"], owner)
+        name = getattr(fn, "__qualname__", repr(fn))
+        what = type(envelope.message).__name__ if envelope is not None else "message"
+        if handler is not None and handler.control is not None:
+            raise ActorStopped(
+                f"actor '{handler.name}' stopped waiting for {name}() in a worker thread because it "
+                f"is stopping or restarting; the thread's late result goes to dead letters"
+            )
+        raise AskAbandoned(
+            f"actor '{handler.name if handler else '?'}' stopped waiting for {name}() in a worker "
+            f"thread: the ask for {what} timed out; the thread's late result goes to dead letters"
+        )
 
     def _late(self, fn: Callable[..., Any], outcome: tuple[Any, BaseException | None], owner: Cell | None) -> None:
         value, error = outcome
@@ -78,10 +108,20 @@ class Workers:
         )
 
     async def run_process(self, fn: Callable[..., T], args: tuple[Any, ...], *, owner: Cell | None) -> T:
-        """Run ``fn(*args)`` in a worker process via trio-parallel."""
+        """Run ``fn(*args)`` in a trio-parallel worker process; errors keep their traceback."""
         import trio_parallel
 
-        return await trio_parallel.run_sync(fn, *args, kill_on_cancel=True)
+        if not callable(fn):
+            raise TypeError(f"run_in_process needs a callable, not {type(fn).__name__}")
+        try:
+            return await trio_parallel.run_sync(fn, *args, kill_on_cancel=True)
+        except trio_parallel.BrokenWorkerError as exc:
+            name = getattr(fn, "__qualname__", repr(fn))
+            raise WorkerProcessError(
+                f"the worker process died while running {name}(): worker processes re-import the "
+                f"main module, so guard your script's entry point with 'if __name__ == \"__main__\":' "
+                f"and define {name} at module level ({exc})"
+            ) from exc
 
 
 def _notify(token: trio.lowlevel.TrioToken, fn: Callable[[Any], None], outcome: Any) -> None:

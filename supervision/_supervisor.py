@@ -189,11 +189,12 @@ class Supervisor(Actor):
         backoff = self.strategy.backoff
         if backoff is None:
             return 0.0
-        attempt, last = self._backoff_state.get(child, (0, now))
-        if now - last >= self.strategy.within:
+        attempt, restarted_at = self._backoff_state.get(child, (0, now))
+        if now - restarted_at >= self.strategy.within:
             attempt = 0  # it ran quietly long enough: start again from the initial delay
-        self._backoff_state[child] = (attempt + 1, now)
-        return backoff.delay(attempt)
+        delay = backoff.delay(attempt)
+        self._backoff_state[child] = (attempt + 1, now + delay)  # it runs again from now + delay
+        return delay
 
     async def _give_up(self, child: Cell, error: BaseException | None) -> None:
         strategy = self.strategy
