@@ -747,8 +747,7 @@ class Cell:
             )
 
     def _abandoned(self, envelope: Envelope, exc: AskAbandoned) -> None:
-        if envelope.reply is not None:
-            envelope.reply._set(None, exc)
+        # The asker gets AskTimeout from the deadline ticker; only record the message.
         self.system._dead_letter(
             envelope.message, recipient=self.ref, reason=str(exc), envelope=envelope, error=exc
         )

@@ -31,7 +31,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "analyst: giving up on Q4, using the default $0.00M",
         "reporter:   Q4  $0.00M  (default: the retriever did not answer in time)",
         "analyst: the retriever is down, no report this time (actor 'retriever' has stopped",
-        "summary: 3 of 4 quarters fetched, 1 default, 1 report published, 3 dead letters",
+        "summary: 3 of 4 quarters fetched, 1 default, 1 report published, 6 dead letters",
     ),
 }
 
