@@ -1,0 +1,312 @@
+"""Property tests of message delivery: schedules of tells and asks, crash points, a checker.
+
+A `Schedule` lists who sends what, step by step. `run_schedule` replays it
+exactly: each step is taken by a sender actor and finished before the next one
+starts, so the order of sends never depends on trio's scheduler and a failing
+example from hypothesis replays the same way every time. `check_delivery`
+then asserts the guarantees: per-sender FIFO, no loss, no duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import attrs
+from hypothesis import strategies as st
+
+from .._actor import Actor
+from .._exceptions import ActorError
+from .._ref import ActorRef
+from .._system import ActorSystem, open_actor_system
+
+__all__ = [
+    "InjectedCrash",
+    "Outcome",
+    "Schedule",
+    "Step",
+    "check_delivery",
+    "crash_points",
+    "interleavings",
+    "run_schedule",
+]
+
+
+@attrs.frozen
+class Step:
+    """One send: sender number ``sender`` sends its ``seq``-th message, ``payload``."""
+
+    sender: int
+    kind: Literal["tell", "ask"]
+    seq: int
+    payload: Any
+
+    def __str__(self) -> str:
+        return f"s{self.sender} {self.kind} #{self.seq}={self.payload!r}"
+
+
+@attrs.frozen(repr=False)
+class Schedule:
+    """Steps in the order they are taken, with ``senders`` senders."""
+
+    senders: int
+    steps: tuple[Step, ...]
+
+    def __repr__(self) -> str:
+        body = "; ".join(str(step) for step in self.steps) or "no steps"
+        return f"Schedule({self.senders} senders: {body})"
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
+class InjectedCrash(ActorError):
+    """The failure `run_schedule` injects at a crash point."""
+
+
+@st.composite
+def _schedules(
+    draw: st.DrawFn,
+    senders: int | st.SearchStrategy[int],
+    messages: st.SearchStrategy[Any],
+    min_steps: int,
+    max_steps: int,
+    kinds: tuple[str, ...],
+) -> Schedule:
+    count = draw(senders) if isinstance(senders, st.SearchStrategy) else senders
+    picks = draw(st.lists(
+        st.tuples(st.integers(0, count - 1), st.sampled_from(kinds), messages),
+        min_size=min_steps,
+        max_size=max_steps,
+    ))
+    next_seq = [0] * count
+    steps = []
+    for sender, kind, payload in picks:
+        steps.append(Step(sender, kind, next_seq[sender], payload))  # type: ignore[arg-type]
+        next_seq[sender] += 1
+    return Schedule(count, tuple(steps))
+
+
+def interleavings(
+    senders: int | st.SearchStrategy[int] = st.integers(1, 4),
+    messages: st.SearchStrategy[Any] | None = None,
+    *,
+    min_steps: int = 0,
+    max_steps: int = 30,
+    kinds: Iterable[Literal["tell", "ask"]] = ("tell", "ask"),
+) -> st.SearchStrategy[Schedule]:
+    """Hypothesis strategy of `Schedule`s: interleaved tells and asks from several senders.
+
+    Args:
+      senders: how many senders (an int, or a strategy of ints >= 1).
+      messages: strategy for the payloads your actor receives (default: small ints).
+      min_steps, max_steps: bounds on the number of sends.
+      kinds: which kinds of send to draw.
+
+    Shrinks towards fewer steps, fewer senders and simpler payloads, and prints
+    as ``Schedule(2 senders: s0 tell #0=0; s1 ask #0=0)``.
+    """
+    if isinstance(senders, int) and senders < 1:
+        raise ValueError("senders must be >= 1")
+    kinds = tuple(kinds)
+    if not kinds or not set(kinds) <= {"tell", "ask"}:
+        raise ValueError("kinds must be a non-empty selection of 'tell' and 'ask'")
+    if not 0 <= min_steps <= max_steps:
+        raise ValueError("need 0 <= min_steps <= max_steps")
+    return _schedules(senders, messages if messages is not None else st.integers(0, 9), min_steps, max_steps, kinds)
+
+
+def crash_points(max_index: int = 30, *, max_crashes: int = 3) -> st.SearchStrategy[frozenset[int]]:
+    """Hypothesis strategy of step indices at which the receiver fails (`InjectedCrash`).
+
+    Indices at or past the schedule's length are ignored by `run_schedule`.
+    """
+    if max_index < 1 or max_crashes < 0:
+        raise ValueError("need max_index >= 1 and max_crashes >= 0")
+    return st.frozensets(st.integers(0, max_index - 1), max_size=max_crashes)
+
+
+@attrs.frozen
+class _Tagged:
+    sender: int
+    seq: int
+    index: int
+    payload: Any
+
+
+@attrs.frozen
+class _Do:
+    kind: str
+    message: _Tagged
+
+
+@attrs.frozen
+class _Flush:
+    pass
+
+
+@attrs.define
+class Outcome:
+    """What happened when a schedule ran.
+
+    Attributes:
+      schedule: the schedule that ran.
+      crashes: the step indices where a crash was injected.
+      handled: ``(sender, seq)`` in the order the receiver handled them
+        (injected crashes not included).
+      crashed: ``(sender, seq)`` of messages whose handling was a crash.
+      replies: for each ask, ``(sender, seq) -> reply value or exception``.
+      dead_letters: ``(sender, seq, reason)`` of schedule messages in dead letters.
+    """
+
+    schedule: Schedule
+    crashes: frozenset[int]
+    handled: list[tuple[int, int]] = attrs.Factory(list)
+    crashed: list[tuple[int, int]] = attrs.Factory(list)
+    replies: dict[tuple[int, int], Any] = attrs.Factory(dict)
+    dead_letters: list[tuple[int, int, str]] = attrs.Factory(list)
+
+
+def _recording(actor_cls: type[Actor], outcome: Outcome) -> type[Actor]:
+    """A subclass of ``actor_cls`` that records each schedule message before handling it."""
+
+    async def receive(self: Actor, message: Any) -> Any:
+        if isinstance(message, _Flush):
+            return None
+        if isinstance(message, _Tagged):
+            if message.index in outcome.crashes:
+                outcome.crashed.append((message.sender, message.seq))
+                raise InjectedCrash(f"injected crash at step {message.index} ({message.payload!r})")
+            outcome.handled.append((message.sender, message.seq))
+            return await actor_cls.receive(self, message.payload)
+        return await actor_cls.receive(self, message)
+
+    return type(f"Recording{actor_cls.__name__}", (actor_cls,), {"receive": receive})
+
+
+class _Sender(Actor):
+    def __init__(self, receiver: ActorRef[Any], outcome: Outcome) -> None:
+        self.receiver = receiver
+        self.outcome = outcome
+        self.pending: list[Any] = []
+
+    async def receive(self, message: Any) -> Any:
+        if isinstance(message, _Do):
+            tagged = message.message
+            if message.kind == "tell":
+                self.receiver.tell(tagged)
+            else:
+                key = (tagged.sender, tagged.seq)
+                try:
+                    reply = self.receiver.ask_nowait(tagged)
+                except ActorError as exc:  # the receiver stopped: the ask is answered with that
+                    self.outcome.replies[key] = exc
+                    return None
+                reply.add_done_callback(lambda r, key=key: self._record(key, r))
+                self.pending.append(reply)
+            return None
+        if isinstance(message, _Flush):
+            for reply in self.pending:
+                try:
+                    await reply
+                except Exception:
+                    pass  # recorded by the callback
+            try:
+                await self.receiver.ask(_Flush())
+            except Exception:
+                pass  # the receiver may have stopped; what was lost shows in the outcome
+            return None
+        self.unhandled(message)
+
+    def _record(self, key: tuple[int, int], reply: Any) -> None:
+        error = reply.exception()
+        self.outcome.replies[key] = error if error is not None else reply.result()
+
+
+async def run_schedule(
+    actor_cls: type[Actor],
+    schedule: Schedule,
+    *args: Any,
+    crashes: Iterable[int] = (),
+    system: ActorSystem | None = None,
+    **kwargs: Any,
+) -> Outcome:
+    """Run ``schedule`` against a fresh ``actor_cls(*args, **kwargs)`` and return the `Outcome`.
+
+    Each step is taken by one of ``schedule.senders`` sender actors and
+    finishes before the next starts, so the run is the same every time. With
+    ``crashes``, the receiver fails (`InjectedCrash`) on those steps and runs
+    under a supervisor that restarts it, so later messages must still arrive.
+    Returns once every message was handled, answered or recorded.
+
+    Args:
+      system: run in this system; by default a fresh one is opened and closed
+        for this run (what a hypothesis example wants: nothing is shared).
+    """
+    if system is None:
+        async with open_actor_system() as fresh:
+            return await run_schedule(actor_cls, schedule, *args, crashes=crashes, system=fresh, **kwargs)
+    from supervision import ChildSpec, OneForOne, Supervisor  # a face above both packages
+
+    crash_set = frozenset(i for i in crashes if 0 <= i < len(schedule))
+    outcome = Outcome(schedule, crash_set)
+    recording = _recording(actor_cls, outcome)
+    marks = len(system.dead_letters), system.dead_letters.total
+    if crash_set:
+        tree = Supervisor(
+            name=f"schedule-{id(outcome)}",
+            strategy=OneForOne(max_restarts=len(crash_set) + 1, within=1e9),
+            children=[ChildSpec(recording, *args, name=f"receiver-{id(outcome)}", **kwargs)],
+        )
+        root = await system.spawn_tree(tree)
+        receiver = system.lookup(f"receiver-{id(outcome)}")
+    else:
+        root = receiver = await system.spawn(recording, *args, **kwargs)
+    senders = [await system.spawn(_Sender, receiver, outcome) for _ in range(schedule.senders)]
+    for index, step in enumerate(schedule.steps):
+        await senders[step.sender].ask(_Do(step.kind, _Tagged(step.sender, step.seq, index, step.payload)))
+    for sender in senders:
+        await sender.ask(_Flush())
+    for sender in senders:
+        await system.stop(sender)
+    await system.stop(root)
+    new = system.dead_letters.total - marks[1]
+    for letter in list(system.dead_letters)[-new:] if new else []:
+        if isinstance(letter.message, _Tagged):
+            outcome.dead_letters.append((letter.message.sender, letter.message.seq, letter.reason))
+    return outcome
+
+
+def check_delivery(outcome: Outcome) -> None:
+    """Assert per-sender FIFO, no loss and no duplicates; raise AssertionError saying what broke.
+
+    A message is accounted for when the receiver handled it, or when it was a
+    crash point (then it must be in the dead letters).
+    """
+    schedule = outcome.schedule
+    problems: list[str] = []
+    seen: set[tuple[int, int]] = set()
+    last_seq: dict[int, int] = {}
+    for sender, seq in outcome.handled:
+        if (sender, seq) in seen:
+            problems.append(f"s{sender} #{seq} was handled twice")
+        seen.add((sender, seq))
+        if sender in last_seq and seq < last_seq[sender]:
+            problems.append(f"s{sender}'s messages were handled out of order: #{seq} after #{last_seq[sender]}")
+        last_seq[sender] = max(seq, last_seq.get(sender, seq))
+    crashed = set(outcome.crashed)
+    dead = {(s, q) for s, q, _ in outcome.dead_letters}
+    for step in schedule.steps:
+        key = (step.sender, step.seq)
+        if key in crashed:
+            if key not in dead:
+                problems.append(f"s{step.sender} #{step.seq} crashed the receiver but is not in the dead letters")
+        elif key not in seen:
+            problems.append(f"s{step.sender} #{step.seq} ({step.kind}) was lost: never handled")
+        if step.kind == "ask" and key not in outcome.replies:
+            problems.append(f"the ask s{step.sender} #{step.seq} never got an answer")
+    if problems:
+        raise AssertionError(
+            f"delivery guarantees broken for {schedule!r} with crashes at {sorted(outcome.crashes)}:\n  "
+            + "\n  ".join(problems)
+        )
