@@ -139,6 +139,7 @@ class Actor:
         Same arguments as `ActorSystem.spawn`; the child's path is under this
         actor's path. Returns once the child's ``on_start`` has run.
         """
+        check_actor_class(actor_cls, "spawn")
         return await self._cell.spawn_child(actor_cls, args, kwargs, name=name, mailbox_size=mailbox_size)
 
     def stop(self) -> None:
@@ -232,3 +233,10 @@ class Actor:
 
 
 _cell_module._base_on_start = Actor.on_start
+
+
+def check_actor_class(actor_cls: Any, verb: str) -> None:
+    """Raise a TypeError unless ``actor_cls`` is an `Actor` subclass (``verb`` names the caller)."""
+    if not (isinstance(actor_cls, type) and issubclass(actor_cls, Actor)):
+        hint = " (pass the class, not an instance)" if isinstance(actor_cls, Actor) else ""
+        raise TypeError(f"{verb}() takes an Actor subclass, not {actor_cls!r}{hint}")

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import trio
 
-from ._actor import Actor
+from ._actor import Actor, check_actor_class
 from ._cell import STOP, Cell, Directive
 from ._dead_letters import DeadLetter, DeadLetters
 from ._envelope import Envelope
@@ -134,7 +134,7 @@ class ActorSystem:
           ActorNameTaken: ``name`` belongs to a living actor.
           Exception: what the actor's ``__init__`` or ``on_start`` raised.
         """
-        _check_actor_class(actor_cls, "spawn")
+        check_actor_class(actor_cls, "spawn")
         return await self._guardian.spawn_child(actor_cls, args, kwargs, name=name, mailbox_size=mailbox_size)
 
     async def spawn_tree(self, tree: Any) -> ActorRef[Any]:
@@ -329,12 +329,6 @@ class ActorSystem:
 
     async def _shutdown(self) -> None:
         await self._guardian.stop()
-
-
-def _check_actor_class(actor_cls: Any, verb: str) -> None:
-    if not (isinstance(actor_cls, type) and issubclass(actor_cls, Actor)):
-        hint = " (pass the class, not an instance)" if isinstance(actor_cls, Actor) else ""
-        raise TypeError(f"{verb}() takes an Actor subclass, not {actor_cls!r}{hint}")
 
 
 class open_actor_system:  # noqa: N801 - used like a function, as trio's open_nursery

@@ -6,6 +6,7 @@ import math
 from typing import Any, Literal
 
 from actors import Actor
+from actors._actor import check_actor_class
 
 __all__ = ["ChildSpec", "Restart"]
 
@@ -58,8 +59,7 @@ class ChildSpec:
         mailbox_size: int | None = None,
         **kwargs: Any,
     ) -> None:
-        if not (isinstance(actor_cls, type) and issubclass(actor_cls, Actor)):
-            raise TypeError(f"ChildSpec() takes an Actor subclass, not {actor_cls!r}")
+        check_actor_class(actor_cls, "ChildSpec")
         if restart not in _RESTARTS:
             raise ValueError(f"restart must be one of 'permanent', 'transient', 'temporary', not {restart!r}")
         if name is not None and (not isinstance(name, str) or not name or "/" in name):

@@ -45,9 +45,12 @@ class Strategy:
 
     max_restarts: int = attrs.field(default=3, validator=_max_restarts)
     within: float = attrs.field(default=5.0, validator=_within)
-    backoff: Backoff | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(Backoff))
-    )
+    backoff: Backoff | None = attrs.field(default=None)
+
+    @backoff.validator
+    def _check_backoff(self, attribute: attrs.Attribute[Backoff | None], value: Backoff | None) -> None:
+        if value is not None and not isinstance(value, Backoff):
+            raise TypeError(f"backoff must be a Backoff(...) or None, not {type(value).__name__}")
 
     def affected(self, children: Sequence[C], failed: C) -> list[C]:
         """The children to restart, in start order, when ``failed`` fails."""

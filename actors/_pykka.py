@@ -1,0 +1,359 @@
+"""pykka interop: front a pykka actor with a trio actor, or own one under a supervisor.
+
+The migration path from pykka: keep the pykka actors you have, talk to them
+through `ActorRef` from trio code, and move them over one at a time.
+`PykkaBridge` fronts a pykka actor someone else started; `PykkaChild` starts
+and owns one, so a `supervision.Supervisor` can restart it.
+
+pykka's calls block (an ask waits on a `threading.Condition`), so every ask
+waits for its pykka future in a worker thread (`Actor.run_in_thread`), never on
+the event loop. A tell is forwarded directly: pykka's ``tell`` only puts the
+message on the pykka actor's queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+import attrs
+import pykka
+import trio
+
+from ._actor import Actor
+from ._exceptions import ActorStopped, AskTimeout
+
+__all__ = ["PykkaBridge", "PykkaChild"]
+
+log = logging.getLogger("actors")
+
+
+@attrs.frozen
+class _CheckAlive:
+    """Timer message: is the pykka actor still alive?"""
+
+
+_CHECK = _CheckAlive()
+
+
+class _WaitExpired(Exception):
+    """Raised in the worker thread when *our* wait for the pykka future ran out.
+
+    Kept apart from a `pykka.Timeout` that the pykka handler itself raised
+    (say, from its own ask to a third actor): that one reaches the asker as is.
+    """
+
+
+def _wait_for_pykka_reply(future: pykka.Future[Any], timeout: float | None) -> Any:
+    """Block (in a worker thread) until the pykka future has its value."""
+    started = time.monotonic()
+    try:
+        return future.get(timeout=timeout)
+    except pykka.Timeout:
+        # ThreadingFuture.get raises its own Timeout only once the full timeout
+        # has passed; an earlier Timeout is the handler's own error.
+        if timeout is not None and time.monotonic() - started >= timeout:
+            raise _WaitExpired from None
+        raise
+
+
+def _seconds(name: str, value: float | None, *, allow_none: bool, allow_inf: bool) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        none = " or None" if allow_none else ""
+        raise TypeError(f"{name} must be a number of seconds{none}, not {type(value).__name__}")
+    if math.isnan(value) or value <= 0 or (value == math.inf and not allow_inf):
+        raise ValueError(f"{name} must be > 0 seconds, got {value!r}")
+    return float(value)
+
+
+class PykkaBridge(Actor):
+    """An actor that fronts an existing pykka actor: messages to it go to the pykka actor.
+
+    A told message is forwarded with ``pykka_ref.tell`` (non-blocking). An asked
+    message is forwarded with ``pykka_ref.ask(message, block=False)`` and the
+    pykka future is awaited in a worker thread, so the event loop keeps running
+    every other actor meanwhile. The bridge handles one message at a time, like
+    the pykka actor behind it, so messages reach pykka in the order they were
+    sent to the bridge (an ask finishes before the next message is forwarded).
+
+    What the asker gets:
+
+    - the pykka handler's return value;
+    - what the pykka handler raised, as the same type (the bridge keeps
+      running, as the pykka actor does);
+    - `AskTimeout` when the pykka actor does not answer within ``ask_timeout``
+      (the bridge keeps running; the pykka actor still handles the message,
+      and its late answer is dropped, since a pykka future has no callback).
+      When the asker's own ``ask(..., timeout=)`` runs out first, the bridge
+      stops waiting at once and records the late answer in dead letters;
+    - `ActorStopped` when the pykka actor is dead. This one is a failure of
+      the bridge: without a supervisor the bridge stops (watchers get
+      `Terminated`), under one it is restarted, and it fails again at once if
+      the pykka actor is still dead, so its supervisor escalates. To have the
+      pykka actor itself restarted, use `PykkaChild`.
+
+    The bridge never stops the pykka actor: whoever started it stops it.
+
+    Args:
+      pykka_ref: the `pykka.ActorRef` of a running pykka actor.
+      ask_timeout: seconds to wait for the pykka actor's answer to an ask;
+        None (default) means the system's ``ask_timeout``, ``math.inf`` waits
+        forever (a worker thread then waits as long as pykka does).
+      check_interval: if set, check this often that the pykka actor is alive
+        and fail (as above) as soon as it is not; None (default) notices its
+        death only when a message is forwarded.
+
+    Example::
+
+        import pykka, trio
+        from actors import PykkaBridge, open_actor_system
+
+        class Greeter(pykka.ThreadingActor):
+            def on_receive(self, message):
+                return f"hello, {message}"
+
+        async def main() -> None:
+            legacy = Greeter.start()
+            try:
+                async with open_actor_system() as system:
+                    greeter = await system.spawn(PykkaBridge, legacy, name="greeter", ask_timeout=10.0)
+                    print(await greeter.ask("trio"))   # hello, trio
+            finally:
+                legacy.stop()
+
+        trio.run(main)
+    """
+
+    pykka_ref: pykka.ActorRef[Any] | None
+    """The pykka actor behind this bridge (None in a `PykkaChild` before it starts)."""
+
+    def __init__(
+        self,
+        pykka_ref: pykka.ActorRef[Any],
+        *,
+        ask_timeout: float | None = None,
+        check_interval: float | None = None,
+    ) -> None:
+        if not isinstance(pykka_ref, pykka.ActorRef):
+            hint = (
+                "; to have the bridge start and own the actor, use PykkaChild"
+                if isinstance(pykka_ref, type) and issubclass(pykka_ref, pykka.Actor)
+                else ""
+            )
+            raise TypeError(f"PykkaBridge takes a pykka.ActorRef (what pykka's start() returns), "
+                            f"not {pykka_ref!r}{hint}")
+        self.pykka_ref = pykka_ref
+        self._configure(ask_timeout, check_interval)
+
+    def _configure(self, ask_timeout: float | None, check_interval: float | None) -> None:
+        self._ask_timeout = _seconds("ask_timeout", ask_timeout, allow_none=True, allow_inf=True)
+        self._check_interval = _seconds("check_interval", check_interval, allow_none=True, allow_inf=False)
+
+    async def on_start(self) -> None:
+        self._arm_check()
+
+    async def receive(self, message: Any) -> Any:
+        """Forward ``message`` to the pykka actor (see the class docstring)."""
+        if isinstance(message, _CheckAlive):
+            self._check_alive()
+            self._arm_check()
+            return None
+        return await self._forward(message)
+
+    # -- forwarding (shared with PykkaChild) -------------------------------
+
+    async def _forward(self, message: Any) -> Any:
+        ref = self.pykka_ref
+        if ref is None:  # pragma: no cover - on_start sets it before any message
+            raise ActorStopped(f"actor '{self.ref.name}' has no pykka actor yet")
+        envelope = self.envelope
+        if envelope is None or envelope.reply is None:
+            try:
+                ref.tell(message)
+            except pykka.ActorDeadError as exc:
+                raise self._dead_error(ref, message) from exc
+            return None
+
+        # An ask. Answer through a deferred reply, so that an error of the pykka
+        # handler reaches the asker without counting as a failure of the bridge.
+        reply = envelope.reply
+        handle = self.defer_reply()
+        future = ref.ask(message, block=False)
+        seconds = self._ask_timeout if self._ask_timeout is not None else self.system.ask_timeout
+        outcome: tuple[Any, BaseException | None] | None = None
+        with trio.CancelScope() as scope:
+            # The asker's own deadline passed (its reply expired): stop waiting.
+            reply.add_done_callback(lambda _: scope.cancel())
+            try:
+                value = await self.run_in_thread(
+                    _wait_for_pykka_reply, future, None if seconds == math.inf else seconds
+                )
+            except _WaitExpired:
+                outcome = (None, AskTimeout(
+                    f"pykka actor {ref} behind '{self.ref.name}' did not answer "
+                    f"{type(message).__name__} within {seconds:g} s; it may be busy or stuck: raise "
+                    f"ask_timeout on the bridge, or check what the pykka actor is doing"
+                ))
+            except pykka.ActorDeadError as exc:
+                if not ref.is_alive():
+                    raise self._dead_error(ref, message) from exc
+                outcome = (None, exc)  # the pykka handler's own error, from a third actor
+            except Exception as exc:
+                outcome = (None, exc)
+            else:
+                outcome = (value, None)
+        if outcome is None:
+            # Cancelled by the asker's expiry: the worker thread records the
+            # late answer in dead letters; the reply itself is already settled.
+            handle._on_done(handle)
+            return None
+        value, error = outcome
+        if error is None:
+            handle.reply(value)
+        else:
+            handle.fail(error)
+        return None
+
+    def _dead_error(self, ref: pykka.ActorRef[Any], message: Any) -> ActorStopped:
+        return ActorStopped(
+            f"pykka actor {ref} behind bridge '{self.ref.name}' is dead, so "
+            f"{type(message).__name__} could not be delivered; start a new pykka actor and spawn "
+            f"a bridge for it, or use PykkaChild under a supervisor to have it restarted"
+        )
+
+    # -- liveness ----------------------------------------------------------
+
+    def _arm_check(self) -> None:
+        # A one-shot timer re-armed after each check (not schedule_every): while
+        # the bridge waits on a slow ask, checks do not pile up in the mailbox.
+        if self._check_interval is not None:
+            self.schedule_once(self._check_interval, _CHECK)
+
+    def _check_alive(self) -> None:
+        ref = self.pykka_ref
+        if ref is not None and not ref.is_alive():
+            raise self._died_error(ref)
+
+    def _died_error(self, ref: pykka.ActorRef[Any]) -> ActorStopped:
+        return ActorStopped(
+            f"pykka actor {ref} behind bridge '{self.ref.name}' has died (see pykka's log for "
+            f"why); start a new pykka actor and spawn a bridge for it, or use PykkaChild under a "
+            f"supervisor to have it restarted"
+        )
+
+
+class PykkaChild(PykkaBridge):
+    """An actor that starts and owns a pykka actor, so a supervisor can restart it.
+
+    ``PykkaChild(pykka_cls, *args, **kwargs)`` calls ``pykka_cls.start(*args,
+    **kwargs)`` in ``on_start`` (in a worker thread: pykka runs the actor's
+    ``__init__`` in the caller) and stops the pykka actor in ``on_stop``
+    (waiting at most the actor's ``shutdown_timeout``). Messages are forwarded
+    as by `PykkaBridge`.
+
+    Every ``check_interval`` seconds it checks that the pykka actor is alive.
+    A pykka actor dies when its ``on_receive`` raises for a *told* message
+    (pykka logs the error and stops it; for an ask the asker gets the error
+    and the actor lives on), or when its ``on_start`` raises. Then the
+    PykkaChild fails with `ActorStopped` (so does forwarding a message to the
+    dead actor), and its supervisor restarts it: the new incarnation starts a
+    fresh pykka actor, with fresh state, behind the same `ActorRef`.
+
+    ``check_interval`` and ``ask_timeout`` are the PykkaChild's own keyword
+    arguments; every other argument goes to ``pykka_cls.start``.
+
+    Example::
+
+        import pykka, trio
+        from actors import PykkaChild, open_actor_system
+        from supervision import ChildSpec, OneForOne, Supervisor
+
+        class Counter(pykka.ThreadingActor):
+            def __init__(self, start=0):
+                super().__init__()
+                self.total = start
+
+            def on_receive(self, message):
+                self.total += message      # a told "x" raises and kills the actor
+                return self.total
+
+        tree = Supervisor(name="legacy", strategy=OneForOne(), children=[
+            ChildSpec(PykkaChild, Counter, start=10, name="counter", check_interval=0.5),
+        ])
+
+        async def main() -> None:
+            async with open_actor_system() as system:
+                await system.spawn_tree(tree)
+                counter = system.lookup("counter")
+                print(await counter.ask(1))     # 11
+                counter.tell("x")               # the pykka actor dies...
+                await trio.sleep(1)             # ...and is restarted fresh
+                print(await counter.ask(1))     # 11 again
+
+        trio.run(main)
+    """
+
+    def __init__(
+        self,
+        pykka_cls: type[pykka.Actor],
+        *args: Any,
+        check_interval: float = 0.5,
+        ask_timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not (isinstance(pykka_cls, type) and issubclass(pykka_cls, pykka.Actor)):
+            hint = (
+                "; to front a pykka actor that is already running, use PykkaBridge"
+                if isinstance(pykka_cls, pykka.ActorRef)
+                else ""
+            )
+            raise TypeError(f"PykkaChild takes a pykka.Actor subclass (such as a pykka.ThreadingActor), "
+                            f"not {pykka_cls!r}{hint}")
+        self.pykka_cls = pykka_cls
+        self._start_args = args
+        self._start_kwargs = kwargs
+        self.pykka_ref = None
+        self._configure(ask_timeout, check_interval)
+
+    async def on_start(self) -> None:
+        # Not run_in_thread: a cancellation must not abandon a start that then
+        # succeeds, leaving a pykka actor nobody stops. Starting is brief.
+        ref = await trio.to_thread.run_sync(
+            lambda: self.pykka_cls.start(*self._start_args, **self._start_kwargs),
+            limiter=self.system.thread_limiter,
+        )
+        self.pykka_ref = ref
+        try:
+            self._arm_check()
+        except BaseException:
+            ref.stop(block=False)  # on_stop does not run after a failed on_start
+            raise
+
+    async def on_stop(self) -> None:
+        ref, self.pykka_ref = self.pykka_ref, None
+        if ref is None:
+            return
+        timeout = self._cell.shutdown_timeout
+        try:
+            await self.run_in_thread(ref.stop, timeout=timeout)  # False if it had died already
+        except pykka.Timeout:
+            log.warning("pykka actor %s owned by '%s' did not stop within %g s; it is still running "
+                        "its current message and stops after it", ref, self.ref.name, timeout)
+
+    def _dead_error(self, ref: pykka.ActorRef[Any], message: Any) -> ActorStopped:
+        return ActorStopped(
+            f"pykka actor {ref} owned by '{self.ref.name}' is dead, so {type(message).__name__} "
+            f"could not be delivered; under a supervisor '{self.ref.name}' is restarted with a "
+            f"fresh pykka actor (send it again then)"
+        )
+
+    def _died_error(self, ref: pykka.ActorRef[Any]) -> ActorStopped:
+        return ActorStopped(
+            f"pykka actor {ref} owned by '{self.ref.name}' has died (see pykka's log for why: "
+            f"a pykka actor stops when on_receive raises for a told message); under a supervisor "
+            f"'{self.ref.name}' is restarted with a fresh pykka actor"
+        )
