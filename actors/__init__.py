@@ -7,6 +7,8 @@ this package re-exports the public names.
 """
 
 from ._actor import Actor as Actor
+from ._inspect import ActorInfo as ActorInfo
+from ._logging import ActorContextFilter as ActorContextFilter
 from ._dead_letters import DeadLetter as DeadLetter
 from ._dead_letters import DeadLetters as DeadLetters
 from ._envelope import Envelope as Envelope
@@ -30,12 +32,18 @@ from ._reply import Reply as Reply
 from ._system import ActorSystem as ActorSystem
 from ._system import open_actor_system as open_actor_system
 from ._timers import Timer as Timer
+from ._tracing import TraceEvent as TraceEvent
+from ._tracing import Tracer as Tracer
+from ._tracing import load_trace as load_trace
+from ._tracing import render_timeline as render_timeline
 from ._tools import blocking as blocking
 from ._tools import tool as tool
 
 __all__ = [
     "Actor",
+    "ActorContextFilter",
     "ActorError",
+    "ActorInfo",
     "ActorNameTaken",
     "ActorNotFound",
     "ActorRef",
@@ -54,11 +62,15 @@ __all__ = [
     "Reply",
     "Terminated",
     "Timer",
+    "TraceEvent",
+    "Tracer",
     "UnhandledMessage",
     "WorkerProcessError",
     "blocking",
     "gather",
+    "load_trace",
     "open_actor_system",
+    "render_timeline",
     "tool",
 ]
 

@@ -108,6 +108,7 @@ class Cell:
         "incarnations",
         "instance",
         "kwargs",
+        "last_error",
         "mailbox",
         "message_timeout",
         "name",
@@ -195,6 +196,7 @@ class Cell:
         self.deferred_current = False
         self.topics: set[Any] | None = None
         self.stop_reason: BaseException | None = None
+        self.last_error: BaseException | None = None
         self.shutdown_timeout = shutdown_timeout
         self.message_timeout = message_timeout
         self.throughput = system._throughput
@@ -225,6 +227,8 @@ class Cell:
             )
             return
         self.mailbox.put_nowait(envelope)
+        if self.system._tracer is not None:
+            self.system._tracer._message("send", self, envelope)
 
     def tell_or_record(self, message: Any) -> None:
         """`tell`, recording a full mailbox as a dead letter instead of raising."""
@@ -260,6 +264,8 @@ class Cell:
         envelope = self._envelope(message, reply)
         reply.envelope = envelope
         self.mailbox.put_nowait(envelope)
+        if self.system._tracer is not None:
+            self.system._tracer._message("send", self, envelope)
         return blocking, reply
 
     def _check_deadlock(self, asker: Cell, message: Any) -> None:
@@ -640,6 +646,8 @@ class Cell:
                 self.started = type(instance).on_start is _base_on_start  # on_stop still runs
                 return None
             if self.incarnations > 1 and reason is not None:
+                if self.system._tracer is not None:
+                    self.system._tracer._actor("restart", self, repr(reason))
                 await instance.on_restart(reason)
             await instance.on_start()
         except Exception as exc:
@@ -682,6 +690,7 @@ class Cell:
         receive = instance.receive
         throughput = self.throughput
         message_timeout = self.message_timeout
+        tracer = self.system._tracer
         while True:
             if self.control is not None:
                 return None
@@ -701,6 +710,8 @@ class Cell:
             while True:
                 envelope = mailbox.popleft()
                 self.current = envelope
+                if tracer is not None:
+                    tracer._message("receive", self, envelope)
                 if message_timeout is not None:
                     scope.deadline = trio.current_time() + message_timeout
                 try:
@@ -724,6 +735,8 @@ class Cell:
                             self.deferred_current = False
                         else:
                             envelope.reply._set(result, None)
+                            if tracer is not None:
+                                tracer._message("reply", self, envelope)
                 self.current = None
                 handled += 1
                 if handled >= throughput or not queue or self.control is not None or self.sysq:
@@ -754,6 +767,8 @@ class Cell:
 
     def _failed(self, envelope: Envelope, exc: BaseException) -> None:
         self._log_failure(exc, f"handling {type(envelope.message).__name__}")
+        if self.system._tracer is not None:
+            self.system._tracer._message("fail", self, envelope, repr(exc))
         if envelope.reply is not None:
             envelope.reply._set(None, exc)
         self.system._dead_letter(
@@ -776,6 +791,7 @@ class Cell:
         )
 
     def _log_failure(self, exc: BaseException, doing: str) -> None:
+        self.last_error = exc
         log.error("actor %s failed while %s: %r", self.path, doing, exc, exc_info=exc)
 
     # ------------------------------------------------------------------
@@ -866,6 +882,8 @@ class Cell:
         self._drain(f"actor '{self.name}' stopped before handling it")
         self._fail_deferred("stopped")
         self.system._forget(self)
+        if self.system._tracer is not None:
+            self.system._tracer._actor("stop", self, None if reason is None else repr(reason))
         parent = self.parent
         if parent is not None:
             if parent.children.get(self.name) is self:

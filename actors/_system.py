@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 import logging
@@ -17,11 +18,13 @@ from ._actor import Actor, check_actor_class
 from ._cell import STOP, Cell, Directive
 from ._dead_letters import DeadLetter, DeadLetters
 from ._envelope import Envelope
+from ._inspect import ActorInfo, snapshot
 from ._deadlines import Deadlines
 from ._exceptions import ActorNameTaken, ActorNotFound, ActorStopped, EscalatedFailure, MailboxFull
 from ._ref import ActorRef
 from ._threads import Workers
 from ._tools import current_system
+from ._tracing import Tracer
 
 __all__ = ["ActorSystem", "open_actor_system"]
 
@@ -73,12 +76,25 @@ class ActorSystem:
         max_threads: int = 40,
         throughput: int = 100,
         dead_letters_size: int = 1000,
+        trace: bool | Tracer | str | os.PathLike[str] | None = None,
     ) -> None:
         self._shutdown_timeout = _seconds("shutdown_timeout", shutdown_timeout, allow_inf=False)
         self._default_ask_timeout = _seconds("ask_timeout", ask_timeout)
         self._throughput = _positive_int("throughput", throughput)
         self.dead_letters = DeadLetters(_positive_int("dead_letters_size", dead_letters_size))
         self._threads = Workers(self, max_threads)
+        self._trace_path: str | os.PathLike[str] | None = None
+        if trace is None or trace is False:
+            self._tracer: Tracer | None = None
+        elif trace is True:
+            self._tracer = Tracer()
+        elif isinstance(trace, Tracer):
+            self._tracer = trace
+        elif isinstance(trace, (str, os.PathLike)):
+            self._tracer = Tracer()
+            self._trace_path = trace
+        else:
+            raise TypeError(f"trace must be True, a Tracer or a file path, not {type(trace).__name__}")
         self._names: dict[str, Cell | None] = {}
         self._auto_names: dict[str, itertools.count[int]] = {}
         self._topics: dict[Hashable, dict[Cell, None]] = {}
@@ -99,6 +115,11 @@ class ActorSystem:
     def thread_limiter(self) -> trio.CapacityLimiter:
         """The system-wide limiter that bounds worker threads (``max_threads``)."""
         return self._threads.limiter
+
+    @property
+    def tracer(self) -> Tracer | None:
+        """The `Tracer` recording message events, if ``trace=`` turned it on."""
+        return self._tracer
 
     @property
     def shutdown_timeout(self) -> float:
@@ -234,6 +255,10 @@ class ActorSystem:
         if cell.topics is not None:
             cell.topics.discard(topic)
 
+    def inspect(self) -> list[ActorInfo]:
+        """A snapshot of every living actor: path, state, mailbox depth, restarts, last error."""
+        return snapshot(self._guardian)
+
     def actors(self) -> list[ActorRef[Any]]:
         """Refs of every living actor, parents before their children."""
         found: list[ActorRef[Any]] = []
@@ -310,6 +335,8 @@ class ActorSystem:
             sender = envelope.sender
         record = DeadLetter(message, recipient, reason, sender, error, envelope)
         self.dead_letters._append(record)
+        if self._tracer is not None:
+            self._tracer._dead_letter(recipient.path if recipient is not None else "-", envelope, message, reason)
         log.debug("dead letter to %s: %r (%s)", recipient, message, reason)
         subscribers = self._topics.get(DeadLetter)
         if subscribers and not isinstance(message, DeadLetter):
@@ -350,6 +377,8 @@ class open_actor_system:  # noqa: N801 - used like a function, as trio's open_nu
       throughput: messages (default 100) an actor handles before yielding to
         the scheduler, so one busy actor never starves the others.
       dead_letters_size: how many dead letters are kept (default 1000).
+      trace: True (or a `Tracer`) records message events in ``system.tracer``;
+        a file path also writes them there as JSON lines when the system closes.
     """
 
     def __init__(self, **config: Any) -> None:
@@ -400,6 +429,8 @@ async def _run_system(system: ActorSystem) -> AsyncIterator[ActorSystem]:
                 await system._shutdown()
             nursery.cancel_scope.cancel()  # the deadline ticker
             current_system.reset(token)
+            if system._tracer is not None and system._trace_path is not None:
+                system._tracer.export_jsonl(system._trace_path)
     if system._escalation is not None:
         escalation = system._escalation
         raise escalation from escalation.root_cause

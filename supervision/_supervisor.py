@@ -142,7 +142,7 @@ class Supervisor(Actor):
             return STOP  # spawned by hand with self.spawn: not supervised by spec
         if error is not None:
             self._publish(ChildFailed(self._cell.path, child.path, error))
-        restart = spec.restart if isinstance(spec, ChildSpec) else "permanent"
+        restart = _restart_type(spec)
         if restart == "temporary" or (restart == "transient" and error is None):
             return STOP
         self._cell.run_soon(self._restart, child, error)
@@ -173,17 +173,24 @@ class Supervisor(Actor):
         times.append(now)
         delay = self._next_delay(child, now)
         affected = strategy.affected(self._living(), child)
+        # Erlang/OTP: a temporary sibling is never restarted, only stopped with the group.
+        temporary = {c for c in affected if c is not child and _restart_type(c.spec) == "temporary"}
         for cell in affected:
-            self._publish(ChildRestarted(self._cell.path, cell.path, error, cell.incarnations, delay))
+            if cell not in temporary:
+                self._publish(ChildRestarted(self._cell.path, cell.path, error, cell.incarnations, delay))
         if affected == [child]:
             child.resolve(RESTART(delay))
             return
         for cell in reversed(affected):
-            await cell.suspend(error)
+            if cell in temporary:
+                await cell.stop()
+            else:
+                await cell.suspend(error)
         if delay > 0:
             await trio.sleep(delay)
         for cell in affected:
-            await cell.resume(error)
+            if cell not in temporary:
+                await cell.resume(error)
 
     def _next_delay(self, child: Cell, now: float) -> float:
         backoff = self.strategy.backoff
@@ -235,6 +242,10 @@ class Supervisor(Actor):
     def _publish(self, event: SupervisionEvent) -> None:
         log.info("%s", event)
         self._cell.system.publish(SupervisionEvent, event)
+
+
+def _restart_type(spec: Any) -> str:
+    return spec.restart if isinstance(spec, ChildSpec) else "permanent"
 
 
 def restart_count(ref: ActorRef[Any]) -> int:

@@ -1,0 +1,72 @@
+"""A snapshot of the actors of a system, for dashboards, the live view and debugging."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+if TYPE_CHECKING:
+    from ._cell import Cell
+    from ._ref import ActorRef
+
+__all__ = ["ActorInfo", "snapshot"]
+
+
+@attrs.frozen
+class ActorInfo:
+    """What one actor is doing right now.
+
+    Attributes:
+      ref: its ref.
+      path: its place in the tree, like ``/team/planner``.
+      depth: how deep in the tree (top-level actors are 1).
+      actor_type: the class name.
+      state: "idle" (never sent anything), "running" (waiting for or handling
+        messages), "handling" (inside a handler now), "restarting",
+        "suspended", "exiting" (waiting on its supervisor) or "stopped".
+      mailbox: messages waiting.
+      restarts: how often it has been restarted.
+      last_error: repr of the last failure, or None.
+      children: how many living children.
+    """
+
+    ref: ActorRef[Any] = attrs.field(repr=False)
+    path: str
+    depth: int
+    actor_type: str
+    state: str
+    mailbox: int
+    restarts: int
+    last_error: str | None
+    children: int
+
+
+def _state(cell: Cell) -> str:
+    if cell.stopped:
+        return "stopped"
+    if cell.phase == "new":
+        return "idle"
+    if cell.phase == "running" and cell.current is not None:
+        return "handling"
+    return cell.phase
+
+
+def snapshot(root: Cell) -> list[ActorInfo]:
+    """Every living actor under ``root``, parents before children, in start order."""
+    found: list[ActorInfo] = []
+
+    def walk(cell: Cell, depth: int) -> None:
+        for child in list(cell.children.values()):
+            if child.stopped:
+                continue
+            found.append(ActorInfo(
+                child.ref, child.path, depth, child.actor_cls.__name__, _state(child),
+                len(child.mailbox), max(0, child.incarnations - 1),
+                None if child.last_error is None else repr(child.last_error),
+                sum(1 for c in child.children.values() if not c.stopped),
+            ))
+            walk(child, depth + 1)
+
+    walk(root, 1)
+    return found

@@ -1,0 +1,33 @@
+"""Logging with actor context: each record says which actor and which conversation."""
+
+from __future__ import annotations
+
+import logging
+
+from ._cell import current_cell
+
+__all__ = ["ActorContextFilter"]
+
+
+class ActorContextFilter(logging.Filter):
+    """Adds ``actor`` (the path, or "-") and ``trace_id`` ("-" if none) to every record.
+
+    Attach it to a handler, then use them in the format::
+
+        handler.addFilter(ActorContextFilter())
+        handler.setFormatter(logging.Formatter("%(actor)s [%(trace_id)s] %(message)s"))
+
+    Any ``logging`` call made while an actor handles a message (the actor's
+    own, or a library's) then names that actor and the message's trace id.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        cell = current_cell.get()
+        if cell is None:
+            record.actor = "-"
+            record.trace_id = "-"
+        else:
+            record.actor = cell.path
+            envelope = cell.current
+            record.trace_id = envelope.trace_id if envelope is not None else "-"
+        return True
