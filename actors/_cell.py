@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import logging
 import math
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import trio
 
+from ._context import current_cell
 from ._envelope import Envelope, _next_id
 from ._exceptions import ActorError, ActorStopped, AskAbandoned, DeadlockError, MailboxFull, MessageTimeout, UnhandledMessage
 from ._mailbox import Mailbox
@@ -50,8 +50,6 @@ __all__ = ["RESTART", "RESUME", "STOP", "SUSPEND", "Cell", "Directive", "current
 
 log = logging.getLogger("actors")
 
-#: The cell whose task (or a task it started) is running now; None outside actors.
-current_cell: ContextVar[Cell | None] = ContextVar("actors_current_cell", default=None)
 
 
 class Directive:
@@ -105,6 +103,7 @@ class Cell:
         "directive",
         "home",
         "host_release",
+        "in_sysq",
         "incarnations",
         "instance",
         "kwargs",
@@ -202,6 +201,7 @@ class Cell:
         self.throughput = system._throughput
         self.spec = spec
         self.incarnations = 0
+        self.in_sysq = False  # running a run_soon() job (a supervisor's restart work)
         self.phase = "new"  # new, running, exiting (asks its parent), suspended, stopped
         self.phase_event: trio.Event | None = None
 
@@ -260,7 +260,7 @@ class Cell:
         if deadlock_check and asker is not None and asker.task is trio.lowlevel.current_task():
             blocking = asker
             self._check_deadlock(asker, message)
-        reply: Reply[Any] = Reply._create(self.system)
+        reply: Reply[Any] = Reply._create(self.system, self)
         envelope = self._envelope(message, reply)
         reply.envelope = envelope
         self.mailbox.put_nowait(envelope)
@@ -361,7 +361,9 @@ class Cell:
         self.mailbox.wake()
         if self.signal is not None:
             self.signal.set()
-        if grace and self.scope is not None and self.current is not None:
+        if grace and self.scope is not None and self.in_sysq:
+            self.scope.cancel()  # runtime work (restarts, backoff waits) stops at once
+        elif grace and self.scope is not None and self.current is not None:
             deadline = trio.current_time() + self.shutdown_timeout
             if deadline < self.scope.deadline:
                 self.scope.deadline = deadline
@@ -696,10 +698,13 @@ class Cell:
                 return None
             if self.sysq:
                 fn, args = self.sysq.pop(0)
+                self.in_sysq = True
                 try:
                     await fn(*args)
                 except Exception as exc:
                     return exc
+                finally:
+                    self.in_sysq = False
                 continue
             if not queue:
                 if message_timeout is not None:

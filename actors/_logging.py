@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from ._cell import current_cell
+from ._context import current_cell
 
 __all__ = ["ActorContextFilter"]
 

@@ -113,23 +113,14 @@ class ActorRef(Generic[M]):
                     f"the mailbox of actor '{cell.name}' stayed full for {seconds:g} s, so "
                     f"{type(message).__name__} could not even be sent; the actor is overloaded or stuck"
                 )
-        asker, reply = cell.ask(message)
+        _, reply = cell.ask(message)
         if seconds != math.inf:
             system._deadlines.add(reply, deadline, seconds, cell.name)
-        if asker is None:
-            try:
-                return await reply._wait()
-            except trio.Cancelled:
-                reply._abandon()
-                raise
-        asker.waiting_on = cell
         try:
             return await reply._wait()
         except trio.Cancelled:
             reply._abandon()
             raise
-        finally:
-            asker.waiting_on = None
 
     def ask_nowait(self, message: M, timeout: float | None = None) -> Reply[Any]:
         """Send ``message`` as an ask and return its `Reply` promise at once.

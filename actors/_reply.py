@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import trio
 
+from ._context import current_cell
 from ._exceptions import ActorStopped
 
 if TYPE_CHECKING:
+    from ._cell import Cell
     from ._envelope import Envelope
     from ._system import ActorSystem
 
@@ -34,14 +36,15 @@ class Reply(Generic[T]):
     the dead letters, never dropped silently.
     """
 
-    __slots__ = ("_abandoned", "_callbacks", "_deadline", "_error", "_system", "_value", "_waiters", "envelope")
+    __slots__ = ("_abandoned", "_callbacks", "_deadline", "_error", "_system", "_target", "_value", "_waiters", "envelope")
 
     def __init__(self) -> None:
         raise TypeError("Reply has no public constructor; ActorRef.ask_nowait() returns one")
 
     @classmethod
-    def _create(cls, system: ActorSystem) -> Reply[Any]:
+    def _create(cls, system: ActorSystem, target: Cell | None = None) -> Reply[Any]:
         self = object.__new__(cls)
+        self._target = target
         self._value = _PENDING
         self._error: BaseException | None = None
         self._waiters: list[trio.lowlevel.Task] | None = None
@@ -95,6 +98,16 @@ class Reply(Generic[T]):
         """Wait until done; return the value or raise the error."""
         if self._value is _PENDING:
             task = trio.lowlevel.current_task()
+            # An actor waiting inside its own handler blocks its mailbox: waiting
+            # on itself, or on a cycle of actors waiting on it, would never end.
+            asker = current_cell.get()
+            target = self._target
+            if asker is not None and (asker.task is not task or target is None):
+                asker = None
+            if asker is not None:
+                assert target is not None and self.envelope is not None
+                target._check_deadlock(asker, self.envelope.message)
+                asker.waiting_on = target
             if self._waiters is None:
                 self._waiters = [task]
             else:
@@ -105,7 +118,11 @@ class Reply(Generic[T]):
                     self._waiters.remove(task)
                 return trio.lowlevel.Abort.SUCCEEDED
 
-            await trio.lowlevel.wait_task_rescheduled(abort)
+            try:
+                await trio.lowlevel.wait_task_rescheduled(abort)
+            finally:
+                if asker is not None:
+                    asker.waiting_on = None
         else:
             await trio.lowlevel.checkpoint()
         if self._error is not None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 import trio
 
-from ._cell import current_cell
+from ._context import current_cell
 
 if TYPE_CHECKING:
     from ._system import ActorSystem
