@@ -738,10 +738,14 @@ class Cell:
                     if envelope.reply is not None:
                         if self.deferred_current:
                             self.deferred_current = False
+                            if tracer is not None:
+                                tracer._message("done", self, envelope)
                         else:
                             envelope.reply._set(result, None)
                             if tracer is not None:
                                 tracer._message("reply", self, envelope)
+                    elif tracer is not None:
+                        tracer._message("done", self, envelope)
                 self.current = None
                 handled += 1
                 if handled >= throughput or not queue or self.control is not None or self.sysq:

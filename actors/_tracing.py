@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TraceEvent", "Tracer", "load_trace", "render_timeline"]
 
-KINDS = ("send", "receive", "reply", "fail", "restart", "dead_letter", "stop")
+KINDS = ("send", "receive", "reply", "done", "fail", "restart", "dead_letter", "stop")
 
 
 @attrs.frozen
@@ -35,7 +35,8 @@ class TraceEvent:
 
     Attributes:
       time: seconds on trio's clock (a MockClock in tests).
-      kind: "send", "receive", "reply", "fail", "restart", "dead_letter" or "stop".
+      kind: "send", "receive", "reply" (an ask answered), "done" (a tell handled,
+        or an ask whose reply was deferred), "fail", "restart", "dead_letter" or "stop".
       actor: path of the actor it happened at (the recipient, for a send).
       sender: path of the sending actor, or None from outside any actor.
       message: the message's type name.
@@ -43,6 +44,8 @@ class TraceEvent:
       trace_id: the conversation's id.
       ask: True for an ask, False for a tell.
       detail: the error, the reason, or other words; None if nothing to add.
+      parent_id: for a send, the correlation id of the message the sender was
+        handling (what caused this one), else None.
     """
 
     time: float
@@ -54,6 +57,7 @@ class TraceEvent:
     trace_id: int | None = None
     ask: bool = False
     detail: str | None = None
+    parent_id: int | None = None
 
     def to_json(self) -> str:
         """One line of JSON."""
@@ -94,11 +98,15 @@ class Tracer:
 
     def _message(self, kind: str, cell: Cell, envelope: Envelope, detail: str | None = None) -> None:
         sender = envelope.sender
+        parent = None
+        if kind == "send" and sender is not None:
+            handling = sender._cell.current
+            parent = None if handling is None else handling.correlation_id
         self.record(TraceEvent(
             trio.current_time(), kind, cell.path,
             None if sender is None else sender.path,
             type(envelope.message).__name__, envelope.correlation_id, envelope.trace_id,
-            envelope.reply is not None, detail,
+            envelope.reply is not None, detail, parent,
         ))
 
     def _dead_letter(self, path: str, envelope: Envelope | None, message: Any, reason: str) -> None:
@@ -201,6 +209,8 @@ def _describe(event: TraceEvent, received: dict[int | None, float]) -> str:
         took = f" after {event.time - received[event.correlation_id]:.3f} s"
     if kind == "reply":
         return f"{event.actor}  replied to {what}{took}"
+    if kind == "done":
+        return f"{event.actor}  done with {what}{took}"
     if kind == "fail":
         return f"{event.actor}  FAILED on {what}{took}: {event.detail}"
     if kind == "dead_letter":

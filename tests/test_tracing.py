@@ -1,0 +1,146 @@
+"""Tracing: events recorded per message, JSON lines, timelines, OpenTelemetry spans."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import trio
+
+from actors import Actor, ActorSystem, Tracer, load_trace, open_actor_system, render_timeline
+
+
+class Planner(Actor):
+    async def receive(self, message: str) -> str:
+        await trio.sleep(0.25)
+        if message == "bad":
+            raise ValueError("no plan")
+        return f"plan for {message}"
+
+
+class Orchestrator(Actor):
+    def __init__(self, planner) -> None:
+        self.planner = planner
+
+    async def receive(self, message: str) -> str:
+        self.planner.tell("fyi")  # told while handling: same conversation
+        return await self.planner.ask(message)
+
+
+async def converse(system: ActorSystem) -> None:
+    planner = await system.spawn(Planner, name="planner")
+    orchestrator = await system.spawn(Orchestrator, planner, name="orch")
+    assert await orchestrator.ask("go") == "plan for go"
+    with pytest.raises(ValueError):
+        await orchestrator.ask("bad")
+
+
+async def test_tracing_is_off_by_default(actor_system: ActorSystem) -> None:
+    assert actor_system.tracer is None
+
+
+async def test_a_conversation_shares_one_trace_id_and_records_each_step(autojump_clock) -> None:
+    async with open_actor_system(trace=True) as system:
+        await converse(system)
+        tracer = system.tracer
+    assert tracer is not None
+    first = [e for e in tracer if e.kind == "send" and e.sender is None][0]
+    conversation = tracer.conversation(first.trace_id)
+    steps = [(e.kind, e.actor, e.message) for e in conversation]
+    assert steps == [
+        ("send", "/orch", "str"),
+        ("receive", "/orch", "str"),
+        ("send", "/planner", "str"),
+        ("send", "/planner", "str"),
+        ("receive", "/planner", "str"),
+        ("done", "/planner", "str"),
+        ("receive", "/planner", "str"),
+        ("reply", "/planner", "str"),
+        ("reply", "/orch", "str"),
+    ]
+    reply = conversation[-2]
+    assert reply.time - conversation[4].time == pytest.approx(0.5)  # two handlers of 0.25 s
+    sends = [e for e in conversation if e.kind == "send" and e.sender == "/orch"]
+    assert all(e.parent_id == first.correlation_id for e in sends)
+
+
+async def test_a_failure_and_its_dead_letter_are_in_the_trace(autojump_clock) -> None:
+    async with open_actor_system(trace=True) as system:
+        await converse(system)
+        events = list(system.tracer)
+    kinds = [(e.kind, e.actor) for e in events if e.kind in ("fail", "dead_letter", "stop")]
+    assert ("fail", "/planner") in kinds and ("dead_letter", "/planner") in kinds
+    assert ("stop", "/planner") in kinds
+    failed = next(e for e in events if e.kind == "fail" and e.actor == "/planner")
+    assert failed.detail == "ValueError('no plan')"
+
+
+async def test_trace_file_is_written_as_json_lines_and_reads_back(tmp_path: Path, autojump_clock) -> None:
+    path = tmp_path / "trace.jsonl"
+    async with open_actor_system(trace=str(path)) as system:
+        await converse(system)
+    count = len(system.tracer)  # after the block: the stops are recorded too
+    lines = path.read_text().splitlines()
+    assert len(lines) == count and all(json.loads(line)["kind"] for line in lines)
+    events = load_trace(path)
+    assert [e.kind for e in events][:2] == ["send", "receive"]
+
+
+def test_load_trace_names_the_bad_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"time": 0, "kind": "send", "actor": "/a"}\nnot json\n')
+    with pytest.raises(ValueError, match=r"bad.jsonl:2 is not a trace event"):
+        load_trace(path)
+
+
+async def test_timeline_shows_who_asked_whom_how_long_and_where_it_failed(autojump_clock) -> None:
+    async with open_actor_system(trace=True) as system:
+        await converse(system)
+        text = system.tracer.timeline()
+    assert "main -> /orch  ask str" in text
+    assert "/orch -> /planner  tell str" in text
+    assert "/planner  replied to str" in text and "after 0.250 s" in text
+    assert "/planner  FAILED on str" in text and "ValueError('no plan')" in text
+    assert render_timeline([]) == "(no events)"
+
+
+def test_bad_trace_argument_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="trace must be True, a Tracer or a file path, not int"):
+        open_actor_system(trace=3)
+
+
+async def test_a_sink_that_raises_does_not_break_the_system(autojump_clock) -> None:
+    seen = []
+
+    def sink(event):
+        seen.append(event)
+        raise RuntimeError("sink broke")
+
+    async with open_actor_system(trace=Tracer(sink=sink)) as system:
+        await converse(system)
+    assert len(seen) > 10
+
+
+async def test_opentelemetry_spans_are_parented_within_a_conversation(autojump_clock) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import StatusCode
+
+    from actors.otel import OpenTelemetrySink
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    async with open_actor_system(trace=Tracer(sink=OpenTelemetrySink(provider))) as system:
+        await converse(system)
+    spans = exporter.get_finished_spans()
+    roots = [s for s in spans if s.name == "/orch str"]
+    assert len(roots) == 2 and all(s.parent is None for s in roots)
+    for root in roots:
+        children = [s for s in spans if s.parent is not None and s.parent.span_id == root.context.span_id]
+        assert {s.name for s in children} == {"/planner str"} and len(children) == 2
+        assert all(s.context.trace_id == root.context.trace_id for s in children)
+    failed = [s for s in spans if s.status.status_code == StatusCode.ERROR]
+    assert {s.name for s in failed} == {"/planner str", "/orch str"}
