@@ -1,0 +1,317 @@
+"""The cell, which runs an actor: one message at a time, fairness, the deadlock guard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import pytest
+import trio
+import trio.testing
+
+from actors import Actor, ActorRef, DeadlockError, open_actor_system
+
+# -- one message at a time ------------------------------------------------------
+
+
+class Careful(Actor):
+    """Counts how many handlers run at once, awaiting in the middle of each."""
+
+    def __init__(self, log: list[tuple[str, object]]) -> None:
+        self.log = log
+        self.inside = 0
+        self.most_inside = 0
+
+    async def receive(self, message: object) -> object:
+        if message == "most":
+            return self.most_inside
+        self.inside += 1
+        self.most_inside = max(self.most_inside, self.inside)
+        self.log.append(("enter", message))
+        if isinstance(message, trio.Event):
+            await message.wait()
+        else:
+            await trio.lowlevel.checkpoint()
+            await trio.sleep(0)
+            await trio.lowlevel.checkpoint()
+        self.log.append(("leave", message))
+        self.inside -= 1
+        return message
+
+
+async def test_concurrent_asks_never_overlap_even_when_the_handler_awaits(actor_system) -> None:
+    log: list[tuple[str, object]] = []
+    ref = await actor_system.spawn(Careful, log, name="careful")
+    replies: dict[int, object] = {}
+
+    async def asker(i: int) -> None:
+        replies[i] = await ref.ask(i)
+
+    async with trio.open_nursery() as nursery:
+        for i in range(30):
+            nursery.start_soon(asker, i)
+            ref.tell(f"told {i}")
+
+    assert replies == {i: i for i in range(30)}
+    assert await ref.ask("most") == 1
+    # enter/leave strictly alternate, each pair for the same message
+    assert len(log) == 120
+    for enter, leave in zip(log[::2], log[1::2]):
+        assert enter[0] == "enter" and leave[0] == "leave" and enter[1] == leave[1]
+
+
+async def test_a_handler_waiting_on_an_event_holds_back_the_next_message(actor_system) -> None:
+    log: list[tuple[str, object]] = []
+    ref = await actor_system.spawn(Careful, log, name="careful")
+    gate = trio.Event()
+    first = ref.ask_nowait(gate)
+    second = ref.ask_nowait("second")
+    await trio.testing.wait_all_tasks_blocked()
+    assert log == [("enter", gate)]
+    assert not first.done() and not second.done()
+    gate.set()
+    assert await second == "second"
+    assert await first is gate
+    assert log == [("enter", gate), ("leave", gate), ("enter", "second"), ("leave", "second")]
+
+
+async def test_each_outside_task_sees_its_messages_handled_in_send_order(actor_system) -> None:
+    class Log(Actor):
+        def __init__(self) -> None:
+            self.got: list[tuple[int, int]] = []
+
+        async def receive(self, message: object) -> object:
+            if message == "got":
+                return list(self.got)
+            self.got.append(message)  # type: ignore[arg-type]
+            await trio.lowlevel.checkpoint()
+            return None
+
+    ref = await actor_system.spawn(Log, name="log")
+
+    async def sender(who: int) -> None:
+        for seq in range(20):
+            if seq % 3 == 0:
+                await ref.ask((who, seq))
+            elif seq % 3 == 1:
+                ref.tell((who, seq))
+            else:
+                await ref.send((who, seq))
+                await trio.lowlevel.checkpoint()
+
+    async with trio.open_nursery() as nursery:
+        for who in range(4):
+            nursery.start_soon(sender, who)
+    got = await ref.ask("got")
+    for who in range(4):
+        assert [seq for w, seq in got if w == who] == list(range(20))
+
+
+# -- fairness --------------------------------------------------------------------
+
+
+class Busy(Actor):
+    def __init__(self, log: list[str], other: ActorRef[Any] | None) -> None:
+        self.log = log
+        self.other = other
+
+    async def receive(self, message: object) -> object:
+        if message == 0 and self.other is not None:
+            self.other.tell("b")  # the other actor becomes runnable now
+        self.log.append(f"a{message}")
+        return None
+
+
+class Other(Actor):
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    async def receive(self, message: object) -> object:
+        self.log.append(str(message))
+        return None
+
+
+async def _run_busy_actor(throughput: int) -> list[str]:
+    log: list[str] = []
+    async with open_actor_system(throughput=throughput) as system:
+        other = await system.spawn(Other, log, name="other")
+        busy = await system.spawn(Busy, log, other, name="busy")
+        for i in range(100):  # tell never yields: all 100 are queued before busy runs
+            busy.tell(i)
+        await busy.ask("done")
+        await other.ask("done")
+    return log
+
+
+async def test_an_actor_draining_a_long_mailbox_lets_others_run() -> None:
+    log = await _run_busy_actor(throughput=10)
+    # "b" was sent while handling a0; busy yields after every 10 messages.
+    assert log.index("b") <= 20
+    assert [entry for entry in log if entry.startswith("a")][:100] == [f"a{i}" for i in range(100)]
+
+
+async def test_without_a_low_throughput_the_busy_actor_drains_first() -> None:
+    # The control experiment for the fairness test above: it can fail.
+    log = await _run_busy_actor(throughput=1000)
+    assert log.index("b") > 100
+
+
+@pytest.mark.parametrize("bad", [0, -5])
+async def test_throughput_must_be_positive(bad: int) -> None:
+    with pytest.raises(ValueError, match=r"^throughput must be >= 1$"):
+        async with open_actor_system(throughput=bad):
+            pass  # pragma: no cover
+
+
+# -- the deadlock guard (under virtual time: raised at once, not after a timeout) -----
+
+
+@attrs.frozen
+class AskSelf:
+    pass
+
+
+@attrs.frozen
+class Call:
+    """Ask ``to`` the message ``then``; reply with what came back, or the error text."""
+
+    to: ActorRef[Any] | None
+    then: object
+
+
+class Caller(Actor):
+    def __init__(self) -> None:
+        self.peer: ActorRef[Any] | None = None
+
+    async def receive(self, message: object) -> object:
+        match message:
+            case AskSelf():
+                try:
+                    await self.ref.ask("anything", timeout=100)
+                except DeadlockError as exc:
+                    return exc
+                return "no error"  # pragma: no cover
+            case Call(to, then):
+                target = to if to is not None else self.peer
+                try:
+                    return await target.ask(then, timeout=100)
+                except DeadlockError as exc:
+                    return exc
+            case ("peer", ref):
+                self.peer = ref
+                return None
+            case _:
+                return message
+
+
+async def test_an_actor_asking_itself_raises_deadlock_error_at_once(actor_system_autojump) -> None:
+    ref = await actor_system_autojump.spawn(Caller, name="narcissus")
+    start = trio.current_time()
+    error = await ref.ask(AskSelf(), timeout=100)
+    assert trio.current_time() == start
+    assert isinstance(error, DeadlockError)
+    with pytest.raises(
+        DeadlockError,
+        match=r"^actor 'narcissus' asked itself str while handling a message; it would wait for "
+        r"itself forever\. Use self\.ref\.tell\(\.\.\.\) or call the method directly$",
+    ):
+        raise error
+    assert ref.is_alive
+
+
+async def test_two_actors_asking_each_other_raise_deadlock_error_naming_both(actor_system_autojump) -> None:
+    system = actor_system_autojump
+    a = await system.spawn(Caller, name="alice")
+    b = await system.spawn(Caller, name="bob")
+    start = trio.current_time()
+    # alice asks bob; while handling that, bob asks alice: a cycle.
+    result = await a.ask(Call(b, Call(a, "hello")), timeout=100)
+    assert trio.current_time() == start
+    assert isinstance(result, DeadlockError)
+    with pytest.raises(
+        DeadlockError,
+        match=r"^ask cycle: 'bob' -> 'alice' -> 'bob'\. Actor 'bob' asked 'alice' for str, but "
+        r"'alice' is \(through that chain\) waiting on 'bob'",
+    ):
+        raise result
+
+
+async def test_a_three_actor_ask_cycle_raises_deadlock_error_naming_all(actor_system_autojump) -> None:
+    system = actor_system_autojump
+    a = await system.spawn(Caller, name="a")
+    b = await system.spawn(Caller, name="b")
+    c = await system.spawn(Caller, name="c")
+    start = trio.current_time()
+    result = await a.ask(Call(b, Call(c, Call(a, "hello"))), timeout=100)
+    assert trio.current_time() == start
+    assert isinstance(result, DeadlockError)
+    with pytest.raises(DeadlockError, match=r"^ask cycle: 'c' -> 'a' -> 'b' -> 'c'\. "):
+        raise result
+
+
+async def test_an_ask_chain_without_a_cycle_is_not_a_deadlock(actor_system_autojump) -> None:
+    system = actor_system_autojump
+    a = await system.spawn(Caller, name="a")
+    b = await system.spawn(Caller, name="b")
+    c = await system.spawn(Caller, name="c")
+    assert await a.ask(Call(b, Call(c, "end of chain")), timeout=100) == "end of chain"
+
+
+async def test_a_deadlock_error_left_uncaught_reaches_the_outside_asker(actor_system_autojump) -> None:
+    class Naive(Actor):
+        async def receive(self, message: object) -> object:
+            if isinstance(message, ActorRef):
+                return await message.ask(self.ref, timeout=100)
+            return "answer"
+
+    system = actor_system_autojump
+    a = await system.spawn(Naive, name="a")
+    b = await system.spawn(Naive, name="b")
+    start = trio.current_time()
+    with pytest.raises(DeadlockError, match=r"'b' -> 'a' -> 'b'"):
+        await a.ask(b, timeout=100)
+    assert trio.current_time() == start
+
+
+async def test_ask_nowait_does_not_block_the_actor_so_a_callback_ask_is_no_deadlock(actor_system_autojump) -> None:
+    answered = trio.Event()
+
+    class Fire(Actor):
+        async def receive(self, message: object) -> object:
+            if isinstance(message, ActorRef):
+                self.pending = message.ask_nowait(Call(self.ref, "from b"), timeout=100)
+                return "sent"
+            if message == "result":
+                return await self.pending
+            answered.set()
+            return f"a got {message}"
+
+    system = actor_system_autojump
+    a = await system.spawn(Fire, name="a")
+    b = await system.spawn(Caller, name="b")
+    start = trio.current_time()
+    assert await a.ask(b, timeout=100) == "sent"  # a is free again while b asks it back
+    await answered.wait()
+    assert await a.ask("result", timeout=100) == "a got from b"
+    assert trio.current_time() == start
+
+
+async def test_awaiting_an_ask_nowait_reply_to_itself_in_a_handler_raises_deadlock_error_at_once(
+    actor_system_autojump,
+) -> None:
+    # `await self.ref.ask_nowait(...)` inside receive is an ask to self: it can never be
+    # answered, since the actor handles one message at a time.
+    class Narcissus(Actor):
+        async def receive(self, message: object) -> object:
+            if message == "go":
+                try:
+                    return await self.ref.ask_nowait("inner", timeout=100)
+                except DeadlockError as exc:
+                    return exc
+            return "inner answered"
+
+    ref = await actor_system_autojump.spawn(Narcissus, name="narcissus")
+    start = trio.current_time()
+    result = await ref.ask("go", timeout=1000)
+    assert isinstance(result, DeadlockError), f"got {result!r} after {trio.current_time() - start} s"
+    assert trio.current_time() == start

@@ -1,0 +1,186 @@
+"""Timers: schedule_once and schedule_every, under virtual time (exact)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import pytest
+import trio
+
+from actors import Actor, ActorStopped, Timer
+
+
+@attrs.frozen
+class Once:
+    delay: float
+    message: object
+
+
+@attrs.frozen
+class Every:
+    interval: float
+    message: object
+
+
+@attrs.frozen
+class Cancel:
+    pass
+
+
+class Clockwork(Actor):
+    """Schedules on request and records (time, message) of every timer message it gets."""
+
+    def __init__(self, ticks: list[tuple[float, object]]) -> None:
+        self.ticks = ticks
+        self.timer: Timer | None = None
+
+    async def receive(self, message: object) -> object:
+        match message:
+            case Once(delay, msg):
+                self.timer = self.schedule_once(delay, msg)
+                return self.timer
+            case Every(interval, msg):
+                self.timer = self.schedule_every(interval, msg)
+                return self.timer
+            case Cancel():
+                assert self.timer is not None
+                self.timer.cancel()
+                return None
+            case _:
+                self.ticks.append((trio.current_time(), message))
+                return None
+
+
+async def test_schedule_once_delivers_after_the_delay_exactly(actor_system_autojump) -> None:
+    ticks: list[tuple[float, Any]] = []
+    ref = await actor_system_autojump.spawn(Clockwork, ticks, name="clock")
+    start = trio.current_time()
+    timer = await ref.ask(Once(5, "wake up"))
+    assert isinstance(timer, Timer) and timer.active
+    await trio.sleep(100)
+    assert ticks == [(start + 5, "wake up")]
+    assert not timer.active
+
+
+async def test_schedule_once_with_zero_delay_delivers_soon(actor_system_autojump) -> None:
+    ticks: list[tuple[float, Any]] = []
+    ref = await actor_system_autojump.spawn(Clockwork, ticks, name="clock")
+    start = trio.current_time()
+    await ref.ask(Once(0, "now"))
+    await trio.sleep(1)
+    assert ticks == [(start, "now")]
+
+
+async def test_schedule_every_delivers_at_each_interval_exactly(actor_system_autojump) -> None:
+    ticks: list[tuple[float, Any]] = []
+    ref = await actor_system_autojump.spawn(Clockwork, ticks, name="clock")
+    start = trio.current_time()
+    await ref.ask(Every(2, "tick"))
+    await trio.sleep(7)
+    assert ticks == [(start + 2, "tick"), (start + 4, "tick"), (start + 6, "tick")]
+
+
+async def test_cancel_stops_a_repeating_timer(actor_system_autojump) -> None:
+    ticks: list[tuple[float, Any]] = []
+    ref = await actor_system_autojump.spawn(Clockwork, ticks, name="clock")
+    start = trio.current_time()
+    timer = await ref.ask(Every(2, "tick"))
+    await trio.sleep(5)
+    await ref.ask(Cancel())
+    assert not timer.active
+    await trio.sleep(20)
+    assert ticks == [(start + 2, "tick"), (start + 4, "tick")]
+
+
+async def test_cancel_before_a_one_shot_fires_means_it_never_does(actor_system_autojump) -> None:
+    ticks: list[tuple[float, Any]] = []
+    ref = await actor_system_autojump.spawn(Clockwork, ticks, name="clock")
+    await ref.ask(Once(5, "never"))
+    await trio.sleep(1)
+    await ref.ask(Cancel())
+    await trio.sleep(20)
+    assert ticks == []
+
+
+async def test_timers_stop_when_the_actor_stops(actor_system_autojump) -> None:
+    system = actor_system_autojump
+    ticks: list[tuple[float, Any]] = []
+    ref = await system.spawn(Clockwork, ticks, name="clock")
+    start = trio.current_time()
+    every = await ref.ask(Every(1, "tick"))
+    await trio.sleep(2.5)
+    await system.stop(ref)
+    assert not every.active
+    await trio.sleep(50)
+    assert ticks == [(start + 1, "tick"), (start + 2, "tick")]
+    assert [d for d in system.dead_letters if d.message == "tick"] == []
+
+
+async def test_timers_stop_when_the_actor_fails(actor_system_autojump) -> None:
+    class Fragile(Clockwork):
+        async def receive(self, message: object) -> object:
+            if message == "fail":
+                raise RuntimeError("broken")
+            return await super().receive(message)
+
+    system = actor_system_autojump
+    ticks: list[tuple[float, Any]] = []
+    ref = await system.spawn(Fragile, ticks, name="clock")
+    every = await ref.ask(Every(1, "tick"))
+    await trio.sleep(1.5)
+    with pytest.raises(RuntimeError):
+        await ref.ask("fail")
+    await trio.sleep(50)
+    assert not ref.is_alive
+    assert not every.active
+    assert len(ticks) == 1
+
+
+async def test_a_timer_message_has_no_sender(actor_system_autojump) -> None:
+    class SenderOfTimer(Actor):
+        seen: object = "not fired"
+
+        async def receive(self, message: object) -> object:
+            if message == "start":
+                self.schedule_once(1, "fired")
+            elif message == "fired":
+                self.seen = self.sender
+            else:
+                return self.seen
+            return None
+
+    ref = await actor_system_autojump.spawn(SenderOfTimer, name="t")
+    await ref.ask("start")
+    await trio.sleep(2)
+    assert await ref.ask("who?") is None
+
+
+@pytest.mark.parametrize(
+    ("message", "error", "pattern"),
+    [
+        (Once(-1, "x"), ValueError, r"^delay must be >= 0 seconds, got -1$"),
+        (Every(0, "x"), ValueError, r"^interval must be > 0 seconds, got 0$"),
+        (Every("1", "x"), TypeError, r"^interval must be a number of seconds, not str$"),
+    ],
+)
+async def test_bad_timer_arguments_are_rejected(actor_system_autojump, message, error, pattern) -> None:
+    ref = await actor_system_autojump.spawn(Clockwork, [], name="clock")
+    with pytest.raises(error, match=pattern):
+        await ref.ask(message)
+
+
+async def test_scheduling_while_stopping_raises_actor_stopped(actor_system_autojump) -> None:
+    outcome: list[BaseException] = []
+
+    class LateScheduler(Actor):
+        async def on_stop(self) -> None:
+            try:
+                self.schedule_once(1, "too late")
+            except ActorStopped as exc:
+                outcome.append(exc)
+
+    ref = await actor_system_autojump.spawn(LateScheduler, name="late")
+    await actor_system_autojump.stop(ref)
+    assert len(outcome) == 1
+    assert str(outcome[0]) == "actor 'late' is stopping and cannot schedule str"
