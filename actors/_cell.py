@@ -727,7 +727,14 @@ class Cell:
                     self.current = None
                     self.deferred_current = False
                     if self.control is not None and self.control is not _EXIT:
-                        self._interrupted(envelope)  # stopping or restarting: not a failure
+                        # Stopping or restarting anyway: the asker gets the error, the
+                        # message is recorded, and it does not count as a failure.
+                        if envelope.reply is not None:
+                            envelope.reply._set(None, exc)
+                        self.system._dead_letter(
+                            envelope.message, recipient=self.ref, envelope=envelope, error=exc,
+                            reason=f"handler of '{self.name}' raised {exc!r} while the actor was stopping",
+                        )
                         return None
                     if isinstance(exc, AskAbandoned):
                         self._abandoned(envelope, exc)

@@ -38,12 +38,18 @@ class _CheckAlive:
 _CHECK = _CheckAlive()
 
 
-class _WaitExpired(Exception):
-    """Raised in the worker thread when *our* wait for the pykka future ran out.
+@attrs.frozen
+class _Failed:
+    """What the pykka future raised, returned (not raised) from the worker thread.
 
-    Kept apart from a `pykka.Timeout` that the pykka handler itself raised
-    (say, from its own ask to a third actor): that one reaches the asker as is.
+    Returning it keeps the pykka handler's errors apart from what the runtime
+    raises out of ``run_in_thread`` itself (`AskAbandoned` when the asker's
+    deadline passes, `ActorStopped` when this actor stops), which must
+    propagate untouched.
     """
+
+    error: BaseException
+    expired: bool = False  # True: our own wait ran out (not an error of the handler)
 
 
 def _wait_for_pykka_reply(future: pykka.Future[Any], timeout: float | None) -> Any:
@@ -51,12 +57,14 @@ def _wait_for_pykka_reply(future: pykka.Future[Any], timeout: float | None) -> A
     started = time.monotonic()
     try:
         return future.get(timeout=timeout)
-    except pykka.Timeout:
+    except pykka.Timeout as exc:
         # ThreadingFuture.get raises its own Timeout only once the full timeout
-        # has passed; an earlier Timeout is the handler's own error.
-        if timeout is not None and time.monotonic() - started >= timeout:
-            raise _WaitExpired from None
-        raise
+        # has passed; an earlier Timeout is the handler's own error (say, from
+        # its own ask to a third actor) and reaches the asker as it is.
+        expired = timeout is not None and time.monotonic() - started >= timeout
+        return _Failed(exc, expired=expired)
+    except Exception as exc:
+        return _Failed(exc)
 
 
 def _seconds(name: str, value: float | None, *, allow_none: bool, allow_inf: bool) -> float | None:
@@ -178,44 +186,27 @@ class PykkaBridge(Actor):
                 raise self._dead_error(ref, message) from exc
             return None
 
-        # An ask. Answer through a deferred reply, so that an error of the pykka
-        # handler reaches the asker without counting as a failure of the bridge.
-        reply = envelope.reply
-        handle = self.defer_reply()
+        # An ask: wait for pykka's answer in a worker thread. If the asker's
+        # deadline passes first, run_in_thread raises AskAbandoned (and if this
+        # actor is stopped, ActorStopped): both propagate, and the runtime
+        # records the message and the thread's late answer in dead letters.
         future = ref.ask(message, block=False)
         seconds = self._ask_timeout if self._ask_timeout is not None else self.system.ask_timeout
-        outcome: tuple[Any, BaseException | None] | None = None
-        with trio.CancelScope() as scope:
-            # The asker's own deadline passed (its reply expired): stop waiting.
-            reply.add_done_callback(lambda _: scope.cancel())
-            try:
-                value = await self.run_in_thread(
-                    _wait_for_pykka_reply, future, None if seconds == math.inf else seconds
-                )
-            except _WaitExpired:
-                outcome = (None, AskTimeout(
-                    f"pykka actor {ref} behind '{self.ref.name}' did not answer "
-                    f"{type(message).__name__} within {seconds:g} s; it may be busy or stuck: raise "
-                    f"ask_timeout on the bridge, or check what the pykka actor is doing"
-                ))
-            except pykka.ActorDeadError as exc:
-                if not ref.is_alive():
-                    raise self._dead_error(ref, message) from exc
-                outcome = (None, exc)  # the pykka handler's own error, from a third actor
-            except Exception as exc:
-                outcome = (None, exc)
-            else:
-                outcome = (value, None)
-        if outcome is None:
-            # Cancelled by the asker's expiry: the worker thread records the
-            # late answer in dead letters; the reply itself is already settled.
-            handle._on_done(handle)
-            return None
-        value, error = outcome
-        if error is None:
-            handle.reply(value)
-        else:
-            handle.fail(error)
+        outcome = await self.run_in_thread(_wait_for_pykka_reply, future, None if seconds == math.inf else seconds)
+        if not isinstance(outcome, _Failed):
+            return outcome
+        error = outcome.error
+        if outcome.expired:
+            error = AskTimeout(
+                f"pykka actor {ref} behind '{self.ref.name}' did not answer "
+                f"{type(message).__name__} within {seconds:g} s; it may be busy or stuck: raise "
+                f"ask_timeout on the bridge, or check what the pykka actor is doing"
+            )
+        elif isinstance(error, pykka.ActorDeadError) and not ref.is_alive():
+            raise self._dead_error(ref, message) from error
+        # An error for the asker, not a failure of the bridge (pykka's actor
+        # lives on too): answer through a deferred reply instead of raising.
+        self.defer_reply().fail(error)
         return None
 
     def _dead_error(self, ref: pykka.ActorRef[Any], message: Any) -> ActorStopped:

@@ -315,3 +315,20 @@ async def test_awaiting_an_ask_nowait_reply_to_itself_in_a_handler_raises_deadlo
     result = await ref.ask("go", timeout=1000)
     assert isinstance(result, DeadlockError), f"got {result!r} after {trio.current_time() - start} s"
     assert trio.current_time() == start
+
+
+async def test_an_actor_asking_itself_in_on_start_raises_deadlock_error_at_once(actor_system_autojump) -> None:
+    class EagerStart(Actor):
+        async def on_start(self) -> None:
+            try:
+                await self.ref.ask("warm up", timeout=100)
+            except DeadlockError as exc:
+                self.error = exc
+
+        async def receive(self, message: object) -> object:
+            return self.error
+
+    start = trio.current_time()
+    ref = await actor_system_autojump.spawn(EagerStart, name="eager")
+    assert trio.current_time() == start
+    assert isinstance(await ref.ask("error?"), DeadlockError)

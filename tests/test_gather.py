@@ -114,3 +114,15 @@ async def test_gather_rejects_what_is_not_awaitable() -> None:
 async def test_gather_rejects_a_negative_timeout() -> None:
     with pytest.raises(ValueError, match=r"^timeout must be a number >= 0 or None, got -1$"):
         await gather(timeout=-1)
+
+
+async def test_asks_cut_short_by_a_gather_timeout_leave_their_late_replies_in_dead_letters(
+    actor_system_autojump,
+) -> None:
+    system = actor_system_autojump
+    a, b = await _actors(system, 2)
+    with pytest.raises(AskTimeout):
+        await gather(a.ask((1, "fast")), b.ask((5, "slow")), timeout=2)
+    await trio.sleep(10)  # virtual time: b answers at t=5, to nobody
+    late = [d for d in system.dead_letters if d.message == "slow"]
+    assert len(late) == 1 and "late" in late[0].reason

@@ -362,7 +362,8 @@ async def test_a_late_failure_after_a_timeout_is_recorded_as_a_dead_letter(actor
     ref = await system.spawn(FailsLate, name="failslate")
     with pytest.raises(AskTimeout):
         await ref.ask(Get(), timeout=1)
-    await system.stop(ref)  # returns once it has stopped (it failed at t=5)
+    await trio.sleep(10)  # virtual time: the handler fails at t=5
+    assert not ref.is_alive
     late = [d for d in system.dead_letters if "late failure of Get" in d.reason]
     assert len(late) == 1
     assert isinstance(late[0].error, ValueError)

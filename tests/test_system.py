@@ -561,3 +561,32 @@ async def test_a_handler_that_fails_during_the_stop_grace_gives_its_asker_its_ow
         gate.set()  # well within shutdown_timeout
     with pytest.raises(ValueError, match="failed on its own"):
         await reply
+    # and the failure is on record, not swallowed
+    assert any(isinstance(d.error, ValueError) for d in actor_system.dead_letters)
+
+
+async def test_a_parent_waits_for_its_hung_child_before_its_own_on_stop(autojump_clock) -> None:
+    events: list[tuple[str, float]] = []
+    entered = trio.Event()
+
+    class Parent(Actor):
+        async def on_start(self) -> None:
+            self.child = await self.spawn(Stuck, events, entered, name="child")
+
+        async def receive(self, message: object) -> object:
+            self.child.tell("hang")
+            return None
+
+        async def on_stop(self) -> None:
+            events.append(("parent on_stop", trio.current_time()))
+
+    async with open_actor_system(shutdown_timeout=4) as system:
+        parent = await system.spawn(Parent, name="parent")
+        await parent.ask("go")
+        await entered.wait()
+        left_at = trio.current_time()
+    assert events == [
+        ("cancelled", left_at + 4),
+        ("on_stop", left_at + 4),
+        ("parent on_stop", left_at + 4),
+    ]
