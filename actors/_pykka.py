@@ -328,12 +328,16 @@ class PykkaChild(PykkaBridge):
         ref, self.pykka_ref = self.pykka_ref, None
         if ref is None:
             return
-        timeout = self._cell.shutdown_timeout
+        # Queue pykka's stop at once, so the pykka actor stops after its current
+        # message even if this wait is cut short; wait a little less than the
+        # shutdown bound on on_stop, so a slow stop is reported here, plainly.
+        stopped = ref.stop(block=False)
+        timeout = 0.9 * self._cell.shutdown_timeout
         try:
-            await self.run_in_thread(ref.stop, timeout=timeout)  # False if it had died already
+            await self.run_in_thread(stopped.get, timeout=timeout)  # False if it had died already
         except pykka.Timeout:
-            log.warning("pykka actor %s owned by '%s' did not stop within %g s; it is still running "
-                        "its current message and stops after it", ref, self.ref.name, timeout)
+            log.warning("pykka actor %s owned by '%s' did not stop within %g s; it is still handling "
+                        "a message and stops after it", ref, self.ref.name, timeout)
 
     def _dead_error(self, ref: pykka.ActorRef[Any], message: Any) -> ActorStopped:
         return ActorStopped(

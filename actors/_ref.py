@@ -153,7 +153,7 @@ class ActorRef(Generic[M]):
         """
         token = self._cell.system._token
         if token is None:
-            raise ActorStopped(f"the actor system of '{self.name}' is not running")
+            raise ActorStopped(f"the actor system of '{self.name}' has finished (or not started)")
         try:
             token.run_sync_soon(self._cell.tell_or_record, message)
         except trio.RunFinishedError:
@@ -167,7 +167,7 @@ class ActorRef(Generic[M]):
         """
         token = self._cell.system._token
         if token is None:
-            raise ActorStopped(f"the actor system of '{self.name}' is not running")
+            raise ActorStopped(f"the actor system of '{self.name}' has finished (or not started)")
         try:
             return trio.from_thread.run(self.ask, message, timeout, trio_token=token)
         except trio.RunFinishedError:

@@ -429,6 +429,7 @@ async def _run_system(system: ActorSystem) -> AsyncIterator[ActorSystem]:
                 await system._shutdown()
             nursery.cancel_scope.cancel()  # the deadline ticker
             current_system.reset(token)
+            system._token = None  # threads can no longer reach this system
             if system._tracer is not None and system._trace_path is not None:
                 system._tracer.export_jsonl(system._trace_path)
     if system._escalation is not None:

@@ -1,0 +1,224 @@
+"""Blocking tools in worker threads, CPU work in processes, and calls back from threads."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import trio
+
+from actors import (
+    Actor,
+    ActorSystem,
+    AskTimeout,
+    DeadLetter,
+    WorkerProcessError,
+    blocking,
+    open_actor_system,
+    tool,
+)
+from actors.testing import TestProbe
+
+
+class Pinger(Actor):
+    async def receive(self, message):
+        return ("pong", message)
+
+
+class ToolUser(Actor):
+    """Runs whatever blocking function it is sent, in a worker thread."""
+
+    async def receive(self, message):
+        fn, *args = message
+        return await self.run_in_thread(fn, *args)
+
+
+async def test_a_blocking_tool_does_not_stall_other_actors(actor_system: ActorSystem) -> None:
+    release = threading.Event()
+    user = await actor_system.spawn(ToolUser)
+    pinger = await actor_system.spawn(Pinger)
+    pending = user.ask_nowait((release.wait, 10))
+    # The tool holds its thread until we release it; meanwhile the loop is free.
+    answers = [await pinger.ask(n, timeout=5) for n in range(20)]
+    assert answers == [("pong", n) for n in range(20)]
+    assert not pending.done()
+    release.set()
+    assert await pending is True
+
+
+async def test_ten_tool_calls_run_at_the_same_time(actor_system: ActorSystem) -> None:
+    barrier = threading.Barrier(10, timeout=10)  # passes only if all ten wait at once
+    users = [await actor_system.spawn(ToolUser) for _ in range(10)]
+    replies = [user.ask_nowait((barrier.wait,)) for user in users]
+    results = [await reply for reply in replies]
+    assert sorted(results) == list(range(10))
+
+
+async def test_the_system_limiter_bounds_thread_concurrency() -> None:
+    lock = threading.Lock()
+    running = [0, 0]  # now, most
+
+    def work() -> None:
+        with lock:
+            running[0] += 1
+            running[1] = max(running[1], running[0])
+        time.sleep(0.05)  # the blocking tool under test
+        with lock:
+            running[0] -= 1
+
+    async with open_actor_system(max_threads=3) as system:
+        assert system.thread_limiter.total_tokens == 3
+        users = [await system.spawn(ToolUser) for _ in range(10)]
+        replies = [user.ask_nowait((work,)) for user in users]
+        for reply in replies:
+            await reply
+    assert running[1] == 3
+
+
+async def test_an_ask_timeout_stops_the_handler_waiting_and_records_the_late_result(
+    actor_system: ActorSystem,
+) -> None:
+    release = threading.Event()
+    probe = await TestProbe.spawn(actor_system)
+    actor_system.subscribe(probe.ref, DeadLetter)
+    user = await actor_system.spawn(ToolUser, name="user")
+
+    def slow() -> str:
+        release.wait(10)
+        return "finally"
+
+    with pytest.raises(AskTimeout):
+        await user.ask((slow,), timeout=0.2)
+    # The handler stopped waiting at once: the actor answers the next message
+    # although the thread still runs, and this is not a failure.
+    assert await user.ask((len, "abc"), timeout=5) == 3
+    abandoned = await probe.expect(DeadLetter, timeout=5)
+    assert "stopped waiting for" in abandoned.reason and "timed out" in abandoned.reason
+    release.set()
+    late = await probe.expect(lambda d: isinstance(d, DeadLetter) and d.message == "finally", timeout=5)
+    assert "late result of" in late.reason and late.recipient is user
+    assert user.is_alive
+
+
+async def test_stopping_an_actor_does_not_wait_for_its_thread(actor_system: ActorSystem) -> None:
+    release = threading.Event()
+    user = await actor_system.spawn(ToolUser)
+    reply = user.ask_nowait((release.wait, 10))
+    await trio.sleep(0)  # let the handler start its thread
+    with trio.fail_after(5):
+        await actor_system.stop(user)
+    assert not user.is_alive
+    with pytest.raises(Exception):
+        await reply
+    release.set()
+
+
+async def test_tool_decorator_runs_in_a_thread_with_its_own_limit(actor_system: ActorSystem) -> None:
+    lock = threading.Lock()
+    running = [0, 0]
+
+    @tool(limit=2)
+    def fetch_weather(city: str) -> str:
+        with lock:
+            running[0] += 1
+            running[1] = max(running[1], running[0])
+        time.sleep(0.05)  # the blocking tool under test
+        with lock:
+            running[0] -= 1
+        return f"sunny in {city}"
+
+    class Agent(Actor):
+        async def receive(self, city):
+            return await fetch_weather(city)
+
+    agents = [await actor_system.spawn(Agent) for _ in range(6)]
+    replies = [agent.ask_nowait(f"city{i}") for i, agent in enumerate(agents)]
+    assert [await r for r in replies] == [f"sunny in city{i}" for i in range(6)]
+    assert running[1] == 2
+    assert fetch_weather.__name__ == "fetch_weather"
+    # also usable straight from the system block
+    assert await fetch_weather("Oslo") == "sunny in Oslo"
+
+
+async def test_blocking_function_form_and_errors() -> None:
+    parse = blocking(int)
+    with pytest.raises(RuntimeError, match="needs a running actor system"):
+        await parse("1")
+    async with open_actor_system():
+        assert await parse("42") == 42
+        with pytest.raises(ValueError, match="invalid literal"):
+            await parse("x")
+    with pytest.raises(ValueError, match="limit must be an int >= 1"):
+        blocking(int, limit=0)
+
+
+class Cruncher(Actor):
+    async def receive(self, message):
+        fn, *args = message
+        return await self.run_in_process(fn, *args)
+
+
+async def test_run_in_process_returns_the_result(actor_system: ActorSystem) -> None:
+    cruncher = await actor_system.spawn(Cruncher)
+    assert await cruncher.ask((math.factorial, 20), timeout=60) == math.factorial(20)
+
+
+async def test_run_in_process_reraises_the_error_with_its_traceback(actor_system: ActorSystem) -> None:
+    cruncher = await actor_system.spawn(Cruncher)
+    with pytest.raises(ValueError, match="invalid literal for int") as info:
+        await cruncher.ask((int, "not a number"), timeout=60)
+    assert "invalid literal" in "".join(__import__("traceback").format_exception(info.value))
+
+
+def test_an_unguarded_script_gets_a_message_that_says_to_guard_it(tmp_path: Path) -> None:
+    script = tmp_path / "unguarded.py"
+    script.write_text(textwrap.dedent('''
+        import math, trio
+        from actors import Actor, WorkerProcessError, open_actor_system
+
+        class Cruncher(Actor):
+            async def receive(self, n):
+                return await self.run_in_process(math.factorial, n)
+
+        async def main():
+            async with open_actor_system() as system:
+                c = await system.spawn(Cruncher)
+                try:
+                    await c.ask(5, timeout=60)
+                except WorkerProcessError as exc:
+                    print("GOT:", exc)
+
+        trio.run(main)   # no `if __name__ == "__main__":` guard
+    '''))
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert "GOT:" in result.stdout, result.stdout + result.stderr
+    assert "if __name__ == \"__main__\":" in result.stdout
+
+
+async def test_a_thread_can_tell_an_actor(actor_system: ActorSystem) -> None:
+    probe = await TestProbe.spawn(actor_system)
+    thread = threading.Thread(target=lambda: [probe.ref.tell_from_thread(n) for n in range(5)])
+    thread.start()
+    assert [await probe.expect(int, timeout=5) for _ in range(5)] == list(range(5))
+    thread.join()
+
+
+async def test_a_thread_can_ask_an_actor_and_block_for_the_reply(actor_system: ActorSystem) -> None:
+    pinger = await actor_system.spawn(Pinger)
+    answer = await trio.to_thread.run_sync(lambda: pinger.ask_from_thread("from a thread", timeout=5))
+    assert answer == ("pong", "from a thread")
+
+
+async def test_tell_from_thread_after_the_system_closed_raises_actor_stopped() -> None:
+    from actors import ActorStopped
+
+    async with open_actor_system() as system:
+        pinger = await system.spawn(Pinger)
+    with pytest.raises(ActorStopped, match="has finished"):
+        await trio.to_thread.run_sync(lambda: pinger.tell_from_thread("late"))
