@@ -33,6 +33,13 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "analyst: the retriever is down, no report this time (actor 'retriever' has stopped",
         "summary: 3 of 4 quarters fetched, 1 default, 1 report published, 6 dead letters",
     ),
+    "tool_agents": (
+        "    Oslo: 23°C",
+        "    Pune: 18°C",
+        "parser 1: 7852033c643b",
+        "parser 2: 346f5cca9e75",
+        "overlap: yes, the event loop never blocked",
+    ),
 }
 
 
