@@ -729,12 +729,7 @@ class Cell:
                     if self.control is not None and self.control is not _EXIT:
                         # Stopping or restarting anyway: the asker gets the error, the
                         # message is recorded, and it does not count as a failure.
-                        if envelope.reply is not None:
-                            envelope.reply._set(None, exc)
-                        self.system._dead_letter(
-                            envelope.message, recipient=self.ref, envelope=envelope, error=exc,
-                            reason=f"handler of '{self.name}' raised {exc!r} while the actor was stopping",
-                        )
+                        self._settle(envelope, exc, f"handler of '{self.name}' raised {exc!r} while stopping")
                         return None
                     if isinstance(exc, AskAbandoned):
                         self._abandoned(envelope, exc)
@@ -763,48 +758,34 @@ class Cell:
     # ------------------------------------------------------------------
     # Outcomes of a message
 
+    def _settle(self, envelope: Envelope, error: BaseException, reason: str, *, answer: bool = True) -> None:
+        """A message ends in ``error``: the asker gets it (if ``answer``), and it is recorded."""
+        if answer and envelope.reply is not None:
+            envelope.reply._set(None, error)
+        self.system._dead_letter(envelope.message, recipient=self.ref, reason=reason, envelope=envelope, error=error)
+
     def _unhandled(self, envelope: Envelope, exc: UnhandledMessage) -> None:
         if envelope.reply is not None:
-            envelope.reply._set(None, exc)
+            envelope.reply._set(None, exc)  # an answered ask is not a dead letter
         else:
-            self.system._dead_letter(
-                envelope.message,
-                recipient=self.ref,
-                reason=f"unhandled by '{self.name}' ({type(self.instance).__name__})",
-                envelope=envelope,
-                error=exc,
-            )
+            self._settle(envelope, exc, f"unhandled by '{self.name}' ({type(self.instance).__name__})")
 
     def _abandoned(self, envelope: Envelope, exc: AskAbandoned) -> None:
         # The asker gets AskTimeout from the deadline ticker; only record the message.
-        self.system._dead_letter(
-            envelope.message, recipient=self.ref, reason=str(exc), envelope=envelope, error=exc
-        )
+        self._settle(envelope, exc, str(exc), answer=False)
 
     def _failed(self, envelope: Envelope, exc: BaseException) -> None:
         self._log_failure(exc, f"handling {type(envelope.message).__name__}")
         if self.system._tracer is not None:
             self.system._tracer._message("fail", self, envelope, repr(exc))
-        if envelope.reply is not None:
-            envelope.reply._set(None, exc)
-        self.system._dead_letter(
-            envelope.message,
-            recipient=self.ref,
-            reason=f"handler of '{self.name}' failed with {exc!r}",
-            envelope=envelope,
-            error=exc,
-        )
+        self._settle(envelope, exc, f"handler of '{self.name}' failed with {exc!r}")
 
     def _interrupted(self, envelope: Envelope) -> None:
         error = ActorStopped(
             f"actor '{self.name}' was stopped while handling {type(envelope.message).__name__}; "
             f"the handler ran past its shutdown_timeout of {self.shutdown_timeout:g} s and was cancelled"
         )
-        if envelope.reply is not None:
-            envelope.reply._set(None, error)
-        self.system._dead_letter(
-            envelope.message, recipient=self.ref, reason=str(error), envelope=envelope, error=error
-        )
+        self._settle(envelope, error, str(error))
 
     def _log_failure(self, exc: BaseException, doing: str) -> None:
         self.last_error = exc
