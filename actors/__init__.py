@@ -26,6 +26,8 @@ from ._exceptions import UnhandledMessage as UnhandledMessage
 from ._exceptions import WorkerProcessError as WorkerProcessError
 from ._gather import gather as gather
 from ._messages import Terminated as Terminated
+from ._pykka import PykkaBridge as PykkaBridge
+from ._pykka import PykkaChild as PykkaChild
 from ._ref import ActorRef as ActorRef
 from ._reply import DeferredReply as DeferredReply
 from ._reply import Reply as Reply
@@ -59,6 +61,8 @@ __all__ = [
     "EscalatedFailure",
     "MailboxFull",
     "MessageTimeout",
+    "PykkaBridge",
+    "PykkaChild",
     "Reply",
     "Terminated",
     "Timer",

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ._context import current_cell
+from ._context import blocking_cell, current_cell
 from ._envelope import Envelope, _next_id
 from ._exceptions import ActorError, ActorStopped, AskAbandoned, DeadlockError, MailboxFull, MessageTimeout, UnhandledMessage
 from ._mailbox import Mailbox
@@ -255,11 +255,9 @@ class Cell:
         """Enqueue an ask; return (the asking cell if it blocks its own actor, the reply)."""
         if self.closed:
             raise self._stopped_error(type(message).__name__)
-        asker = current_cell.get()
-        blocking = None
-        if deadlock_check and asker is not None and asker.task is trio.lowlevel.current_task():
-            blocking = asker
-            self._check_deadlock(asker, message)
+        blocking = blocking_cell() if deadlock_check else None
+        if blocking is not None:
+            self._check_deadlock(blocking, message)
         reply: Reply[Any] = Reply._create(self.system, self)
         envelope = self._envelope(message, reply)
         reply.envelope = envelope

@@ -8,6 +8,7 @@ from typing import Any
 
 import trio
 
+from ._context import acting_for, blocking_cell
 from ._exceptions import AskTimeout
 
 __all__ = ["gather"]
@@ -43,7 +44,11 @@ async def gather(
     results: list[Any] = [_MISSING] * len(awaitables)
     first_error: list[BaseException] = []
 
+    handler = blocking_cell()  # a handler blocked on this gather: its asks are the handler's
+
     async def run(index: int, item: Awaitable[Any], cancel: trio.CancelScope) -> None:
+        if handler is not None:
+            acting_for.set(handler)
         try:
             results[index] = await item
         except Exception as exc:

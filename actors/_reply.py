@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import trio
 
-from ._context import current_cell
+from ._context import blocking_cell
 from ._exceptions import ActorStopped
 
 if TYPE_CHECKING:
@@ -100,10 +100,8 @@ class Reply(Generic[T]):
             task = trio.lowlevel.current_task()
             # An actor waiting inside its own handler blocks its mailbox: waiting
             # on itself, or on a cycle of actors waiting on it, would never end.
-            asker = current_cell.get()
             target = self._target
-            if asker is not None and (asker.task is not task or target is None):
-                asker = None
+            asker = blocking_cell() if target is not None else None
             if asker is not None:
                 assert target is not None and self.envelope is not None
                 target._check_deadlock(asker, self.envelope.message)

@@ -131,12 +131,13 @@ class Other(Actor):
         return None
 
 
-async def _run_busy_actor(throughput: int) -> list[str]:
+async def _run_busy_actor(throughput: int | None, messages: int = 100) -> list[str]:
     log: list[str] = []
-    async with open_actor_system(throughput=throughput) as system:
+    config = {} if throughput is None else {"throughput": throughput}
+    async with open_actor_system(**config) as system:
         other = await system.spawn(Other, log, name="other")
         busy = await system.spawn(Busy, log, other, name="busy")
-        for i in range(100):  # tell never yields: all 100 are queued before busy runs
+        for i in range(messages):  # tell never yields: all are queued before busy runs
             busy.tell(i)
         await busy.ask("done")
         await other.ask("done")
@@ -154,6 +155,11 @@ async def test_without_a_low_throughput_the_busy_actor_drains_first() -> None:
     # The control experiment for the fairness test above: it can fail.
     log = await _run_busy_actor(throughput=1000)
     assert log.index("b") > 100
+
+
+async def test_by_default_a_busy_actor_yields_within_about_a_hundred_messages() -> None:
+    log = await _run_busy_actor(throughput=None, messages=1000)
+    assert log.index("b") <= 200
 
 
 @pytest.mark.parametrize("bad", [0, -5])
@@ -332,3 +338,50 @@ async def test_an_actor_asking_itself_in_on_start_raises_deadlock_error_at_once(
     ref = await actor_system_autojump.spawn(EagerStart, name="eager")
     assert trio.current_time() == start
     assert isinstance(await ref.ask("error?"), DeadlockError)
+
+
+async def test_an_ask_cycle_through_gather_inside_a_handler_raises_deadlock_error_at_once(
+    actor_system_autojump,
+) -> None:
+    # A common shape: an orchestrator scatter-gathers to workers, and a worker asks the
+    # orchestrator back. The asks run in gather's tasks, yet they still block the handler.
+    from actors import gather
+
+    class Orchestrator(Actor):
+        async def receive(self, message: object) -> object:
+            if isinstance(message, ActorRef):
+                try:
+                    return await gather(message.ask(Call(self.ref, "callback"), timeout=100))
+                except DeadlockError as exc:
+                    return exc
+            return "orchestrator answered"
+
+    system = actor_system_autojump
+    orchestrator = await system.spawn(Orchestrator, name="orchestrator")
+    worker = await system.spawn(Caller, name="worker")
+    start = trio.current_time()
+    result = await orchestrator.ask(worker, timeout=1000)
+    elapsed = trio.current_time() - start
+    assert elapsed == 0, f"waited {elapsed} s and got {result!r}"
+    # The ask that closes the cycle (the worker's) fails; the worker returns that error.
+    assert isinstance(result, list) and isinstance(result[0], DeadlockError)
+
+
+async def test_an_actor_asking_itself_through_gather_raises_deadlock_error_at_once(actor_system_autojump) -> None:
+    from actors import gather
+
+    class Narcissus(Actor):
+        async def receive(self, message: object) -> object:
+            if message == "go":
+                try:
+                    return await gather(self.ref.ask("inner", timeout=100))
+                except DeadlockError as exc:
+                    return exc
+            return "inner answered"
+
+    ref = await actor_system_autojump.spawn(Narcissus, name="narcissus")
+    start = trio.current_time()
+    result = await ref.ask("go", timeout=1000)
+    elapsed = trio.current_time() - start
+    assert elapsed == 0, f"waited {elapsed} s and got {result!r}"
+    assert isinstance(result, DeadlockError)

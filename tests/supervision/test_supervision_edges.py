@@ -229,14 +229,17 @@ async def test_a_hung_sibling_is_cut_off_after_its_shutdown_timeout_in_a_group_r
     assert restart_count(hung) == 1
 
 
-async def test_a_temporary_child_is_not_restarted_when_a_sibling_restarts_the_group(actor_system: ActorSystem) -> None:
+@pytest.mark.parametrize("strategy", [OneForAll, RestForOne])
+async def test_a_temporary_child_is_stopped_not_restarted_when_a_sibling_restarts_the_group(
+    actor_system: ActorSystem, strategy: Any
+) -> None:
     """Erlang/OTP: a temporary child is never restarted, not even by one_for_all/rest_for_one."""
     system = actor_system
     log: list[Any] = []
     await system.spawn_tree(
         Supervisor(
             name="sup",
-            strategy=OneForAll(max_restarts=10),
+            strategy=strategy(max_restarts=10),
             children=[ChildSpec(Worker, name="a", log=log), ChildSpec(Worker, name="t", log=log, restart="temporary")],
         )
     )
@@ -248,6 +251,9 @@ async def test_a_temporary_child_is_not_restarted_when_a_sibling_restarts_the_gr
     assert restart_count(a) == 1
     assert restart_count(t) == 0
     assert ("restart", "t") not in lifecycle(log)
+    # As in OTP, the group restart stops it for good.
+    assert not t.is_alive
+    assert lifecycle(log).count(("stop", "t")) == 1
 
 
 @pytest.mark.parametrize("strategy", [OneForOne, OneForAll, RestForOne])
