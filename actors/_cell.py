@@ -122,6 +122,7 @@ class Cell:
         "signal",
         "spec",
         "start_error",
+        "start_scope",
         "started",
         "starting",
         "stop_reason",
@@ -176,6 +177,7 @@ class Cell:
         self.host_release: trio.Event | None = None
         self.starting: trio.Event | None = None
         self.start_error: BaseException | None = None
+        self.start_scope: trio.CancelScope | None = None  # around on_restart/on_start
         self.scope: trio.CancelScope | None = None
         self.thread_scope: trio.CancelScope | None = None  # a handler waiting on a worker thread
         self.closed = False
@@ -359,6 +361,10 @@ class Cell:
         self.mailbox.wake()
         if self.signal is not None:
             self.signal.set()
+        if grace and self.start_scope is not None:
+            deadline = trio.current_time() + self.shutdown_timeout
+            if deadline < self.start_scope.deadline:
+                self.start_scope.deadline = deadline  # a hung on_start cannot hold a stop up
         if grace and self.scope is not None and self.in_sysq:
             self.scope.cancel()  # runtime work (restarts, backoff waits) stops at once
         elif grace and self.scope is not None and self.current is not None:
@@ -478,7 +484,11 @@ class Cell:
             return
         self.starting = trio.Event()
         nursery.start_soon(self.main)
-        await self.starting.wait()
+        try:
+            await self.starting.wait()
+        except trio.Cancelled:
+            self.request_stop()  # the spawner gave up: do not leave a half-started actor behind
+            raise
         self.starting = None
         if self.start_error is not None:
             error, self.start_error = self.start_error, None
@@ -645,12 +655,18 @@ class Cell:
             if self.control is _STOP:  # stopped before it ever ran
                 self.started = type(instance).on_start is _base_on_start  # on_stop still runs
                 return None
-            if self.incarnations > 1 and reason is not None:
-                if self.system._tracer is not None:
-                    self.system._tracer._actor("restart", self, repr(reason))
-                await instance.on_restart(reason)
-            await instance.on_start()
+            with trio.CancelScope() as scope:
+                self.start_scope = scope
+                if self.incarnations > 1 and reason is not None:
+                    if self.system._tracer is not None:
+                        self.system._tracer._actor("restart", self, repr(reason))
+                    await instance.on_restart(reason)
+                await instance.on_start()
+            self.start_scope = None
+            if scope.cancelled_caught:
+                return None  # stopped while starting: the lifecycle sees the stop next
         except Exception as exc:
+            self.start_scope = None
             self._log_failure(exc, "starting")
             return exc
         self.started = True

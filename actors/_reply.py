@@ -104,7 +104,11 @@ class Reply(Generic[T]):
             asker = blocking_cell() if target is not None else None
             if asker is not None:
                 assert target is not None and self.envelope is not None
-                target._check_deadlock(asker, self.envelope.message)
+                try:
+                    target._check_deadlock(asker, self.envelope.message)
+                except BaseException:
+                    self._abandon()  # the message is still handled: its answer becomes a dead letter
+                    raise
                 asker.waiting_on = target
             if self._waiters is None:
                 self._waiters = [task]
