@@ -707,6 +707,9 @@ class Cell:
         throughput = self.throughput
         message_timeout = self.message_timeout
         tracer = self.system._tracer
+        task = trio.lowlevel.current_task()
+        park = trio.lowlevel.wait_task_rescheduled
+        abort = mailbox.abort_wait
         while True:
             if self.control is not None:
                 return None
@@ -723,7 +726,8 @@ class Cell:
             if not queue:
                 if message_timeout is not None:
                     scope.deadline = math.inf
-                await mailbox.wait()
+                mailbox._consumer = task  # Mailbox.wait(), inlined: one frame less per idle actor
+                await park(abort)
                 continue
             handled = 0
             while True:

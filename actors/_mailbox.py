@@ -108,16 +108,19 @@ class Mailbox:
         return items
 
     async def wait(self) -> None:
-        """Park the consumer until something is put or `wake` is called."""
-        task = trio.lowlevel.current_task()
-        self._consumer = task
+        """Park the consumer until something is put or `wake` is called.
 
-        def abort(_: object) -> trio.lowlevel.Abort:
-            if self._consumer is task:
-                self._consumer = None
-            return trio.lowlevel.Abort.SUCCEEDED
+        The actor loop inlines this (``_consumer = task`` then
+        ``wait_task_rescheduled(abort_wait)``) to save a coroutine frame per
+        parked actor.
+        """
+        self._consumer = trio.lowlevel.current_task()
+        await trio.lowlevel.wait_task_rescheduled(self.abort_wait)
 
-        await trio.lowlevel.wait_task_rescheduled(abort)
+    def abort_wait(self, _: object) -> trio.lowlevel.Abort:
+        """Abort function for a parked consumer (cancellation while waiting)."""
+        self._consumer = None
+        return trio.lowlevel.Abort.SUCCEEDED
 
     def wake(self) -> None:
         """Wake a parked consumer without a message (for a control signal)."""
