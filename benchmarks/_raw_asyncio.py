@@ -1,0 +1,63 @@
+"""Raw asyncio baseline: an `asyncio.Queue` into one receiver task, no actor runtime.
+
+tell: ``await queue.put(msg)`` per message (on an unbounded queue this never suspends). ask: per
+request an `asyncio.Future` goes through the queue; the receiver sets it to ``message + 1``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from ._config import Sizes
+from ._timing import Stopwatch, Workload
+
+__all__ = ["workloads"]
+
+
+async def _count(queue: asyncio.Queue[int], n: int, done: asyncio.Event) -> None:
+    count = 0
+    while True:
+        await queue.get()
+        count += 1
+        if count == n:
+            done.set()
+
+
+async def _echo(queue: asyncio.Queue[tuple[int, asyncio.Future[int]]]) -> None:
+    while True:
+        message, future = await queue.get()
+        future.set_result(message + 1)
+
+
+async def _tell(n: int) -> float:
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    done = asyncio.Event()
+    receiver = asyncio.create_task(_count(queue, n, done))
+    with Stopwatch() as watch:
+        for i in range(n):
+            await queue.put(i)
+        await done.wait()
+    receiver.cancel()
+    return watch.elapsed
+
+
+async def _ask(n: int) -> float:
+    queue: asyncio.Queue[tuple[int, asyncio.Future[int]]] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+    receiver = asyncio.create_task(_echo(queue))
+    with Stopwatch() as watch:
+        for i in range(n):
+            future = loop.create_future()
+            await queue.put((i, future))
+            reply = await future
+            if reply != i + 1:
+                raise AssertionError(f"ask {i} got {reply!r}")
+    receiver.cancel()
+    return watch.elapsed
+
+
+def workloads(sizes: Sizes) -> dict[str, Workload]:
+    return {
+        "asyncio_tell_per_s": Workload(sizes.tell, lambda: asyncio.run(_tell(sizes.tell))),
+        "asyncio_ask_per_s": Workload(sizes.ask, lambda: asyncio.run(_ask(sizes.ask))),
+    }
