@@ -175,7 +175,7 @@ class Cell:
         self.nursery: trio.Nursery | None = None  # children's nursery, opened on the first child
         self.home: trio.Nursery | None = None  # the nursery this cell's own task runs in
         self.host_release: trio.Event | None = None
-        self.starting: trio.Event | None = None
+        self.starting: trio.lowlevel.Task | None = None  # a spawner waiting for on_start
         self.start_error: BaseException | None = None
         self.start_scope: trio.CancelScope | None = None  # around on_restart/on_start
         self.scope: trio.CancelScope | None = None
@@ -482,14 +482,15 @@ class Cell:
             self.mailbox.start_lazily(self._launch)
             await trio.lowlevel.checkpoint()
             return
-        self.starting = trio.Event()
+        self.starting = trio.lowlevel.current_task()
         nursery.start_soon(self.main)
-        try:
-            await self.starting.wait()
-        except trio.Cancelled:
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            self.starting = None
             self.request_stop()  # the spawner gave up: do not leave a half-started actor behind
-            raise
-        self.starting = None
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)  # the child wakes us after on_start
         if self.start_error is not None:
             error, self.start_error = self.start_error, None
             raise error
@@ -596,7 +597,8 @@ class Cell:
                 first = False
                 if self.starting is not None:
                     self.start_error = error
-                    self.starting.set()
+                    trio.lowlevel.reschedule(self.starting)
+                    self.starting = None
                 elif error is not None:
                     log.error("actor %s failed in on_start and stopped: %r", self.path, error)
                 if error is not None:
