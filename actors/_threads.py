@@ -72,10 +72,13 @@ class Workers:
         try:
             with scope:
                 return await trio.to_thread.run_sync(work, limiter=limiter or self.limiter, abandon_on_cancel=True)
-        except BaseException:
+        except BaseException as exc:
+            finished = state["finished"]
+            if finished is not None and finished[1] is exc:
+                raise  # the function's own error, delivered to its caller: nothing is late
             state["abandoned"] = True
-            if state["finished"] is not None:
-                self._late(fn, state["finished"], owner)
+            if finished is not None:
+                self._late(fn, finished, owner)
             raise
         finally:
             if handler is not None:

@@ -222,3 +222,18 @@ async def test_tell_from_thread_after_the_system_closed_raises_actor_stopped() -
         pinger = await system.spawn(Pinger)
     with pytest.raises(ActorStopped, match="has finished"):
         await trio.to_thread.run_sync(lambda: pinger.tell_from_thread("late"))
+
+
+async def test_a_thread_function_that_raises_gives_its_caller_the_error_and_no_dead_letter(
+    actor_system: ActorSystem,
+) -> None:
+    class Careful(Actor):
+        async def receive(self, message):
+            try:
+                await self.run_in_thread(int, "not a number")
+            except ValueError as exc:
+                return f"caught {type(exc).__name__}"
+
+    careful = await actor_system.spawn(Careful)
+    assert await careful.ask("go", timeout=5) == "caught ValueError"
+    assert list(actor_system.dead_letters) == []
