@@ -1,0 +1,293 @@
+"""The live tree view of ``python -m actors run``: one row per actor, refreshed in place.
+
+Two renderings of the same snapshot (`ActorSystem.inspect`):
+
+- `PlainView` prints a block of text lines per refresh, for pipes, logs, CI and
+  ``--plain``::
+
+      --- t=1.0s 7 actors ---
+      /team                 Supervisor  running   mailbox 0  restarts 0
+        /team/planner       Planner     idle      mailbox 0  restarts 0
+        /team/worker-2      Worker      handling  mailbox 3  restarts 1  last error: ValueError('garbled answer')
+
+- `RichView` redraws a table in place in a terminal, with ``rich``
+  (``pip install 'trio-actors[live]'``). rich is imported only here, only when
+  a terminal view is asked for: the runtime never depends on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING, Any, Protocol
+
+import trio
+
+from ._inspect import ActorInfo
+
+if TYPE_CHECKING:
+    from ._system import ActorSystem
+
+__all__ = ["PlainView", "RichView", "View", "open_view", "plain_lines", "watch"]
+
+ERROR_WIDTH = 60  # characters of the last error shown; the rest is cut with "..."
+
+STATE_STYLES = {
+    "idle": "dim",
+    "running": "green",
+    "handling": "bold yellow",
+    "restarting": "bold magenta",
+    "suspended": "red",
+    "exiting": "bold red",
+    "stopped": "dim",
+}
+
+
+def truncate(text: str, width: int = ERROR_WIDTH) -> str:
+    """``text`` on one line, cut to ``width`` characters (ending in "...") if longer."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def header(elapsed: float, infos: Sequence[ActorInfo], dead_letters: int) -> str:
+    """The summary line of a snapshot: "t=1.0s 7 actors" (plus dead letters, if any)."""
+    text = f"t={elapsed:.1f}s {len(infos)} actor{'s' * (len(infos) != 1)}"
+    if dead_letters:
+        text += f", {dead_letters} dead letter{'s' * (dead_letters != 1)}"
+    return text
+
+
+def plain_lines(infos: Sequence[ActorInfo], elapsed: float, dead_letters: int = 0) -> list[str]:
+    """One snapshot as text: a "--- t=... ---" line, then one aligned line per actor.
+
+    Each actor's path is indented two spaces per level below the top, so the
+    tree shows, and stays greppable by path.
+    """
+    lines = [f"--- {header(elapsed, infos, dead_letters)} ---"]
+    if not infos:
+        return lines
+    names = ["  " * (info.depth - 1) + info.path for info in infos]
+    name_width = max(map(len, names))
+    type_width = max(len(info.actor_type) for info in infos)
+    state_width = max(len(info.state) for info in infos)
+    for name, info in zip(names, infos):
+        line = (
+            f"{name:<{name_width}}  {info.actor_type:<{type_width}}  {info.state:<{state_width}}  "
+            f"mailbox {info.mailbox}  restarts {info.restarts}"
+        )
+        if info.last_error is not None:
+            line += f"  last error: {truncate(info.last_error)}"
+        lines.append(line)
+    return lines
+
+
+def tree_prefixes(infos: Sequence[ActorInfo]) -> list[str]:
+    """Box-drawing prefixes ("├── ", "│   └── ") that draw the rows as a tree.
+
+    Top-level actors get no prefix. ``infos`` is in `ActorSystem.inspect` order: parents first, children in
+    start order, each subtree contiguous.
+    """
+    prefixes = []
+    for index, info in enumerate(infos):
+        # Top-level actors (depth 1) sit at the left edge; below them, for each
+        # level up to this row's: is there a later sibling at that level?
+        parts = []
+        for level in range(2, info.depth + 1):
+            later = False
+            for following in infos[index + 1:]:
+                if following.depth < level:
+                    break
+                if following.depth == level:
+                    later = True
+                    break
+            if level == info.depth:
+                parts.append("├── " if later else "└── ")
+            else:
+                parts.append("│   " if later else "    ")
+        prefixes.append("".join(parts))
+    return prefixes
+
+
+class View(Protocol):
+    """Something that shows snapshots: `PlainView` or `RichView`."""
+
+    def show(self, infos: Sequence[ActorInfo], elapsed: float, dead_letters: int, *, final: bool = False) -> None:
+        """Show one snapshot (``final`` for the last one, taken when the run ends)."""
+
+    def close(self) -> None:
+        """Stop showing; leave the last snapshot on screen."""
+
+
+class PlainView:
+    """Prints a block of lines per snapshot to ``file`` (stdout by default), flushed at once."""
+
+    def __init__(self, file: IO[str] | None = None) -> None:
+        self.file = file
+
+    def show(self, infos: Sequence[ActorInfo], elapsed: float, dead_letters: int, *, final: bool = False) -> None:
+        file = self.file if self.file is not None else sys.stdout
+        lines = plain_lines(infos, elapsed, dead_letters)
+        if final:
+            lines[0] = lines[0][:-4] + " (final) ---"
+        print("\n".join(lines), file=file, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+class RichView:
+    """Redraws a table of the actors in place in a terminal, with rich's ``Live``.
+
+    rich's own refresh thread is off: the trio task in `watch` redraws, so the
+    table is never built from another thread while actors change. What the
+    program prints meanwhile appears above the table (stderr too, when it goes
+    to the terminal; redirected elsewhere, it is left alone).
+
+    While the view is up, log records of the ``actors`` and ``supervision``
+    loggers (an actor failed, a supervisor gave up) are printed one line each,
+    without tracebacks, so they do not push the table off the screen; the
+    table's "last error" column shows each actor's latest failure. A program
+    that configured logging itself (the root logger has handlers) keeps its own.
+    """
+
+    def __init__(self, title: str = "trio-actors", console: Any = None) -> None:
+        from rich.live import Live  # only here: the runtime does not depend on rich
+
+        self.title = title
+        self.live = Live(
+            console=console, auto_refresh=False, transient=False, vertical_overflow="ellipsis",
+            redirect_stderr=_is_terminal(sys.stderr),
+        )
+        self._log_handler = _install_compact_logging()
+        self.live.start()
+
+    def render(self, infos: Sequence[ActorInfo], elapsed: float, dead_letters: int, *, final: bool = False) -> Any:
+        """The rich Table for one snapshot."""
+        from rich.table import Table
+        from rich.text import Text
+
+        hint = "final" if final else "Ctrl-C to stop"
+        table = Table(
+            title=f"{self.title}  {header(elapsed, infos, dead_letters)}  ({hint})",
+            title_justify="left", expand=False, header_style="bold",
+        )
+        table.add_column("actor", no_wrap=True)
+        table.add_column("type", no_wrap=True)
+        table.add_column("state", no_wrap=True)
+        table.add_column("mailbox", justify="right", no_wrap=True)
+        table.add_column("restarts", justify="right", no_wrap=True)
+        table.add_column("last error", no_wrap=True, overflow="ellipsis", style="red")
+        for prefix, info in zip(tree_prefixes(infos), infos):
+            name = Text(prefix, style="dim") + Text(info.path.rsplit("/", 1)[-1] or info.path, style="bold")
+            restarts = Text(str(info.restarts), style="magenta" if info.restarts else "")
+            table.add_row(
+                name,
+                info.actor_type,
+                Text(info.state, style=STATE_STYLES.get(info.state, "")),
+                Text(str(info.mailbox), style="yellow" if info.mailbox else ""),
+                restarts,
+                truncate(info.last_error) if info.last_error else "",
+            )
+        return table
+
+    def show(self, infos: Sequence[ActorInfo], elapsed: float, dead_letters: int, *, final: bool = False) -> None:
+        self.live.update(self.render(infos, elapsed, dead_letters, final=final), refresh=True)
+
+    def close(self) -> None:
+        try:
+            self.live.stop()
+        finally:
+            _remove_compact_logging(self._log_handler)
+
+
+class _OneLineFormatter(logging.Formatter):
+    """"LEVEL logger: message", never with a traceback."""
+
+    def __init__(self) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return " ".join(self.formatMessage(_without_traceback(record)).split("\n")[:1])
+
+
+def _without_traceback(record: logging.LogRecord) -> logging.LogRecord:
+    record = logging.makeLogRecord(record.__dict__)
+    record.message = record.getMessage()
+    record.exc_info = record.exc_text = record.stack_info = None
+    return record
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to ``sys.stderr`` as it is when a record comes (rich's Live swaps it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def _install_compact_logging() -> logging.Handler | None:
+    if logging.getLogger().handlers:
+        return None  # the program configured logging: leave it be
+    handler = _StderrHandler()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(_OneLineFormatter())
+    for name in ("actors", "supervision"):
+        logging.getLogger(name).addHandler(handler)
+    return handler
+
+
+def _remove_compact_logging(handler: logging.Handler | None) -> None:
+    if handler is not None:
+        for name in ("actors", "supervision"):
+            logging.getLogger(name).removeHandler(handler)
+
+
+def open_view(*, plain: bool = False, file: IO[str] | None = None, title: str = "trio-actors") -> View:
+    """A `RichView` when stdout is a terminal and rich is installed, else a `PlainView`.
+
+    ``plain=True`` always gives a `PlainView`. In a terminal without rich, a
+    one-line hint on stderr says how to get the live view.
+    """
+    out = file if file is not None else sys.stdout
+    if plain or not _is_terminal(out):
+        return PlainView(file)
+    try:
+        import rich.live  # noqa: F401
+    except ImportError:
+        print(
+            "(install rich for a live view redrawn in place: pip install 'trio-actors[live]'; "
+            "showing plain snapshots)",
+            file=sys.stderr, flush=True,
+        )
+        return PlainView(file)
+    return RichView(title)
+
+
+def _is_terminal(file: IO[str]) -> bool:
+    try:
+        return file.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+async def watch(system: ActorSystem, view: View, interval: float) -> None:
+    """Show a snapshot of ``system`` every ``interval`` seconds until cancelled.
+
+    On cancellation a last snapshot is shown (marked final), so a short run
+    still shows its actors, then the view is closed.
+    """
+    start = trio.current_time()
+    try:
+        while True:
+            view.show(system.inspect(), trio.current_time() - start, system.dead_letters.total)
+            await trio.sleep(interval)
+    finally:
+        try:
+            view.show(system.inspect(), trio.current_time() - start, system.dead_letters.total, final=True)
+        finally:
+            view.close()
