@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from . import _cell as _cell_module
 from ._cell import STOP
 from ._exceptions import ActorError, UnhandledMessage
+from ._text import safe_repr
 
 if TYPE_CHECKING:
     from ._cell import Cell, Directive
@@ -239,4 +240,4 @@ def check_actor_class(actor_cls: Any, verb: str) -> None:
     """Raise a TypeError unless ``actor_cls`` is an `Actor` subclass (``verb`` names the caller)."""
     if not (isinstance(actor_cls, type) and issubclass(actor_cls, Actor)):
         hint = " (pass the class, not an instance)" if isinstance(actor_cls, Actor) else ""
-        raise TypeError(f"{verb}() takes an Actor subclass, not {actor_cls!r}{hint}")
+        raise TypeError(f"{verb}() takes an Actor subclass, not {safe_repr(actor_cls)}{hint}")

@@ -31,6 +31,7 @@ from ._mailbox import Mailbox
 from ._messages import Terminated
 from ._ref import ActorRef
 from ._reply import DeferredReply, Reply
+from ._text import SafeRepr, safe_repr
 from ._timers import Timer
 
 if TYPE_CHECKING:
@@ -447,6 +448,8 @@ class Cell:
         system = self.system
         if self.closed:
             raise ActorStopped(f"actor '{self.name}' is stopping and cannot spawn {actor_cls.__name__}")
+        if self.nursery is None:
+            await self._open_nursery()
         name = system._reserve_name(actor_cls, name)
         try:
             child = Cell(
@@ -467,10 +470,20 @@ class Cell:
             raise
         system._names[name] = child
         self.children[name] = child
-        if self.nursery is None:
-            await self._open_nursery()
         await child.start_in(self.nursery)  # type: ignore[arg-type]
         return child.ref
+
+    def _abandon_start(self) -> None:
+        """The spawner gave up before ``spawn`` returned: undo the actor, leaving no trace."""
+        self.system._release_name(self.name, self)
+        parent = self.parent
+        if parent is not None and parent.children.get(self.name) is self:
+            del parent.children[self.name]
+        if self.mailbox.disarm():  # never ran: end it here and now
+            self.closed = True
+            self._terminate(None)
+        else:
+            self.request_stop()
 
     async def start_in(self, nursery: trio.Nursery) -> None:
         """Start this cell's task; return once ``on_start`` ran (raise what it raised)."""
@@ -480,14 +493,18 @@ class Cell:
             # Nothing to run before the first message: the task starts with it
             # (or with a stop), so an actor never sent anything costs no task.
             self.mailbox.start_lazily(self._launch)
-            await trio.lowlevel.checkpoint()
+            try:
+                await trio.lowlevel.checkpoint()
+            except BaseException:
+                self._abandon_start()
+                raise
             return
         self.starting = trio.lowlevel.current_task()
         nursery.start_soon(self.main)
 
         def abort(_: object) -> trio.lowlevel.Abort:
             self.starting = None
-            self.request_stop()  # the spawner gave up: do not leave a half-started actor behind
+            self._abandon_start()  # the spawner gave up: do not leave a half-started actor behind
             return trio.lowlevel.Abort.SUCCEEDED
 
         await trio.lowlevel.wait_task_rescheduled(abort)  # the child wakes us after on_start
@@ -510,7 +527,9 @@ class Cell:
                 await self.host_release.wait()
 
         if self.nursery is None:
-            self.nursery = await self.home.start(host)
+            with trio.CancelScope(shield=True):  # quick, and must not fail half-way
+                self.nursery = await self.home.start(host)
+            await trio.lowlevel.checkpoint_if_cancelled()
 
     def watch(self, target: Cell) -> None:
         if target.stopped:
@@ -565,9 +584,12 @@ class Cell:
         try:
             reason = await self._lifecycle()
         except trio.Cancelled:
-            # Cancelled from outside (a cancel scope around the system): still
-            # stop in order (the parent stops its children, last started first)
-            # and run on_stop, shielded and bounded.
+            # Cancelled from outside (a cancel scope around the system): settle
+            # the message being handled, then stop in order (the parent stops
+            # its children, last started first) and run on_stop, shielded and bounded.
+            if self.current is not None:
+                envelope, self.current = self.current, None
+                self._interrupted(envelope, "the actor system was cancelled from outside")
             with trio.CancelScope(shield=True) as scope:
                 if self.parent is not None and self.control is not _STOP:
                     with trio.move_on_after(10 * self.shutdown_timeout):
@@ -661,7 +683,7 @@ class Cell:
                 self.start_scope = scope
                 if self.incarnations > 1 and reason is not None:
                     if self.system._tracer is not None:
-                        self.system._tracer._actor("restart", self, repr(reason))
+                        self.system._tracer._actor("restart", self, safe_repr(reason))
                     await instance.on_restart(reason)
                 await instance.on_start()
             self.start_scope = None
@@ -749,7 +771,7 @@ class Cell:
                     if self.control is not None and self.control is not _EXIT:
                         # Stopping or restarting anyway: the asker gets the error, the
                         # message is recorded, and it does not count as a failure.
-                        self._settle(envelope, exc, f"handler of '{self.name}' raised {exc!r} while stopping")
+                        self._settle(envelope, exc, f"handler of '{self.name}' raised {safe_repr(exc)} while stopping")
                         return None
                     if isinstance(exc, AskAbandoned):
                         self._abandoned(envelope, exc)
@@ -797,19 +819,20 @@ class Cell:
     def _failed(self, envelope: Envelope, exc: BaseException) -> None:
         self._log_failure(exc, f"handling {type(envelope.message).__name__}")
         if self.system._tracer is not None:
-            self.system._tracer._message("fail", self, envelope, repr(exc))
-        self._settle(envelope, exc, f"handler of '{self.name}' failed with {exc!r}")
+            self.system._tracer._message("fail", self, envelope, safe_repr(exc))
+        self._settle(envelope, exc, f"handler of '{self.name}' failed with {safe_repr(exc)}")
 
-    def _interrupted(self, envelope: Envelope) -> None:
+    def _interrupted(self, envelope: Envelope, why: str | None = None) -> None:
+        if why is None:
+            why = f"the handler ran past its shutdown_timeout of {self.shutdown_timeout:g} s and was cancelled"
         error = ActorStopped(
-            f"actor '{self.name}' was stopped while handling {type(envelope.message).__name__}; "
-            f"the handler ran past its shutdown_timeout of {self.shutdown_timeout:g} s and was cancelled"
+            f"actor '{self.name}' was stopped while handling {type(envelope.message).__name__}; {why}"
         )
         self._settle(envelope, error, str(error))
 
     def _log_failure(self, exc: BaseException, doing: str) -> None:
         self.last_error = exc
-        log.error("actor %s failed while %s: %r", self.path, doing, exc, exc_info=exc)
+        log.error("actor %s failed while %s: %s", self.path, doing, SafeRepr(exc), exc_info=exc)
 
     # ------------------------------------------------------------------
     # Ending incarnations and the cell
@@ -859,7 +882,7 @@ class Cell:
                 try:
                     await instance.on_stop()
                 except Exception as exc:
-                    log.error("on_stop of actor %s raised %r", self.path, exc, exc_info=exc)
+                    log.error("on_stop of actor %s raised %s", self.path, SafeRepr(exc), exc_info=exc)
             if scope.cancelled_caught:
                 log.error("on_stop of actor %s ran past shutdown_timeout (%g s) and was cancelled",
                           self.path, self.shutdown_timeout)
@@ -900,7 +923,7 @@ class Cell:
         self._fail_deferred("stopped")
         self.system._forget(self)
         if self.system._tracer is not None:
-            self.system._tracer._actor("stop", self, None if reason is None else repr(reason))
+            self.system._tracer._actor("stop", self, None if reason is None else safe_repr(reason))
         parent = self.parent
         if parent is not None:
             if parent.children.get(self.name) is self:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Awaitable
 from typing import Any
@@ -10,6 +11,7 @@ import trio
 
 from ._context import acting_for, blocking_cell
 from ._exceptions import AskTimeout
+from ._text import safe_repr
 
 __all__ = ["gather"]
 
@@ -36,11 +38,20 @@ async def gather(
     Raises:
       AskTimeout: ``timeout`` passed (and ``return_exceptions`` is False).
     """
-    for index, item in enumerate(awaitables):
-        if not isinstance(item, Awaitable):
-            raise TypeError(f"gather() argument {index} is not awaitable: {item!r}")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0):
-        raise ValueError(f"timeout must be a number >= 0 or None, got {timeout!r}")
+    try:
+        for index, item in enumerate(awaitables):
+            if not isinstance(item, Awaitable):
+                raise TypeError(f"gather() argument {index} is not awaitable: {safe_repr(item)}")
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+                raise TypeError(f"timeout must be a number >= 0 or None, not {type(timeout).__name__}")
+            if math.isnan(timeout) or timeout < 0:
+                raise ValueError(f"timeout must be a number >= 0 or None, got {timeout!r}")
+    except (TypeError, ValueError):
+        for item in awaitables:  # they will never run: close them, so none warns "never awaited"
+            if inspect.iscoroutine(item):
+                item.close()
+        raise
     results: list[Any] = [_MISSING] * len(awaitables)
     first_error: list[BaseException] = []
 

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._text import safe_repr
+
 if TYPE_CHECKING:
     from ._cell import Cell
     from ._ref import ActorRef
@@ -63,7 +65,7 @@ def snapshot(root: Cell) -> list[ActorInfo]:
             found.append(ActorInfo(
                 child.ref, child.path, depth, child.actor_cls.__name__, _state(child),
                 len(child.mailbox), max(0, child.incarnations - 1),
-                None if child.last_error is None else repr(child.last_error),
+                None if child.last_error is None else safe_repr(child.last_error),
                 sum(1 for c in child.children.values() if not c.stopped),
             ))
             walk(child, depth + 1)

@@ -11,6 +11,7 @@ import trio
 
 from ._context import blocking_cell
 from ._exceptions import ActorStopped
+from ._text import safe_repr
 
 if TYPE_CHECKING:
     from ._cell import Cell
@@ -176,7 +177,7 @@ class Reply(Generic[T]):
         reason = (
             f"late reply to {what}: the asker had stopped waiting (timed out or cancelled)"
             if error is None
-            else f"late failure of {what}: the asker had stopped waiting ({error!r})"
+            else f"late failure of {what}: the asker had stopped waiting ({safe_repr(error)})"
         )
         self._system._dead_letter(
             value if error is None else error,

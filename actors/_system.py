@@ -22,6 +22,7 @@ from ._inspect import ActorInfo, snapshot
 from ._deadlines import Deadlines
 from ._exceptions import ActorNameTaken, ActorNotFound, ActorStopped, EscalatedFailure, MailboxFull
 from ._ref import ActorRef
+from ._text import SafeRepr, safe_repr
 from ._threads import Workers
 from ._tools import current_system
 from ._tracing import Tracer
@@ -236,7 +237,7 @@ class ActorSystem:
         hash(topic)
         cell = ref._cell
         if cell.closed:
-            raise ActorStopped(f"actor '{cell.name}' has stopped and cannot subscribe to {topic!r}")
+            raise ActorStopped(f"actor '{cell.name}' has stopped and cannot subscribe to {safe_repr(topic)}")
         self._topics.setdefault(topic, {})[cell] = None
         if cell.topics is None:
             cell.topics = set()
@@ -286,7 +287,7 @@ class ActorSystem:
             if not isinstance(name, str):
                 raise TypeError(f"name must be a str, not {type(name).__name__}")
             if not name or "/" in name:
-                raise ValueError(f"name must be a non-empty string without '/', got {name!r}")
+                raise ValueError(f"name must be a non-empty string without '/', got {safe_repr(name)}")
             existing = self._names.get(name, False)
             if existing is not False:
                 where = f" at {existing.path}" if existing is not None else ""
@@ -337,7 +338,7 @@ class ActorSystem:
         self.dead_letters._append(record)
         if self._tracer is not None:
             self._tracer._dead_letter(recipient.path if recipient is not None else "-", envelope, message, reason)
-        log.debug("dead letter to %s: %r (%s)", recipient, message, reason)
+        log.debug("dead letter to %s: %s (%s)", recipient, SafeRepr(message), reason)
         subscribers = self._topics.get(DeadLetter)
         if subscribers and not isinstance(message, DeadLetter):
             for cell in list(subscribers):
@@ -350,7 +351,7 @@ class ActorSystem:
     def _escalate(self, failure: EscalatedFailure) -> None:
         if self._escalation is None:
             self._escalation = failure
-            log.error("%s", failure)
+            log.error("%s", SafeRepr(failure))
             if self._body_scope is not None:
                 self._body_scope.cancel()
 
@@ -412,28 +413,53 @@ async def _run_system(system: ActorSystem) -> AsyncIterator[ActorSystem]:
     body_error: BaseException | None = None
     system._token = trio.lowlevel.current_trio_token()
     token = current_system.set(system)
-    async with trio.open_nursery() as nursery:
-        system._nursery = nursery
-        await nursery.start(system._deadlines.run)
-        system._guardian.build()
-        await system._guardian.start_in(nursery)
-        try:
-            with trio.CancelScope() as body_scope:
-                system._body_scope = body_scope
-                yield system
-        except BaseException as exc:  # re-raised below, outside the nursery: never grouped
-            body_error = exc
-        finally:
-            system._body_scope = None
-            with trio.CancelScope(shield=True):
-                await system._shutdown()
-            nursery.cancel_scope.cancel()  # the deadline ticker
-            current_system.reset(token)
-            system._token = None  # threads can no longer reach this system
-            if system._tracer is not None and system._trace_path is not None:
-                system._tracer.export_jsonl(system._trace_path)
+    try:
+        async with _system_nursery(system, token) as nursery:
+            await nursery.start(system._deadlines.run)
+            system._guardian.build()
+            await system._guardian.start_in(nursery)
+            try:
+                with trio.CancelScope() as body_scope:
+                    system._body_scope = body_scope
+                    yield system
+            except BaseException as exc:  # re-raised below, outside the nursery: never grouped
+                body_error = exc
+            finally:
+                system._body_scope = None
+                with trio.CancelScope(shield=True):
+                    await system._shutdown()
+                nursery.cancel_scope.cancel()  # the deadline ticker
+    except BaseExceptionGroup as group:
+        # Something no handler may catch (KeyboardInterrupt, SystemExit...) escaped an
+        # actor: the user gets that exception itself, not a group around it.
+        leaves = [e for e in _leaves(group) if not isinstance(e, trio.Cancelled)]
+        if len(leaves) == 1:
+            raise leaves[0] from None
+        raise
     if system._escalation is not None:
         escalation = system._escalation
         raise escalation from escalation.root_cause
     if body_error is not None:
         raise body_error
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return found
+
+
+@asynccontextmanager
+async def _system_nursery(system: ActorSystem, token: Any) -> AsyncIterator[trio.Nursery]:
+    """The system's nursery; on the way out, unhook the system from its context."""
+    try:
+        async with trio.open_nursery() as nursery:
+            system._nursery = nursery
+            yield nursery
+    finally:
+        current_system.reset(token)
+        system._token = None  # threads can no longer reach this system
+        if system._tracer is not None and system._trace_path is not None:
+            system._tracer.export_jsonl(system._trace_path)
+

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import trio
 
 from ._exceptions import ActorStopped, AskAbandoned, WorkerProcessError
+from ._text import safe_repr
 
 if TYPE_CHECKING:
     from ._cell import Cell
@@ -106,7 +107,7 @@ class Workers:
             value if error is None else error,
             recipient=owner.ref if owner is not None else None,
             reason=f"late result of {name}() in a worker thread: its caller had been cancelled"
-            + ("" if error is None else f" (it raised {error!r})"),
+            + ("" if error is None else f" (it raised {safe_repr(error)})"),
             error=error,
         )
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from actors import Actor
 from actors._actor import check_actor_class
+from actors._text import safe_repr
 
 __all__ = ["ChildSpec", "Restart"]
 
@@ -21,7 +22,7 @@ def _timeout(name: str, value: float | None, *, optional: bool) -> float | None:
         raise TypeError(f"{name} must be a number of seconds{' or None' if optional else ''}, "
                         f"not {type(value).__name__}")
     if math.isnan(value) or value <= 0 or value == math.inf:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        raise ValueError(f"{name} must be a finite number > 0, got {safe_repr(value)}")
     return float(value)
 
 
@@ -61,9 +62,11 @@ class ChildSpec:
     ) -> None:
         check_actor_class(actor_cls, "ChildSpec")
         if restart not in _RESTARTS:
-            raise ValueError(f"restart must be one of 'permanent', 'transient', 'temporary', not {restart!r}")
+            raise ValueError(
+                f"restart must be one of 'permanent', 'transient', 'temporary', not {safe_repr(restart)}"
+            )
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
-            raise ValueError(f"name must be a non-empty string without '/', got {name!r}")
+            raise ValueError(f"name must be a non-empty string without '/', got {safe_repr(name)}")
         if mailbox_size is not None and (isinstance(mailbox_size, bool) or not isinstance(mailbox_size, int)
                                          or mailbox_size < 1):
             raise ValueError("mailbox_size must be >= 1 (or None for unbounded)")

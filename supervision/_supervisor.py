@@ -12,6 +12,7 @@ import trio
 
 from actors import Actor, ActorError, ActorRef, EscalatedFailure
 from actors._cell import RESTART, STOP, Cell, Directive
+from actors._text import SafeRepr, safe_repr
 
 from ._events import ChildFailed, ChildRestarted, ChildStarted, ChildStopped, SupervisionEvent, SupervisorGaveUp
 from ._spec import ChildSpec
@@ -68,7 +69,7 @@ class Supervisor(Actor):
         children: Sequence[ChildSpec | Supervisor] = (),
     ) -> None:
         if not isinstance(name, str) or not name or "/" in name:
-            raise ValueError(f"Supervisor name must be a non-empty string without '/', got {name!r}")
+            raise ValueError(f"Supervisor name must be a non-empty string without '/', got {safe_repr(name)}")
         strategy = OneForOne() if strategy is None else strategy
         if not isinstance(strategy, Strategy):
             raise TypeError(
@@ -81,7 +82,7 @@ class Supervisor(Actor):
             if not isinstance(child, (ChildSpec, Supervisor)):
                 hint = "; wrap it: ChildSpec(YourActor, name=...)" if isinstance(child, type) else ""
                 raise TypeError(f"children of supervisor '{name}' must be ChildSpec or Supervisor, "
-                                f"not {child!r}{hint}")
+                                f"not {safe_repr(child)}{hint}")
             if child.name is not None:
                 if child.name in names:
                     raise ValueError(f"supervisor '{name}' has two children named '{child.name}'")
@@ -212,9 +213,9 @@ class Supervisor(Actor):
         for living in reversed(self._living()):
             await living.suspend(error)
         if isinstance(error, EscalatedFailure):
-            last = f"supervisor '{error.supervisor}' gave up (the failure started as {error.root_cause!r})"
+            last = f"supervisor '{error.supervisor}' gave up (the failure started as {safe_repr(error.root_cause)})"
         else:
-            last = repr(error)
+            last = safe_repr(error)
         raise EscalatedFailure(
             f"supervisor '{self.name}' gave up: child '{child.name}' failed more than "
             f"{strategy.max_restarts} times within {strategy.within:g} s; last error: {last}. "
@@ -240,7 +241,7 @@ class Supervisor(Actor):
         return living
 
     def _publish(self, event: SupervisionEvent) -> None:
-        log.info("%s", event)
+        log.info("%s", SafeRepr(event))
         self._cell.system.publish(SupervisionEvent, event)
 
 
