@@ -174,11 +174,11 @@ class Actor:
 
     def watch(self, ref: ActorRef[Any]) -> None:
         """Be told `Terminated(ref, reason)` when ``ref`` stops (at once if it has)."""
-        self._cell.watch(ref._cell)
+        self._cell.watch(_cell_of(ref, "watch"))
 
     def unwatch(self, ref: ActorRef[Any]) -> None:
         """Stop watching ``ref``."""
-        self._cell.unwatch(ref._cell)
+        self._cell.unwatch(_cell_of(ref, "unwatch"))
 
     def schedule_once(self, delay: float, message: Any) -> Timer:
         """Tell this actor ``message`` after ``delay`` seconds; returns a cancellable `Timer`.
@@ -234,6 +234,14 @@ class Actor:
 
 
 _cell_module._base_on_start = Actor.on_start
+
+
+def _cell_of(ref: Any, verb: str) -> Cell:
+    from ._ref import ActorRef
+
+    if not isinstance(ref, ActorRef):
+        raise TypeError(f"{verb}() takes an ActorRef, not {type(ref).__name__}")
+    return ref._cell
 
 
 def check_actor_class(actor_cls: Any, verb: str) -> None:

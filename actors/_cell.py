@@ -698,19 +698,24 @@ class Cell:
 
     async def _loop(self) -> BaseException | None:
         """Handle messages until a control request (None) or a failure (returned)."""
-        with trio.CancelScope() as scope:
-            self.scope = scope
-            outcome = await self._handle_messages(scope)
-        self.scope = None
-        if not scope.cancelled_caught:
-            return outcome
-        # The running handler was cancelled: past its message_timeout, or past
-        # the shutdown grace of a stop or restart.
-        envelope = self.current
-        self.current = None
-        self.deferred_current = False
-        if envelope is None:
-            return None
+        while True:
+            with trio.CancelScope() as scope:
+                self.scope = scope
+                outcome = await self._handle_messages(scope)
+            self.scope = None
+            if not scope.cancelled_caught:
+                return outcome
+            # The running handler was cancelled: past its message_timeout, or past
+            # the shutdown grace of a stop or restart.
+            envelope = self.current
+            self.current = None
+            self.deferred_current = False
+            if envelope is not None:
+                break
+            if self.control is not None:
+                return None
+            # No handler was running (a runtime job was cut short, or a stale
+            # deadline): nothing failed, so go on handling messages.
         if self.control is None:
             error = MessageTimeout(
                 f"actor '{self.name}' took longer than its message_timeout of "
@@ -790,6 +795,8 @@ class Cell:
                                 tracer._message("reply", self, envelope)
                     elif tracer is not None:
                         tracer._message("done", self, envelope)
+                if message_timeout is not None:
+                    scope.deadline = math.inf  # the limit was this handler's, not the next checkpoint's
                 self.current = None
                 handled += 1
                 if handled >= throughput or not queue or self.control is not None or self.sysq:
