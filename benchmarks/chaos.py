@@ -1,22 +1,35 @@
 """``python -m benchmarks.chaos``: reliability of a supervision tree under faults and load.
 
 A tree of supervisors and workers (root -> teams with OneForOne, OneForAll and
-RestForOne strategies -> workers with a ``message_timeout``) takes a steady load
-of tells and asks from sender tasks and sender actors, while a seeded fault
-injector makes handlers crash, makes them hang past their ``message_timeout``,
-stops workers for good with ``system.stop`` and sends crash storms to a team so
-that it gives up and its parent restarts the whole subtree. A ledger accounts
-for every message (see ``_chaos_ledger``: each is handled, answered with an
-error, or dead-lettered, exactly once by its final fate).
+RestForOne strategies and ``Backoff(initial=0.01, maximum=0.2)`` -> workers with
+a ``message_timeout``) takes a steady load of tells and asks from sender tasks
+(``await ref.ask``) and sender actors (``ask_nowait`` on a timer), while a
+seeded fault injector (``random.Random(seed)``) sends messages flagged to crash
+their handler or hang it past ``message_timeout``, stops workers for good with
+``system.stop`` (messages to them then become dead letters or ``ActorStopped``),
+sends crash storms to a team so that it gives up and the root restarts the whole
+subtree, and now and then blocks the event loop from inside a handler (a sync
+call in async code). A tenth of the asks have a tight deadline, so some time out
+and are answered late.
+
+A ledger (``_chaos_ledger``) accounts for every message: each ends handled,
+errored (an ask whose asker got an error) or dead-lettered (a tell), counted
+once by that final fate, and ``sent == handled + errored + dead_lettered``; it
+also checks that nothing is handled twice, that each error matches a dead
+letter, that late answers are recorded, and per-sender order. Dead letters come
+from a subscription to ``actors.DeadLetter`` (the bounded record would drop
+them), and the subscriber's own backlog at shutdown is recovered from the
+record.
 
 The run exits non-zero when the ledger does not balance or breaks a rule, when a
-task outlives the system block, when shutdown takes longer than its bound, when
-a failure escalates past the root, or (``--soak``) when memory grows.
+task outlives the system block, when shutdown takes longer than its bound (see
+``shutdown_bound`` in `_run`), when an actor is restarted without a failure,
+when a failure escalates past the root, or (``--soak``) when live memory grows.
 
 Usage::
 
-    python -m benchmarks.chaos [--seed N] [--seconds S] [--actors N] [--quick]
-                               [--soak MINUTES] [--json]
+    python -m benchmarks.chaos [--seed N] [--seconds S] [--actors N] [--rate R] [--quick]
+                               [--soak MINUTES] [--virtual] [--throughput N] [--json]
 
 In-process (CI, see ``tests/test_chaos.py``)::
 
@@ -24,7 +37,8 @@ In-process (CI, see ``tests/test_chaos.py``)::
     assert report.ok, report.failures
 
 It runs in virtual time too (``trio.testing.MockClock(autojump_threshold=0)``):
-handlers and senders only wait with ``trio.sleep``.
+handlers and senders only wait with ``trio.sleep``, and a blocked loop is a jump
+of the clock.
 """
 
 from __future__ import annotations
@@ -45,6 +59,7 @@ from typing import Any
 
 import attrs
 import trio
+import trio.testing
 
 from actors import ActorRef, ActorStopped, DeadLetter, EscalatedFailure, open_actor_system
 from supervision import (
@@ -501,11 +516,11 @@ async def _run(cfg: ChaosConfig, failures: list[str], progress: Callable[[str], 
         cfg.max_cost + cfg.message_timeout) + 30.0
     traffic: Traffic | None = None
     system: Any = None
-    system_ref: Any = None
     ledger_ref: ActorRef[Any] | None = None
     shutdown_started = shutdown_ended = None
     open_hangs = 0
     restarts_by_count = 0
+    supervisors_alive = 0
     with trio.move_on_after(hard_limit) as watchdog:
         try:
             async with open_actor_system(
@@ -514,7 +529,6 @@ async def _run(cfg: ChaosConfig, failures: list[str], progress: Callable[[str], 
                 dead_letters_size=cfg.dead_letters_size,
                 throughput=cfg.throughput,
             ) as system:
-                system_ref = system
                 # The ledger's subscriber starts first, so it stops last.
                 ledger_ref = await system.spawn(LedgerActor, ledger, counts, cfg.ledger_delay, name="chaos-ledger")
                 system.subscribe(ledger_ref, DeadLetter)
@@ -539,6 +553,7 @@ async def _run(cfg: ChaosConfig, failures: list[str], progress: Callable[[str], 
                 ledger.closed = True  # every message has been sent
                 restarts_by_count = traffic.retired_restarts + sum(
                     restart_count(ref) for ref in traffic.refs.values())
+                supervisors_alive = _supervisors_alive()
                 open_hangs = ledger.open_hangs()
                 if progress is not None:
                     progress(f"load over after {trio.current_time() - run_start:.1f} s; shutting down "
@@ -554,19 +569,7 @@ async def _run(cfg: ChaosConfig, failures: list[str], progress: Callable[[str], 
     tasks_after = trio.lowlevel.current_statistics().tasks_living
     run_seconds = trio.current_time() - run_start
 
-    # Dead letters still queued for the ledger actor when it stopped were drained
-    # into system.dead_letters (as records whose message is the record): recover them.
-    wrapped_dead_letters = wrapped_other = 0
-    dead_letters_total = 0
-    if system_ref is not None:
-        for record in system_ref.dead_letters:
-            if ledger_ref is not None and record.recipient is ledger_ref:
-                if isinstance(record.message, DeadLetter):
-                    wrapped_dead_letters += 1
-                else:
-                    wrapped_other += 1
-                absorb(ledger, counts, record.message)
-        dead_letters_total = system_ref.dead_letters.total
+    wrapped_dead_letters, wrapped_other, dead_letters_total = _recover(system, ledger_ref, ledger, counts)
     # Each original record was seen by the ledger (counts includes the recovered
     # ones); each record drained from the ledger actor's mailbox made one more.
     missed = dead_letters_total - counts["dead_letters_seen"] - wrapped_dead_letters - wrapped_other
@@ -595,6 +598,15 @@ async def _run(cfg: ChaosConfig, failures: list[str], progress: Callable[[str], 
     if shutdown_seconds is not None and shutdown_seconds > shutdown_bound:
         failures.append(f"shutdown took {shutdown_seconds:.3f} s, over its bound of {shutdown_bound:.3f} s")
 
+    # Old incarnations must not pile up: each supervisor has its spec value and its
+    # running instance, and at most one earlier incarnation may be kept by the
+    # traceback of its last failure (cell.last_error). More grows with every restart.
+    supervisors_bound = 3 * (cfg.teams + 1)
+    if supervisors_alive > supervisors_bound:
+        failures.append(f"{supervisors_alive} Supervisor instances alive at the end of the load, more than "
+                        f"{supervisors_bound} (spec + running + one earlier incarnation, for {cfg.teams + 1} "
+                        f"supervisors): old incarnations are kept alive")
+
     # Memory after the system is gone: what the run kept.
     samples = traffic.memory_samples if traffic is not None else []
     full_at = traffic.dead_letters_full_at if traffic is not None else None
@@ -603,7 +615,7 @@ async def _run(cfg: ChaosConfig, failures: list[str], progress: Callable[[str], 
     depth = (traffic.max_depth, traffic.max_depth_path, traffic.max_queued, traffic.inspections) if traffic else (
         0, "", 0, 0)
     replaced = traffic.replaced_refs if traffic is not None else 0
-    system = system_ref = traffic = ledger_ref = None  # the system is gone: what is still held is ours
+    system = traffic = ledger_ref = None  # the system is gone: what is still held is ours
     final_traced = peak_traced = None
     gc.collect()
     final_blocks = sys.getallocatedblocks()
@@ -636,6 +648,8 @@ async def _run(cfg: ChaosConfig, failures: list[str], progress: Callable[[str], 
         "restarts_worker_events": counts["worker_restarted_events"],
         "restarts_team_events": counts["team_restarted_events"],
         "give_ups": counts["gave_up_events"],
+        "supervisor_instances_alive": supervisors_alive,
+        "supervisor_instances_bound": 3 * (cfg.teams + 1),
         "max_mailbox_depth": depth[0],
         "max_mailbox_depth_actor": depth[1],
         "max_messages_queued": depth[2],
@@ -715,6 +729,33 @@ def _mib(n: float | None) -> float | None:
     return None if n is None else round(n / 2**20, 2)
 
 
+def _supervisors_alive() -> int:
+    """Supervisor objects in memory (specs and incarnations), after a full collection."""
+    gc.collect()
+    return sum(1 for obj in gc.get_objects() if isinstance(obj, Supervisor))
+
+
+def _recover(system: Any, ledger_ref: ActorRef[Any] | None, ledger: Ledger, counts: collections.Counter[str]
+             ) -> tuple[int, int, int]:
+    """Account what the ledger actor had not read when it stopped; return the counts.
+
+    Its queued messages were drained into ``system.dead_letters`` as records
+    addressed to it whose message is the original record (or event). Returns
+    (drained dead letters, other drained messages, records made in total).
+    """
+    if system is None or ledger_ref is None:
+        return 0, 0, 0
+    wrapped_dead_letters = wrapped_other = 0
+    for record in system.dead_letters:
+        if record.recipient is ledger_ref:
+            if isinstance(record.message, DeadLetter):
+                wrapped_dead_letters += 1
+            else:
+                wrapped_other += 1
+            absorb(ledger, counts, record.message)
+    return wrapped_dead_letters, wrapped_other, system.dead_letters.total
+
+
 class _GcPauses:
     """A `gc.callbacks` hook: the longest collection (real seconds) and the number of full ones."""
 
@@ -788,7 +829,8 @@ def render(report: ChaosReport) -> str:
         f"  restarts             {f['restarts_worker_count']:>10,}   worker restarts (restart_count); "
         f"{f['restarts_worker_events']:,} ChildRestarted events for workers, "
         f"{f['restarts_team_events']:,} for teams; {f['restarts_without_failure']} without a failure",
-        f"  give-ups             {f['give_ups']:>10,}   (SupervisorGaveUp)",
+        f"  give-ups             {f['give_ups']:>10,}   (SupervisorGaveUp); {f['supervisor_instances_alive']} "
+        f"Supervisor objects alive at the end (bound {f['supervisor_instances_bound']})",
         f"  max mailbox depth    {f['max_mailbox_depth']:>10,}   ({f['max_mailbox_depth_actor']}; at most "
         f"{f['max_messages_queued']:,} queued in all, {f['inspections']:,} inspections)",
         f"  ask latency          p50 {_fmt(f['ask_p50_ms'])} ms, p99 {_fmt(f['ask_p99_ms'])} ms (answered asks); "
@@ -830,6 +872,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, help="seconds of load (default 10; --quick 3)")
     parser.add_argument("--actors", type=int, help="workers (default 100; --quick 30)")
     parser.add_argument("--rate", type=float, help="load messages per second (default 5000; --quick 1500)")
+    parser.add_argument("--faults", type=float, metavar="PER_SECOND", dest="faults_per_second",
+                        help="faults injected per second (default 10; --quick 8)")
     parser.add_argument("--throughput", type=int,
                         help="the system's throughput (fairness) setting: messages per actor between "
                              "checkpoints (default 100, the runtime's default)")
@@ -841,6 +885,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", choices=("rss", "tracemalloc", "off"), default="rss",
                         help="rss (default: RSS and pymalloc's block count) or tracemalloc (exact live "
                              "bytes, but it makes the run several times slower)")
+    parser.add_argument("--virtual", action="store_true",
+                        help="run in virtual time (trio.testing.MockClock, autojump): a light soak of many "
+                             "simulated minutes takes one or two real ones; latencies are then virtual")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     parser.add_argument("--log", action="store_true", help="keep the runtime's failure logs (very verbose)")
     args = parser.parse_args(argv)
@@ -849,7 +896,7 @@ def main(argv: list[str] | None = None) -> int:
     options.update(seed=args.seed, memory=args.memory, quiet=not args.log)
     if args.soak is not None:
         options.update(seconds=args.soak * 60, soak=True, memory_every=5.0)
-    for name in ("seconds", "actors", "rate", "throughput"):
+    for name in ("seconds", "actors", "rate", "throughput", "faults_per_second"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     if args.sample_every is not None:
@@ -858,7 +905,8 @@ def main(argv: list[str] | None = None) -> int:
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    report = trio.run(lambda: run_chaos(progress, **options))
+    clock = trio.testing.MockClock(autojump_threshold=0) if args.virtual else None
+    report = trio.run(lambda: run_chaos(progress, **options), clock=clock)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

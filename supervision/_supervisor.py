@@ -110,10 +110,13 @@ class Supervisor(Actor):
 
     async def on_start(self) -> None:
         cell = self._cell
+        # Drop the reference at once: the failure's traceback holds the previous
+        # incarnation, whose own _resume_reason would hold the one before, and so on.
+        reason, self._resume_reason = self._resume_reason, None
         for spec in self.children:
             existing = self._cell_of(spec)
             if existing is not None:
-                await existing.resume(self._resume_reason)
+                await existing.resume(reason)
                 continue
             if isinstance(spec, Supervisor):
                 ref = await spec._start_tree(cell)
@@ -151,7 +154,7 @@ class Supervisor(Actor):
 
     async def _actors_before_restart(self) -> None:
         for child in reversed(self._living()):
-            await child.suspend(self._resume_reason)
+            await child.suspend(self._cell.last_error)
 
     def _actors_child_terminated(self, child: Cell) -> None:
         self._backoff_state.pop(child, None)

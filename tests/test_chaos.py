@@ -147,3 +147,11 @@ async def test_a_blocked_loop_never_restarts_an_actor_that_did_not_fail(autojump
     assert report.figures["faults"].get("block", 0) > 0
     assert report.figures["restarts_without_failure"] == 0, "\n".join(report.failures)
     assert report.ok, "\n".join(report.failures)
+
+
+async def test_give_ups_do_not_keep_old_supervisor_incarnations_alive(autojump_clock: object) -> None:
+    """Each storm makes a team give up and the root restart it: old instances must be freed."""
+    report = await run_chaos(seed=2, **{**SMALL, "seconds": 6.0, "block_share": 0.0})
+    f = report.figures
+    assert f["give_ups"] >= 5
+    assert f["supervisor_instances_alive"] <= f["supervisor_instances_bound"], "\n".join(report.failures)

@@ -7,12 +7,13 @@ delays are exact and no test sleeps for real.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
 import trio
 
-from actors import ActorSystem, EscalatedFailure, open_actor_system
+from actors import Actor, ActorSystem, EscalatedFailure, open_actor_system
 from supervision import (
     Backoff,
     ChildFailed,
@@ -363,3 +364,35 @@ async def test_temporary_child_that_fails_publishes_child_stopped_with_the_reaso
         ChildFailed("/sup", "/sup/w", info.value),
         ChildStopped("/sup", "/sup/w", info.value),
     ]
+
+
+class Fragile(Actor):
+    """Fails on `Crash`, echoes `Echo`; keeps nothing (unlike `Worker`, whose log keeps errors)."""
+
+    async def receive(self, message: Any) -> Any:
+        if isinstance(message, Crash):
+            raise Boom("fragile")
+        return message.value
+
+
+async def test_repeated_give_ups_do_not_keep_old_supervisor_incarnations_alive(autojump_clock: Any) -> None:
+    """A team that gives up ten times and is restarted by the root each time leaves no trail.
+
+    Each give-up's error carries a traceback into the dying incarnation; if the new
+    incarnation kept that error, every earlier instance would stay reachable.
+    """
+    async with open_actor_system() as system:
+        team = Supervisor(name="team", strategy=OneForOne(max_restarts=0), children=[ChildSpec(Fragile, name="w")])
+        await system.spawn_tree(Supervisor(name="root", strategy=OneForOne(max_restarts=100, within=1.0),
+                                           children=[team]))
+        for n in range(10):
+            before = restart_count(system.lookup("team"))
+            system.lookup("w").tell(Crash(n))
+            await wait_until(lambda: restart_count(system.lookup("team")) == before + 1)
+            await trio.sleep(2.0)  # outside the root's window
+        assert restart_count(system.lookup("team")) == 10
+        assert await system.lookup("w").ask(Echo("alive")) == "alive"
+        gc.collect()
+        alive = [obj for obj in gc.get_objects() if isinstance(obj, Supervisor)]
+        # two specs, two running incarnations, at most one earlier team kept by last_error
+        assert len(alive) <= 5, alive
