@@ -155,3 +155,13 @@ async def test_give_ups_do_not_keep_old_supervisor_incarnations_alive(autojump_c
     f = report.figures
     assert f["give_ups"] >= 5
     assert f["supervisor_instances_alive"] <= f["supervisor_instances_bound"], "\n".join(report.failures)
+
+
+def test_the_command_runs_in_virtual_time_and_prints_one_json_object(capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m benchmarks.chaos --virtual --quick --json``: exit 0 and a balanced ledger."""
+    assert main(["--virtual", "--quick", "--json", "--seed", "5", "--faults", "20"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["ok"] is True, result["failures"]
+    figures = result["figures"]
+    assert figures["sent"] == figures["handled"] + figures["errored"] + figures["dead_lettered"] > 1000
+    assert figures["open"] == 0 and sum(figures["faults"].values()) > 20
