@@ -299,8 +299,6 @@ def _cmd_trace(args: argparse.Namespace) -> int:
         return _usage_error("trace", f"no such file: {path}")
     except IsADirectoryError:
         return _usage_error("trace", f"{path} is a folder; {hint}")
-    except UnicodeDecodeError:
-        return _usage_error("trace", f"{path} is not a text file; {hint}")
     except ValueError as exc:
         return _usage_error("trace", f"{exc}; {hint}")
     except OSError as exc:

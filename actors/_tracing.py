@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import json
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -155,17 +156,44 @@ def load_trace(path: str | os.PathLike[str]) -> list[TraceEvent]:
     """Read events written by `Tracer.export_jsonl`.
 
     Raises:
-      ValueError: a line is not a trace event (its number is in the message).
+      ValueError: the file is not UTF-8 text, or a line is not a trace event
+        (its number and the bad field are in the message).
+      OSError: the file cannot be read (``FileNotFoundError`` and so on).
     """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not a text file ({exc.reason} at byte {exc.start})") from None
     events = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            events.append(TraceEvent(**json.loads(line)))
-        except (ValueError, TypeError) as exc:
+            fields = json.loads(line)
+            if not isinstance(fields, dict):
+                raise TypeError(f"a JSON {type(fields).__name__}, not an object")
+            events.append(TraceEvent(**fields))
+            _check_types(fields)
+        except (ValueError, TypeError, RecursionError) as exc:
             raise ValueError(f"{path}:{number} is not a trace event ({exc})") from None
     return events
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "time": (int, float), "kind": (str,), "actor": (str,), "sender": (str, type(None)),
+    "message": (str, type(None)), "correlation_id": (int, type(None)), "trace_id": (int, type(None)),
+    "ask": (bool,), "detail": (str, type(None)), "parent_id": (int, type(None)),
+}
+
+
+def _check_types(fields: dict[str, Any]) -> None:
+    for name, value in fields.items():
+        allowed = _FIELD_TYPES[name]
+        if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
+            raise TypeError(f"field {name!r} is {value!r}, expected "
+                            f"{' or '.join('null' if t is type(None) else t.__name__ for t in allowed)}")
+        if name == "time" and not math.isfinite(value):
+            raise ValueError(f"field 'time' is {value!r}, expected a finite number")
 
 
 def render_timeline(events: Iterable[TraceEvent], trace_id: int | None = None) -> str:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 import trio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from actors import Actor, ActorSystem, Tracer, load_trace, open_actor_system, render_timeline
+from actors import Actor, ActorSystem, TraceEvent, Tracer, load_trace, open_actor_system, render_timeline
 
 
 class Planner(Actor):
@@ -144,3 +147,69 @@ async def test_opentelemetry_spans_are_parented_within_a_conversation(autojump_c
         assert all(s.context.trace_id == root.context.trace_id for s in children)
     failed = [s for s in spans if s.status.status_code == StatusCode.ERROR]
     assert {s.name for s in failed} == {"/planner str", "/orch str"}
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=6,
+)
+_VALID = {
+    "time": st.floats(0, 1e6), "kind": st.sampled_from(["send", "receive", "reply", "fail", "stop", "odd"]),
+    "actor": st.text(max_size=4), "sender": st.none() | st.text(max_size=4), "message": st.none() | st.text(max_size=4),
+    "correlation_id": st.none() | st.integers(0, 5), "trace_id": st.none() | st.integers(0, 3), "ask": st.booleans(),
+    "detail": st.none() | st.text(max_size=4), "parent_id": st.none() | st.integers(0, 5),
+}
+_FIELDS = list(_VALID)
+# Mostly well-formed events with now and then one field of any JSON type, or missing, or extra.
+_EVENTS = st.fixed_dictionaries(
+    {name: st.one_of(valid, valid, valid, _JSON_VALUES) for name, valid in list(_VALID.items())[:3]},
+    optional={name: st.one_of(valid, valid, valid, _JSON_VALUES) for name, valid in list(_VALID.items())[3:]}
+    | {"extra": _JSON_VALUES},
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(
+    st.one_of(
+        _EVENTS.map(json.dumps),
+        st.dictionaries(st.sampled_from(_FIELDS), _JSON_VALUES, max_size=10).map(json.dumps),
+        _JSON_VALUES.map(json.dumps),
+        st.text(max_size=20),
+    ),
+    max_size=6,
+))
+def test_load_trace_either_names_the_bad_line_or_returns_events_that_render(tmp_path: Path, lines: list[str]) -> None:
+    """A hand-edited or corrupt trace file gives a ValueError naming file and line, never a
+    TypeError later in render_timeline."""
+    path = tmp_path / "fuzz.jsonl"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    try:
+        events = load_trace(path)
+    except ValueError as exc:
+        assert re.match(rf"{re.escape(str(path))}:\d+ is not a trace event \(.+\)$", str(exc)), str(exc)
+        return
+    assert all(isinstance(event, TraceEvent) for event in events)
+    text = render_timeline(events)
+    assert text == "(no events)" if not events else text.count(" event") >= 1
+
+
+def test_load_trace_of_a_binary_file_is_a_value_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "image.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    with pytest.raises(ValueError, match=r"image.png is not a text file \(invalid start byte at byte 0\)"):
+        load_trace(path)
+
+
+@pytest.mark.parametrize(("line", "complaint"), [
+    ('{"time": "soon", "kind": "send", "actor": "/a"}', "field 'time' is 'soon', expected int or float"),
+    ('{"time": true, "kind": "send", "actor": "/a"}', "field 'time' is True, expected int or float"),
+    ('{"time": NaN, "kind": "send", "actor": "/a"}', "field 'time' is nan, expected a finite number"),
+    ('{"time": 0, "kind": "send", "actor": "/a", "trace_id": "7"}', "field 'trace_id' is '7', expected int or null"),
+    ('[1, 2]', "a JSON list, not an object"),
+])
+def test_load_trace_names_the_field_with_the_wrong_type(tmp_path: Path, line: str, complaint: str) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text(line + "\n")
+    with pytest.raises(ValueError, match=re.escape(f"t.jsonl:1 is not a trace event ({complaint})")):
+        load_trace(path)
