@@ -74,12 +74,13 @@ class Workers:
             with scope:
                 return await trio.to_thread.run_sync(work, limiter=limiter or self.limiter, abandon_on_cancel=True)
         except BaseException as exc:
-            finished = state["finished"]
-            if finished is not None and finished[1] is exc:
+            # (not named `finished`: that would rebind the callback the thread is about to queue)
+            outcome = state["finished"]
+            if outcome is not None and outcome[1] is exc:
                 raise  # the function's own error, delivered to its caller: nothing is late
             state["abandoned"] = True
-            if finished is not None:
-                self._late(fn, finished, owner)
+            if outcome is not None:
+                self._late(fn, outcome, owner)
             raise
         finally:
             if handler is not None:

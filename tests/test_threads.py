@@ -106,6 +106,48 @@ async def test_an_ask_timeout_stops_the_handler_waiting_and_records_the_late_res
     assert user.is_alive
 
 
+class Impatient(Actor):
+    """Gives a thread call a moment in its own cancel scope, then answers anyway."""
+
+    async def receive(self, fn):
+        with trio.move_on_after(0.05):
+            return await self.run_in_thread(fn)
+        return "gave up"
+
+
+@pytest.mark.parametrize("where", ["in a handler", "in the system block", "cut by message_timeout"])
+async def test_a_thread_call_cancelled_by_the_user_records_its_late_result(where: str) -> None:
+    """Whatever cancels the wait, the thread's result arrives later as a dead letter (and
+    the run goes on: this once crashed trio with a TrioInternalError)."""
+    from supervision import ChildSpec, Supervisor
+
+    release = threading.Event()
+
+    def slow() -> str:
+        release.wait(10)
+        return "finally"
+
+    async with open_actor_system() as system:
+        probe = await TestProbe.spawn(system)
+        system.subscribe(probe.ref, DeadLetter)
+        if where == "in a handler":
+            assert await (await system.spawn(Impatient)).ask(slow, timeout=5) == "gave up"
+        elif where == "in the system block":
+            with trio.move_on_after(0.05):
+                await blocking(slow)()
+        else:
+            await system.spawn_tree(Supervisor(name="sup", children=[
+                ChildSpec(ToolUser, name="user", message_timeout=0.05)]))
+            with pytest.raises(AskTimeout, match="message_timeout"):
+                await system.lookup("user").ask((slow,), timeout=5)
+            failed = await probe.expect(DeadLetter, timeout=5)  # the message that failed, first
+            assert "message_timeout" in failed.reason
+        release.set()
+        late = await probe.expect(lambda d: isinstance(d, DeadLetter) and d.message == "finally", timeout=5)
+        assert "late result of" in late.reason
+        assert await (await system.spawn(Pinger)).ask(1, timeout=5) == ("pong", 1)
+
+
 async def test_stopping_an_actor_does_not_wait_for_its_thread(actor_system: ActorSystem) -> None:
     release = threading.Event()
     user = await actor_system.spawn(ToolUser)
