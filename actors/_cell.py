@@ -691,7 +691,9 @@ class Cell:
                 return None  # stopped while starting: the lifecycle sees the stop next
         except Exception as exc:
             self.start_scope = None
-            self._log_failure(exc, "starting")
+            # A first start awaited by spawn raises there; any other is seen by nobody.
+            self._log_failure(exc, "starting" if self.incarnations == 1 else "restarting",
+                              observed=self.starting is not None)
             return exc
         self.started = True
         return None
@@ -824,7 +826,9 @@ class Cell:
         self._settle(envelope, exc, str(exc), answer=False)
 
     def _failed(self, envelope: Envelope, exc: BaseException) -> None:
-        self._log_failure(exc, f"handling {type(envelope.message).__name__}")
+        reply = envelope.reply
+        self._log_failure(exc, f"handling {type(envelope.message).__name__}", envelope,
+                          observed=reply is not None and not reply.done())  # the asker gets it
         if self.system._tracer is not None:
             self.system._tracer._message("fail", self, envelope, safe_repr(exc))
         self._settle(envelope, exc, f"handler of '{self.name}' failed with {safe_repr(exc)}")
@@ -837,9 +841,18 @@ class Cell:
         )
         self._settle(envelope, error, str(error))
 
-    def _log_failure(self, exc: BaseException, doing: str) -> None:
+    def _log_failure(self, exc: BaseException, doing: str, envelope: Envelope | None = None, *,
+                     observed: bool = False) -> None:
+        """Log a failure (with the actor's path and the message's trace id) and report it.
+
+        ``observed``: the error also reaches someone (an asker, a spawner); failure
+        listeners (the test kit) are told only of failures nobody else sees.
+        """
         self.last_error = exc
-        log.error("actor %s failed while %s: %s", self.path, doing, SafeRepr(exc), exc_info=exc)
+        context = {"actor": self.path, "trace_id": envelope.trace_id if envelope is not None else "-"}
+        log.error("actor %s failed while %s: %s", self.path, doing, SafeRepr(exc), exc_info=exc, extra=context)
+        if not observed:
+            self.system._report_failure(self.path, doing, exc)
 
     # ------------------------------------------------------------------
     # Ending incarnations and the cell
@@ -889,10 +902,14 @@ class Cell:
                 try:
                     await instance.on_stop()
                 except Exception as exc:
-                    log.error("on_stop of actor %s raised %s", self.path, SafeRepr(exc), exc_info=exc)
+                    log.error("on_stop of actor %s raised %s", self.path, SafeRepr(exc), exc_info=exc,
+                              extra={"actor": self.path, "trace_id": "-"})
+                    self.system._report_failure(self.path, "stopping", exc)
             if scope.cancelled_caught:
-                log.error("on_stop of actor %s ran past shutdown_timeout (%g s) and was cancelled",
-                          self.path, self.shutdown_timeout)
+                hung = ActorError(f"on_stop of actor '{self.name}' ran past its shutdown_timeout "
+                                  f"({self.shutdown_timeout:g} s) and was cancelled")
+                log.error("%s", hung, extra={"actor": self.path, "trace_id": "-"})
+                self.system._report_failure(self.path, "stopping", hung)
 
     async def _stop_children(self) -> None:
         for child in reversed(list(self.children.values())):

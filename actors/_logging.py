@@ -18,10 +18,14 @@ class ActorContextFilter(logging.Filter):
         handler.setFormatter(logging.Formatter("%(actor)s [%(trace_id)s] %(message)s"))
 
     Any ``logging`` call made while an actor handles a message (the actor's
-    own, or a library's) then names that actor and the message's trace id.
+    own, or a library's) then names that actor and the message's trace id. The
+    runtime's own records of failures carry both too (set with ``extra=``), so
+    they also work without the filter, for instance under pytest's ``caplog``.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if hasattr(record, "actor") and hasattr(record, "trace_id"):
+            return True  # set by the runtime itself (``extra=``): a failure it logs after the handler
         cell = current_cell.get()
         if cell is None:
             record.actor = "-"

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 import logging
 import math
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -83,6 +83,8 @@ class ActorSystem:
         self._default_ask_timeout = _seconds("ask_timeout", ask_timeout)
         self._throughput = _positive_int("throughput", throughput)
         self.dead_letters = DeadLetters(_positive_int("dead_letters_size", dead_letters_size))
+        # called with (actor path, what it was doing, error) for failures nobody else sees
+        self._failure_listeners: list[Callable[[str, str, BaseException], object]] = []
         self._threads = Workers(self, max_threads)
         self._trace_path: str | os.PathLike[str] | None = None
         if trace is None or trace is False:
@@ -347,6 +349,11 @@ class ActorSystem:
                         cell.tell(record)
                     except MailboxFull:
                         pass  # counted in total; never recurse on dead letters
+
+    def _report_failure(self, path: str, doing: str, error: BaseException) -> None:
+        """Tell the failure listeners (the test kit's fixtures) of a failure nobody else sees."""
+        for listener in self._failure_listeners:
+            listener(path, doing, error)
 
     def _escalate(self, failure: EscalatedFailure) -> None:
         if self._escalation is None:

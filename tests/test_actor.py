@@ -500,6 +500,7 @@ async def test_error_in_init_is_raised_by_spawn(actor_system) -> None:
     assert ok.is_alive
 
 
+@pytest.mark.allow_actor_failures(types=RuntimeError)
 async def test_on_stop_error_is_logged_not_raised(actor_system, caplog) -> None:
     class BadStop(Actor):
         async def on_stop(self) -> None:

@@ -61,3 +61,21 @@ async def test_log_records_from_inside_an_actor_name_it_and_the_trace(
     inside, outside = caplog.records[-2:]
     assert (inside.actor, inside.trace_id) == ("/talker", trace_id)
     assert (outside.actor, outside.trace_id) == ("-", "-")
+
+
+@pytest.mark.allow_actor_failures(types=ValueError)
+async def test_the_runtimes_own_failure_record_names_the_actor_and_the_failed_messages_trace(
+    actor_system_autojump: ActorSystem, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Logged after the handler ended, it still carries both (no filter needed)."""
+    sleepy = await actor_system_autojump.spawn(Sleepy, name="sleepy")
+    reply = sleepy.ask_nowait("boom")
+    with pytest.raises(ValueError):
+        await reply
+    failure = next(r for r in caplog.records if r.name == "actors" and "failed while handling" in r.getMessage())
+    assert (failure.actor, failure.trace_id) == ("/sleepy", reply.envelope.trace_id)
+    caplog.handler.addFilter(ActorContextFilter())  # and the filter keeps them
+    (await actor_system_autojump.spawn(Sleepy, name="other")).tell("boom")  # (sleepy has stopped)
+    await trio.sleep(1)
+    told = [r for r in caplog.records if "failed while handling" in r.getMessage()][-1]
+    assert told.actor == "/other" and isinstance(told.trace_id, int) and told.trace_id != reply.envelope.trace_id

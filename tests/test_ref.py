@@ -322,6 +322,7 @@ async def test_refs_are_hashable_and_equal_only_to_themselves(actor_system) -> N
     assert len({a, b, actor_system.lookup("a")}) == 2
 
 
+@pytest.mark.allow_actor_failures
 async def test_tells_queued_behind_a_failing_message_become_dead_letters(actor_system) -> None:
     seen: list[Terminated] = []
     got_one = trio.Event()
@@ -352,6 +353,7 @@ async def test_a_failed_actor_still_gets_on_stop(actor_system) -> None:
     assert stopped == ["fragile"]
 
 
+@pytest.mark.allow_actor_failures(types=ValueError)
 async def test_a_late_failure_after_a_timeout_is_recorded_as_a_dead_letter(actor_system_autojump) -> None:
     class FailsLate(Actor):
         async def receive(self, message: object) -> object:

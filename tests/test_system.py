@@ -271,7 +271,7 @@ async def test_on_stop_that_hangs_is_cancelled_after_shutdown_timeout(autojump_c
         left_at = trio.current_time()
     assert trio.current_time() == left_at + 3
     assert not ref.is_alive
-    assert "ran past shutdown_timeout" in caplog.text
+    assert "ran past its shutdown_timeout" in caplog.text
 
 
 @attrs.frozen

@@ -3,10 +3,21 @@
 ``actor_system_autojump`` runs its test under ``MockClock(autojump_threshold=0)``:
 the plugin marks every test that uses it with a pytest-trio runner that brings
 that clock (unless the test already takes a clock fixture of its own).
+
+An actor that fails where nobody sees it (a told message's handler raised, a
+restart or ``on_stop`` failed, ``on_stop`` hung) fails the test at teardown,
+with each failure's traceback. Failures that reach someone are not counted: an
+asker gets the handler's error, ``spawn`` raises the ``on_start`` error, an
+escalation leaves the system block. A test that crashes actors on purpose says
+so with ``@pytest.mark.allow_actor_failures`` (any failure) or
+``@pytest.mark.allow_actor_failures(types=(Boom, MessageTimeout))`` (those
+types only; ``types=`` because pytest takes a lone class argument for the
+thing to decorate).
 """
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -18,23 +29,62 @@ from .._system import ActorSystem, open_actor_system
 
 __all__ = ["actor_system", "actor_system_autojump"]
 
+MARKER = "allow_actor_failures"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(types=(...)): the test expects actors to fail (with these exception types; any "
+        "if none given); the actor_system fixtures then do not fail it for those failures",
+    )
+
 
 @pytest.fixture
-async def actor_system() -> AsyncIterator[ActorSystem]:
-    """An open `ActorSystem` for the test, closed (every actor stopped) after it."""
-    async with open_actor_system() as system:
+async def actor_system(request: pytest.FixtureRequest) -> AsyncIterator[ActorSystem]:
+    """An open `ActorSystem` for the test, closed (every actor stopped) after it.
+
+    Failures nobody saw fail the test at teardown (see the module's docstring).
+    """
+    async for system in _checked_system(request):
         yield system
 
 
 @pytest.fixture
-async def actor_system_autojump() -> AsyncIterator[ActorSystem]:
+async def actor_system_autojump(request: pytest.FixtureRequest) -> AsyncIterator[ActorSystem]:
     """Like `actor_system`, but the test runs under ``MockClock(autojump_threshold=0)``.
 
     Virtual time jumps ahead whenever every task is blocked, so timeouts,
     timers and backoff delays take no real time and are exact.
     """
-    async with open_actor_system() as system:
+    async for system in _checked_system(request):
         yield system
+
+
+async def _checked_system(request: pytest.FixtureRequest) -> AsyncIterator[ActorSystem]:
+    failures: list[tuple[str, str, BaseException]] = []
+    async with open_actor_system() as system:
+        system._failure_listeners.append(lambda *failure: failures.append(failure))
+        yield system
+    marker = request.node.get_closest_marker(MARKER)
+    if marker is not None:
+        types = marker.kwargs.get("types", marker.args)
+        allowed = (types,) if isinstance(types, type) else tuple(types) or (BaseException,)
+        failures = [failure for failure in failures if not isinstance(failure[2], allowed)]
+    if failures:
+        pytest.fail(_describe(failures, marker is not None), pytrace=False)
+
+
+def _describe(failures: list[tuple[str, str, BaseException]], marked: bool) -> str:
+    count = f"{len(failures)} actor failure{'s' * (len(failures) != 1)}"
+    lines = [f"{count} that no asker or spawner saw{' and the test did not allow' * marked}:"]
+    for path, doing, error in failures:
+        lines.append(f"\n--- actor {path} failed while {doing}:")
+        lines.append("".join(traceback.format_exception(error)).rstrip())
+    types = ", ".join(sorted({type(error).__name__ for _, _, error in failures}))
+    lines.append(f"\nIf the test expects them, mark it @pytest.mark.{MARKER}(types=({types},)) "
+                 f"(or with no arguments, to allow any failure).")
+    return "\n".join(lines)
 
 
 def _run_with_autojump(fn: Callable[[], Any], *, clock: trio.abc.Clock | None = None, **kwargs: Any) -> Any:

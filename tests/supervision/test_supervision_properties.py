@@ -23,6 +23,11 @@ from supervision import Backoff, ChildSpec, OneForAll, OneForOne, RestForOne, Su
 from supkit import Boom, Crash, Echo, Worker, handled
 
 
+# These tests crash their actors on purpose: the test kit fails a test for any actor
+# failure nobody saw, unless the test allows it.
+pytestmark = pytest.mark.allow_actor_failures
+
+
 @attrs.frozen
 class Step:
     """One send: ``number`` identifies the message; ``how`` is tell, ask_nowait or ask."""
