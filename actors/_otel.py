@@ -17,7 +17,9 @@ class OpenTelemetrySink:
     """A `Tracer` sink that turns handled messages into OpenTelemetry spans.
 
     Each handled message is one span, "<actor path> <MessageType>", from
-    receive to reply (or failure, marked as an error). A message sent while
+    receive to reply (or failure, marked as an error). An ask whose reply the
+    actor deferred (`Actor.defer_reply`) lasts until the deferred answer, or
+    until the actor stops or restarts without one (an error). A message sent while
     another is handled becomes that message's child span, so a whole
     conversation (one trace id of ours) is one OpenTelemetry trace::
 
@@ -43,6 +45,7 @@ class OpenTelemetrySink:
         self._trace = trace
         self._tracer = trace.get_tracer("trio-actors", tracer_provider=tracer_provider)
         self._open: dict[int, Span] = {}
+        self._deferred: dict[str, set[int]] = {}  # actor path -> asks it answers later
         self._parents: collections.OrderedDict[int, int | None] = collections.OrderedDict()
         self._contexts: collections.OrderedDict[int, SpanContext] = collections.OrderedDict()
         self._remember = remember
@@ -50,6 +53,8 @@ class OpenTelemetrySink:
     def __call__(self, event: TraceEvent) -> None:
         cid = event.correlation_id
         if cid is None:
+            if event.kind in ("stop", "restart"):
+                self._abandon_deferred(event)
             return
         if event.kind == "send":
             self._parents[cid] = event.parent_id
@@ -68,15 +73,34 @@ class OpenTelemetrySink:
             self._open[cid] = span
             self._contexts[cid] = span.get_span_context()
             self._trim(self._contexts)
+        elif event.kind == "done" and event.ask:
+            # The handler returned but deferred its reply: the span ends with the answer.
+            if cid in self._open:
+                self._deferred.setdefault(event.actor, set()).add(cid)
         elif event.kind in ("reply", "done", "fail"):
+            deferred = self._deferred.get(event.actor)
+            if deferred is not None:
+                deferred.discard(cid)
+                if not deferred:
+                    del self._deferred[event.actor]
             span = self._open.pop(cid, None)
-            if span is None:
-                return
-            if event.kind == "fail":
-                from opentelemetry.trace import Status, StatusCode
+            if span is not None:
+                self._end(span, (event.detail or "failed") if event.kind == "fail" else None)
 
-                span.set_status(Status(StatusCode.ERROR, event.detail or "failed"))
-            span.end()
+    def _abandon_deferred(self, event: TraceEvent) -> None:
+        """The actor stopped or restarted: its unanswered deferred asks failed with it."""
+        what = "stopped" if event.kind == "stop" else "restarted"
+        for cid in self._deferred.pop(event.actor, ()):
+            span = self._open.pop(cid, None)
+            if span is not None:
+                self._end(span, f"actor {what} before answering (it had deferred its reply)")
+
+    def _end(self, span: Span, error: str | None) -> None:
+        if error is not None:
+            from opentelemetry.trace import Status, StatusCode
+
+            span.set_status(Status(StatusCode.ERROR, error))
+        span.end()
 
     def _trim(self, table: collections.OrderedDict[int, Any]) -> None:
         while len(table) > self._remember:

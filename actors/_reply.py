@@ -240,8 +240,26 @@ class DeferredReply(Generic[T]):
         return self._complete(None, error)
 
     def _complete(self, value: Any, error: BaseException | None) -> bool:
-        if self._reply is None:
+        reply = self._reply
+        if reply is None:
             return False
-        done = self._reply._set(value, error)
+        # The first answer is traced even if late (its asker timed out), like an
+        # answer returned from the handler; a second answer is ignored silently.
+        answering = not reply.done() or reply._abandoned
+        done = reply._set(value, error)
         self._on_done(self)
+        if answering:
+            self._trace(error)
         return done
+
+    def _trace(self, error: BaseException | None) -> None:
+        """Record the answer as a "reply" (or "fail") event of the ask, now it is given."""
+        reply = self._reply
+        assert reply is not None
+        tracer = reply._system._tracer
+        if tracer is None or reply._target is None or reply.envelope is None:
+            return
+        if error is None:
+            tracer._message("reply", reply._target, reply.envelope)
+        else:
+            tracer._message("fail", reply._target, reply.envelope, safe_repr(error))

@@ -38,6 +38,8 @@ class TraceEvent:
       time: seconds on trio's clock (a MockClock in tests).
       kind: "send", "receive", "reply" (an ask answered), "done" (a tell handled,
         or an ask whose reply was deferred), "fail", "restart", "dead_letter" or "stop".
+        A deferred reply is recorded as "reply" (or "fail", for ``fail(exc)``)
+        when it is given, after the handler's "done".
       actor: path of the actor it happened at (the recipient, for a send).
       sender: path of the sending actor, or None from outside any actor.
       message: the message's type name.

@@ -7,7 +7,7 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors import Actor, ActorSystem
+from actors import Actor, ActorSystem, open_actor_system
 from actors.testing import (
     Outcome,
     Schedule,
@@ -113,6 +113,18 @@ async def test_probe_records_the_sender(actor_system: ActorSystem) -> None:
     assert probe.last is not None and probe.last.sender is forwarder
 
 
+async def test_probes_are_named_probe_1_probe_2_per_system_unless_named(actor_system: ActorSystem) -> None:
+    first = await TestProbe.spawn(actor_system)
+    await actor_system.spawn(Adder, name="probe-2")  # taken by the test: skipped
+    named = await TestProbe.spawn(actor_system, name="watcher")
+    third = await TestProbe.spawn(actor_system)
+    assert [first.ref.name, named.ref.name, third.ref.name] == ["probe-1", "watcher", "probe-3"]
+    with pytest.raises(AssertionError, match=r"^probe 'probe-1' expected int within 0 s"):
+        await first.expect(int, timeout=0)
+    async with open_actor_system() as other:
+        assert (await TestProbe.spawn(other)).ref.name == "probe-1"
+
+
 def test_probe_has_no_public_constructor() -> None:
     with pytest.raises(TypeError, match="TestProbe.spawn"):
         TestProbe()
@@ -143,6 +155,39 @@ async def test_a_schedule_replays_identically(actor_system: ActorSystem) -> None
     assert runs[0].replies == {(1, 0): 3, (0, 1): 6}
 
 
+async def _run_as_text(actor_cls: type[Actor], schedule: Schedule, crashes: set[int], system: ActorSystem) -> str:
+    """The outcome of one run, with the path and reason of each dead letter it made."""
+    before = system.dead_letters.total
+    outcome = await run_schedule(actor_cls, schedule, crashes=crashes, system=system)
+    made = system.dead_letters.total - before
+    letters = [f"{letter.recipient.path}: {letter.reason}" for letter in list(system.dead_letters)[-made:]]
+    return "\n".join([repr(outcome), *letters])
+
+
+_LOSSY = Schedule(2, (Step(0, "tell", 0, 1), Step(1, "ask", 0, 2), Step(0, "ask", 1, 7), Step(1, "tell", 1, 4)))
+
+
+@pytest.mark.parametrize(("actor_cls", "crashes"), [(Adder, {1, 3}), (StopsOnSeven, set())])
+async def test_a_schedule_replays_to_the_same_text_dead_letters_included(
+    actor_cls: type[Actor], crashes: set[int]
+) -> None:
+    async with open_actor_system() as system:  # two runs in one system...
+        texts = [await _run_as_text(actor_cls, _LOSSY, crashes, system) for _ in range(2)]
+    async with open_actor_system() as fresh:  # ...and one in another
+        texts.append(await _run_as_text(actor_cls, _LOSSY, crashes, fresh))
+    assert texts[0] == texts[1] == texts[2]
+    assert "dead_letters=[(1," in texts[0]  # the comparison covers dead letters
+    receiver = "/schedule/receiver: handler of 'receiver' failed" if crashes else "/receiver: actor 'receiver'"
+    assert receiver in texts[0]
+
+
+async def test_a_schedule_run_takes_free_names_beside_the_tests_own_actors(actor_system: ActorSystem) -> None:
+    await actor_system.spawn(Adder, name="receiver")
+    for _ in range(2):
+        outcome = await run_schedule(StopsOnSeven, _LOSSY, system=actor_system)
+        assert outcome.dead_letters == [(1, 1, "actor 'receiver-2' has stopped")]
+
+
 async def test_check_delivery_catches_an_actor_that_loses_messages() -> None:
     schedule = Schedule(1, (Step(0, "tell", 0, 7), Step(0, "ask", 1, 0)))
     outcome = await run_schedule(StopsOnSeven, schedule)
@@ -157,7 +202,12 @@ def test_check_delivery_catches_reordering_and_duplicates() -> None:
         check_delivery(outcome)
     assert "out of order: #0 after #1" in str(info.value)
     assert "s0 #1 was handled twice" in str(info.value)
-    assert "Schedule(1 senders: s0 tell #0=0; s0 tell #1=0)" in str(info.value)
+    assert "Schedule(1 sender: s0 tell #0=0; s0 tell #1=0)" in str(info.value)
+
+
+def test_schedule_repr_counts_its_senders_in_good_english() -> None:
+    assert repr(Schedule(1, ())) == "Schedule(1 sender: no steps)"
+    assert repr(Schedule(3, (Step(2, "ask", 0, 5),))) == "Schedule(3 senders: s2 ask #0=5)"
 
 
 def test_strategy_arguments_are_checked() -> None:

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
+import attrs
 import pytest
 import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actors import Actor, ActorSystem, TraceEvent, Tracer, load_trace, open_actor_system, render_timeline
+from actors import (
+    Actor,
+    ActorStopped,
+    ActorSystem,
+    DeferredReply,
+    TraceEvent,
+    Tracer,
+    load_trace,
+    open_actor_system,
+    render_timeline,
+)
 
 
 class Planner(Actor):
@@ -147,6 +159,141 @@ async def test_opentelemetry_spans_are_parented_within_a_conversation(autojump_c
         assert all(s.context.trace_id == root.context.trace_id for s in children)
     failed = [s for s in spans if s.status.status_code == StatusCode.ERROR]
     assert {s.name for s in failed} == {"/planner str", "/orch str"}
+
+
+# -- deferred replies ------------------------------------------------------------
+
+
+@attrs.frozen
+class Question:
+    pass
+
+
+class Deferrer(Actor):
+    """Defers every Question; "answer" replies to them all, "refuse" fails them all."""
+
+    def __init__(self) -> None:
+        self.pending: list[DeferredReply[str]] = []
+
+    async def receive(self, message: object) -> object:
+        if isinstance(message, Question):
+            self.pending.append(self.defer_reply())
+            return "ignored: the deferred answer wins"
+        if message == "answer":
+            return [handle.reply("42") for handle in self.pending]
+        if message == "refuse":
+            return [handle.fail(ValueError("no answer")) for handle in self.pending]
+        return None
+
+
+class Relay(Actor):
+    """Asks the deferrer a Question, so the ask has an actor as its sender."""
+
+    def __init__(self, deferrer) -> None:
+        self.deferrer = deferrer
+
+    async def receive(self, message: object) -> object:
+        return await self.deferrer.ask(Question())
+
+
+async def test_a_deferred_reply_is_traced_when_given_with_the_asks_ids(autojump_clock) -> None:
+    async with open_actor_system(trace=True) as system:
+        deferrer = await system.spawn(Deferrer, name="deferrer")
+        relay = await system.spawn(Relay, deferrer, name="relay")
+        answer = relay.ask_nowait("go")
+        await trio.sleep(1.5)
+        assert await deferrer.ask("answer") == [True]
+        assert await answer == "42"
+        assert await deferrer.ask("answer") == [False]  # answered already: not traced again
+        events = [e for e in system.tracer if e.message == "Question"]
+    assert [(e.kind, e.actor, e.sender) for e in events] == [
+        ("send", "/deferrer", "/relay"),
+        ("receive", "/deferrer", "/relay"),
+        ("done", "/deferrer", "/relay"),
+        ("reply", "/deferrer", "/relay"),
+    ]
+    assert len({(e.correlation_id, e.trace_id, e.ask) for e in events}) == 1 and events[0].ask
+    assert events[-1].time - events[1].time == pytest.approx(1.5)
+    cid = events[0].correlation_id
+    text = render_timeline(system.tracer, events[0].trace_id)
+    assert f"/deferrer  done with Question #{cid} after 0.000 s" in text
+    assert f"/deferrer  replied to Question #{cid} after 1.500 s" in text
+
+
+async def test_a_deferred_failure_is_traced_as_a_fail_event_with_the_error(autojump_clock) -> None:
+    async with open_actor_system(trace=True) as system:
+        deferrer = await system.spawn(Deferrer, name="deferrer")
+        answer = deferrer.ask_nowait(Question())
+        await trio.sleep(2)
+        assert await deferrer.ask("refuse") == [True]
+        with pytest.raises(ValueError, match="no answer"):
+            await answer
+        events = [e for e in system.tracer if e.message == "Question"]
+    assert [e.kind for e in events] == ["send", "receive", "done", "fail"]
+    failed = events[-1]
+    assert (failed.actor, failed.sender, failed.detail) == ("/deferrer", None, "ValueError('no answer')")
+    assert failed.correlation_id == answer.correlation_id and failed.trace_id == events[0].trace_id
+    assert (f"/deferrer  FAILED on Question #{answer.correlation_id} after 2.000 s: "
+            f"ValueError('no answer')") in render_timeline(events)
+
+
+def _otel() -> tuple[Tracer, object]:
+    """A tracer feeding OpenTelemetry spans to an in-memory exporter."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from actors.otel import OpenTelemetrySink
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return Tracer(sink=OpenTelemetrySink(provider)), exporter
+
+
+def _spans(exporter, name: str) -> list:
+    return [span for span in exporter.get_finished_spans() if span.name == name]
+
+
+async def test_opentelemetry_span_of_a_deferred_ask_lasts_until_the_reply(autojump_clock) -> None:
+    from opentelemetry.trace import StatusCode
+
+    tracer, exporter = _otel()
+    async with open_actor_system(trace=tracer) as system:
+        deferrer = await system.spawn(Deferrer, name="deferrer")
+        answered = deferrer.ask_nowait(Question())
+        assert await deferrer.ask("nothing") is None  # the Question was handled before it
+        assert _spans(exporter, "/deferrer Question") == []  # handled, yet not answered
+        handled_at = time.time_ns()
+        assert await deferrer.ask("answer") == [True]
+        assert await answered == "42"
+        refused = deferrer.ask_nowait(Question())
+        assert await deferrer.ask("refuse") == [False, True]
+        with pytest.raises(ValueError):
+            await refused
+        spans = _spans(exporter, "/deferrer Question")
+    assert len(spans) == 2 and all(span.end_time >= handled_at for span in spans)
+    by_id = {span.attributes["message.correlation_id"]: span for span in spans}
+    assert by_id[answered.correlation_id].status.status_code == StatusCode.UNSET
+    failed = by_id[refused.correlation_id].status
+    assert (failed.status_code, failed.description) == (StatusCode.ERROR, "ValueError('no answer')")
+
+
+async def test_opentelemetry_span_of_a_deferred_ask_ends_in_error_when_the_actor_stops(autojump_clock) -> None:
+    from opentelemetry.trace import StatusCode
+
+    tracer, exporter = _otel()
+    async with open_actor_system(trace=tracer) as system:
+        deferrer = await system.spawn(Deferrer, name="deferrer")
+        answer = deferrer.ask_nowait(Question())
+        await deferrer.ask("nothing")
+        assert _spans(exporter, "/deferrer Question") == []
+        await system.stop(deferrer)
+        with pytest.raises(ActorStopped):
+            await answer
+        [span] = _spans(exporter, "/deferrer Question")
+    assert span.status.status_code == StatusCode.ERROR
+    assert span.status.description == "actor stopped before answering (it had deferred its reply)"
 
 
 _JSON_VALUES = st.recursive(

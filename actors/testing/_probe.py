@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import collections
+import itertools
 import math
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
 
 from .._actor import Actor
+from .._exceptions import ActorNameTaken
 from .._reply import DeferredReply
 
 if TYPE_CHECKING:
@@ -46,6 +49,20 @@ class _ProbeActor(Actor):
         self._probe._arrived(Received(message, envelope.sender, envelope, deferred))
 
 
+# The next probe number of each system: probes are named probe-1, probe-2, ...
+_numbers: weakref.WeakKeyDictionary[ActorSystem, itertools.count[int]] = weakref.WeakKeyDictionary()
+
+
+async def _spawn_numbered(system: ActorSystem, probe: TestProbe) -> ActorRef[Any]:
+    """Spawn the probe's actor as the first free ``probe-<n>`` of ``system``."""
+    numbers = _numbers.setdefault(system, itertools.count(1))
+    while True:
+        try:
+            return await system.spawn(_ProbeActor, probe, name=f"probe-{next(numbers)}")
+        except ActorNameTaken:
+            continue  # the test gave that name to an actor of its own: take the next
+
+
 def _describe(what: type | Any) -> str:
     if isinstance(what, type):
         return what.__name__
@@ -74,13 +91,19 @@ class TestProbe:
 
     @classmethod
     async def spawn(cls, system: ActorSystem, *, name: str | None = None) -> TestProbe:
-        """Spawn a probe in ``system`` and return it (its ref is ``probe.ref``)."""
+        """Spawn a probe in ``system`` and return it (its ref is ``probe.ref``).
+
+        Unnamed probes are called ``probe-1``, ``probe-2``, ... (numbered per system).
+        """
         self = object.__new__(cls)
         self.received = []
         self._pending: collections.deque[Received] = collections.deque()
         self._changed = trio.Event()
         self._last: Received | None = None
-        self.ref = await system.spawn(_ProbeActor, self, name=name)
+        if name is None:
+            self.ref = await _spawn_numbered(system, self)
+        else:
+            self.ref = await system.spawn(_ProbeActor, self, name=name)
         return self
 
     received: list[Received]

@@ -54,7 +54,7 @@ class Schedule:
 
     def __repr__(self) -> str:
         body = "; ".join(str(step) for step in self.steps) or "no steps"
-        return f"Schedule({self.senders} senders: {body})"
+        return f"Schedule({self.senders} sender{'s' * (self.senders != 1)}: {body})"
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -223,6 +223,19 @@ class _Sender(Actor):
         self.outcome.replies[key] = error if error is not None else reply.result()
 
 
+def _unused_name(system: ActorSystem, name: str) -> str:
+    """``name``, or else the first of ``name-2``, ``name-3``, ... that no actor of ``system`` has.
+
+    The names a run uses are thus the same every time it runs (they show in
+    dead-letter reasons and errors), however many runs the system saw before.
+    """
+    candidate, number = name, 1
+    while candidate in system._names:
+        number += 1
+        candidate = f"{name}-{number}"
+    return candidate
+
+
 async def run_schedule(
     actor_cls: type[Actor],
     schedule: Schedule,
@@ -237,7 +250,10 @@ async def run_schedule(
     finishes before the next starts, so the run is the same every time. With
     ``crashes``, the receiver fails (`InjectedCrash`) on those steps and runs
     under a supervisor that restarts it, so later messages must still arrive.
-    Returns once every message was handled, answered or recorded.
+    Returns once every message was handled, answered or recorded. The run's
+    actors are called ``receiver``, ``sender-0``, ... (and ``schedule``, the
+    supervisor, with crashes), or ``receiver-2`` and so on where the system has
+    those names already, so replaying a schedule gives the same outcome text.
 
     Args:
       system: run in this system; by default a fresh one is opened and closed
@@ -252,17 +268,21 @@ async def run_schedule(
     outcome = Outcome(schedule, crash_set)
     recording = _recording(actor_cls, outcome)
     marks = len(system.dead_letters), system.dead_letters.total
+    receiver_name = _unused_name(system, "receiver")
     if crash_set:
         tree = Supervisor(
-            name=f"schedule-{id(outcome)}",
+            name=_unused_name(system, "schedule"),
             strategy=OneForOne(max_restarts=len(crash_set) + 1, within=1e9),
-            children=[ChildSpec(recording, *args, name=f"receiver-{id(outcome)}", **kwargs)],
+            children=[ChildSpec(recording, *args, name=receiver_name, **kwargs)],
         )
         root = await system.spawn_tree(tree)
-        receiver = system.lookup(f"receiver-{id(outcome)}")
+        receiver = system.lookup(receiver_name)
     else:
-        root = receiver = await system.spawn(recording, *args, **kwargs)
-    senders = [await system.spawn(_Sender, receiver, outcome) for _ in range(schedule.senders)]
+        root = receiver = await system.spawn(recording, *args, name=receiver_name, **kwargs)
+    senders = [
+        await system.spawn(_Sender, receiver, outcome, name=_unused_name(system, f"sender-{number}"))
+        for number in range(schedule.senders)
+    ]
     for index, step in enumerate(schedule.steps):
         await senders[step.sender].ask(_Do(step.kind, _Tagged(step.sender, step.seq, index, step.payload)))
     for sender in senders:
