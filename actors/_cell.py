@@ -189,7 +189,7 @@ class Cell:
         self.directive: Directive | None = None
         self.signal: trio.Event | None = None
         self.terminated: trio.Event | None = None
-        self.waiting_on: Cell | None = None
+        self.waiting_on: list[Cell] | None = None  # cells whose answers its handler awaits
         self.sysq: list[tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]] | None = None
         self.watchers: dict[Cell, None] | None = None
         self.watching: dict[Cell, None] | None = None
@@ -276,19 +276,30 @@ class Cell:
                 f"actor '{self.name}' asked itself {what} while handling a message; it would wait "
                 f"for itself forever. Use self.ref.tell(...) or call the method directly"
             )
-        chain = [asker, self]
-        cell = self.waiting_on
-        while cell is not None and len(chain) < 1000:
-            chain.append(cell)
-            if cell is asker:
-                names = " -> ".join(f"'{c.name}'" for c in chain)
-                raise DeadlockError(
-                    f"ask cycle: {names}. Actor '{asker.name}' asked '{self.name}' for {what}, but "
-                    f"'{self.name}' is (through that chain) waiting on '{asker.name}'; each handles "
-                    f"one message at a time, so both would wait forever. Break the cycle with "
-                    f"tell, or answer later with defer_reply()"
-                )
-            cell = cell.waiting_on
+        # Follow every ask each actor's handler is waiting on (a handler may wait on
+        # several at once: gather, or its own nursery); reaching the asker is a cycle.
+        came_from: dict[Cell, Cell | None] = {self: None}
+        stack = [self]
+        while stack:
+            cell = stack.pop()
+            for target in cell.waiting_on or ():
+                if target is asker:
+                    chain = [asker]
+                    link: Cell | None = cell
+                    while link is not None:
+                        chain.insert(1, link)
+                        link = came_from[link]
+                    chain.append(asker)
+                    names = " -> ".join(f"'{c.name}'" for c in chain)
+                    raise DeadlockError(
+                        f"ask cycle: {names}. Actor '{asker.name}' asked '{self.name}' for {what}, but "
+                        f"'{self.name}' is (through that chain) waiting on '{asker.name}'; each handles "
+                        f"one message at a time, so both would wait forever. Break the cycle with "
+                        f"tell, or answer later with defer_reply()"
+                    )
+                if target not in came_from:
+                    came_from[target] = cell
+                    stack.append(target)
 
     def deliver_from_timer(self, message: Any) -> None:
         if self.closed:

@@ -21,10 +21,25 @@ acting_for: ContextVar[Cell | None] = ContextVar("actors_acting_for", default=No
 
 
 def blocking_cell() -> Cell | None:
-    """The actor whose handler is blocked by what the current task waits on, if any."""
+    """The actor whose handler is blocked by what the current task waits on, if any.
+
+    That is the actor whose task this is, or whose task started this one (through
+    any depth of nurseries: gather's, or the handler's own), since the handler
+    cannot return before such a task ends.
+    """
     cell = current_cell.get()
     if cell is None:
         return None
-    if cell.task is trio.lowlevel.current_task() or acting_for.get() is cell:
+    task = trio.lowlevel.current_task()
+    if cell.task is task or acting_for.get() is cell:
         return cell
+    handler = cell.task
+    if handler is None:
+        return None
+    nursery = task.parent_nursery
+    while nursery is not None:
+        parent = nursery.parent_task
+        if parent is handler:
+            return cell
+        nursery = parent.parent_nursery
     return None

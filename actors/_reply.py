@@ -110,7 +110,10 @@ class Reply(Generic[T]):
                 except BaseException:
                     self._abandon()  # the message is still handled: its answer becomes a dead letter
                     raise
-                asker.waiting_on = target
+                if asker.waiting_on is None:
+                    asker.waiting_on = [target]
+                else:
+                    asker.waiting_on.append(target)
             if self._waiters is None:
                 self._waiters = [task]
             else:
@@ -124,8 +127,10 @@ class Reply(Generic[T]):
             try:
                 await trio.lowlevel.wait_task_rescheduled(abort)
             finally:
-                if asker is not None:
-                    asker.waiting_on = None
+                if asker is not None and asker.waiting_on is not None:
+                    asker.waiting_on.remove(target)
+                    if not asker.waiting_on:
+                        asker.waiting_on = None
         else:
             await trio.lowlevel.checkpoint()
         if self._error is not None:

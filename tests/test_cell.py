@@ -9,7 +9,7 @@ import pytest
 import trio
 import trio.testing
 
-from actors import Actor, ActorRef, DeadlockError, open_actor_system
+from actors import Actor, ActorRef, DeadlockError, gather, open_actor_system
 
 # -- one message at a time ------------------------------------------------------
 
@@ -365,6 +365,67 @@ async def test_an_ask_cycle_through_gather_inside_a_handler_raises_deadlock_erro
     assert elapsed == 0, f"waited {elapsed} s and got {result!r}"
     # The ask that closes the cycle (the worker's) fails; the worker returns that error.
     assert isinstance(result, list) and isinstance(result[0], DeadlockError)
+
+
+class Quick(Actor):
+    async def receive(self, message: object) -> object:
+        return "quick"
+
+
+class AsksBackLater(Actor):
+    """Waits ``delay`` (virtual) seconds, then asks ``back``: the branch that closes a cycle."""
+
+    def __init__(self, back: ActorRef[Any], delay: float) -> None:
+        self.back, self.delay = back, delay
+
+    async def receive(self, message: object) -> object:
+        await trio.sleep(self.delay)
+        return await self.back.ask("callback", timeout=500)
+
+
+class FansOut(Actor):
+    """Waits on several asks at once: through gather, or through its own nursery."""
+
+    async def receive(self, message: object) -> object:
+        if message == "callback":
+            return "fan answered"
+        how, targets = message
+        results: list[object] = [None] * len(targets)
+        if how == "gather":
+            results = await gather(*(t.ask("q", timeout=500) for t in targets), return_exceptions=True)
+        else:
+            async def one(i: int, target: ActorRef[Any]) -> None:
+                try:
+                    results[i] = await target.ask("q", timeout=500)
+                except DeadlockError as exc:
+                    results[i] = exc
+
+            async with trio.open_nursery() as nursery:
+                for i, target in enumerate(targets):
+                    nursery.start_soon(one, i, target)
+        return results
+
+
+@pytest.mark.parametrize("how", ["gather", "nursery"])
+@pytest.mark.parametrize("delay", [0, 1])
+@pytest.mark.parametrize("cycle_first", [True, False])
+async def test_a_cycle_through_one_of_several_asks_in_flight_is_found_at_once(
+    actor_system_autojump: Any, how: str, delay: float, cycle_first: bool
+) -> None:
+    """A handler waiting on several asks (one already answered, or not yet) still blocks its
+    actor: a cycle through any of them fails at once, whichever finished first."""
+    system = actor_system_autojump
+    fan = await system.spawn(FansOut, name="fan")
+    quick = await system.spawn(Quick, name="quick")
+    back = await system.spawn(AsksBackLater, fan, delay, name="back")
+    targets = [back, quick] if cycle_first else [quick, back]
+    start = trio.current_time()
+    results = await fan.ask((how, targets), timeout=1000)
+    assert trio.current_time() - start == delay, results
+    cycle = results[targets.index(back)]
+    assert isinstance(cycle, DeadlockError), results
+    assert "ask cycle: 'back' -> 'fan' -> 'back'" in str(cycle)
+    assert results[targets.index(quick)] == "quick"
 
 
 async def test_an_actor_asking_itself_through_gather_raises_deadlock_error_at_once(actor_system_autojump) -> None:
