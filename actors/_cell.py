@@ -269,6 +269,13 @@ class Cell:
             self.system._tracer._message("send", self, envelope)
         return blocking, reply
 
+    def rejected_ask(self, message: Any) -> Reply[Any]:
+        """A reply already failed with `ActorStopped` (an ask to this closed cell)."""
+        reply: Reply[Any] = Reply._create(self.system, self)
+        reply.envelope = self._envelope(message, reply)
+        reply._set(None, self._stopped_error(type(message).__name__))
+        return reply
+
     def _check_deadlock(self, asker: Cell, message: Any) -> None:
         what = type(message).__name__
         if asker is self:

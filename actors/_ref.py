@@ -130,12 +130,18 @@ class ActorRef(Generic[M]):
         does. Past ``timeout`` (None: the system's ``ask_timeout``) the reply
         completes with `AskTimeout`. Must be called from inside the trio run.
 
+        To an actor that has stopped (or is stopping), the reply comes back
+        already failed with `ActorStopped`, as from ``ask``: a sender cannot know
+        when a receiver dies, and ``gather(..., return_exceptions=True)`` over
+        several replies then still gives the others' results.
+
         Raises:
-          ActorStopped: the actor is stopped.
-          MailboxFull: the bounded mailbox has no room.
+          MailboxFull: the bounded mailbox has no room (as ``tell``).
         """
         cell = self._cell
         seconds = cell.system._ask_timeout(timeout)
+        if cell.closed:
+            return cell.rejected_ask(message)
         _, reply = cell.ask(message, deadlock_check=False)
         if seconds != math.inf:
             cell.system._deadlines.add(reply, trio.current_time() + seconds, seconds, cell.name)

@@ -176,7 +176,8 @@ class ActorSystem:
         """The ref of the living actor with this name (or path, like ``/team/planner``).
 
         Raises:
-          ActorNotFound: no living actor has it.
+          ActorNotFound: no living actor has it (an actor that is stopping is not
+            found either, though its name stays taken until it has stopped).
         """
         if not isinstance(name_or_path, str):
             raise TypeError(f"lookup() takes a name or path string, not {type(name_or_path).__name__}")
@@ -185,6 +186,11 @@ class ActorSystem:
             cell = self._names.get(name_or_path.rstrip("/").rsplit("/", 1)[-1])
             if cell is not None and cell.path != name_or_path.rstrip("/"):
                 cell = None
+        if cell is not None and cell.closed and not cell.stopped:
+            raise ActorNotFound(
+                f"actor '{name_or_path}' is stopping (it takes no more messages); its name is free "
+                f"again once it has stopped: await system.stop(ref), or watch it"
+            )
         if cell is None or cell.stopped:
             raise ActorNotFound(
                 f"no living actor is called '{name_or_path}'; it may have stopped or never been "
@@ -293,6 +299,11 @@ class ActorSystem:
             existing = self._names.get(name, False)
             if existing is not False:
                 where = f" at {existing.path}" if existing is not None else ""
+                if existing is not None and existing.closed:
+                    raise ActorNameTaken(
+                        f"the actor named '{name}'{where} is still stopping; its name is free once it "
+                        f"has stopped (await system.stop(ref) returns then), or choose another name"
+                    )
                 raise ActorNameTaken(
                     f"an actor named '{name}' already exists{where}; choose another name, or "
                     f"stop it first (await system.stop(system.lookup('{name}')))"

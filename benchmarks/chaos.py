@@ -252,12 +252,11 @@ class Traffic:
         ledger = self.ledger
         work = ledger.issue(ASK, mode, cost, sender)
         alive = ref.is_alive
-        try:
-            reply = ref.ask_nowait(work, timeout=timeout)
-        except ActorStopped as exc:
-            if alive:
-                raise
-            ledger.rejected(work.id, exc)
+        reply = ref.ask_nowait(work, timeout=timeout)
+        if not alive:  # to a stopped actor: the reply comes back already failed, nothing enqueued
+            error = reply.exception()
+            assert isinstance(error, ActorStopped), error
+            ledger.rejected(work.id, error)
             return
         t0 = trio.current_time()
 

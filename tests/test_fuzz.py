@@ -716,7 +716,7 @@ async def test_using_refs_after_the_system_closed_is_a_dead_letter_or_actor_stop
     with pytest.raises(ActorStopped, match=r"^actor 'echo' has stopped and cannot receive str"):
         await echo.ask("late")
     with pytest.raises(ActorStopped, match=r"^actor 'echo' has stopped and cannot receive str"):
-        echo.ask_nowait("late")
+        await echo.ask_nowait("late")
     with pytest.raises(ActorStopped, match=r"^actor 'echo' has stopped and cannot receive str"):
         await echo.send("late")
     with pytest.raises(ActorStopped):

@@ -15,6 +15,7 @@ from actors import (
     AskTimeout,
     DeadLetter,
     Terminated,
+    gather,
     open_actor_system,
 )
 
@@ -193,11 +194,21 @@ async def test_send_on_a_stopped_actor_raises_actor_stopped(actor_system) -> Non
         await ref.send(Add(1))
 
 
-async def test_ask_nowait_on_a_stopped_actor_raises_actor_stopped(actor_system) -> None:
+async def test_ask_nowait_on_a_stopped_actor_returns_a_reply_failed_with_actor_stopped(actor_system) -> None:
     ref = await actor_system.spawn(Counter, name="gone")
+    alive = await actor_system.spawn(Counter, name="alive")
     await actor_system.stop(ref)
+    reply = ref.ask_nowait(Get())
+    assert reply.done() and isinstance(reply.exception(), ActorStopped)
+    seen: list[object] = []
+    reply.add_done_callback(seen.append)
+    assert seen == [reply]
     with pytest.raises(ActorStopped, match=r"^actor 'gone' has stopped and cannot receive Get"):
-        ref.ask_nowait(Get())
+        await reply
+    # so a scatter-gather over replies still gives the living actors' answers
+    results = await gather(alive.ask_nowait(Get()), ref.ask_nowait(Get()), return_exceptions=True)
+    assert results[0] == 0 and isinstance(results[1], ActorStopped)
+    assert not [d for d in actor_system.dead_letters if isinstance(d.message, Get)]  # answered, not lost
 
 
 async def test_send_on_an_unbounded_mailbox_delivers_in_order(actor_system) -> None:

@@ -590,3 +590,25 @@ async def test_a_parent_waits_for_its_hung_child_before_its_own_on_stop(autojump
         ("on_stop", left_at + 4),
         ("parent on_stop", left_at + 4),
     ]
+
+
+async def test_an_actor_that_is_stopping_is_not_found_and_its_name_frees_once_stopped(autojump_clock) -> None:
+    class Stubborn(Actor):
+        async def receive(self, message):
+            await trio.sleep(10)  # past the grace: cancelled at t=3
+
+    async with open_actor_system(shutdown_timeout=3) as system:
+        ref = await system.spawn(Stubborn, name="blk")
+        ref.tell("work")
+        await trio.sleep(1)  # the handler is running
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(system.stop, ref)
+            await trio.sleep(1)
+            assert not ref.is_alive
+            with pytest.raises(ActorNotFound, match="actor 'blk' is stopping"):
+                system.lookup("blk")
+            with pytest.raises(ActorNameTaken, match="'blk' at /blk is still stopping"):
+                await system.spawn(Stubborn, name="blk")
+        assert trio.current_time() == 1 + 3
+        again = await system.spawn(Stubborn, name="blk")
+        assert system.lookup("blk") is again
