@@ -95,7 +95,7 @@ class Actor:
     # -- context -----------------------------------------------------------
 
     @property
-    def _cell(self) -> Cell:
+    def _actors_own_cell(self) -> Cell:
         try:
             return self._actors_cell
         except AttributeError:
@@ -107,22 +107,22 @@ class Actor:
     @property
     def ref(self) -> ActorRef[Any]:
         """This actor's own ref (the same across restarts)."""
-        return self._cell.ref
+        return self._actors_own_cell.ref
 
     @property
     def system(self) -> ActorSystem:
         """The system this actor runs in."""
-        return self._cell.system
+        return self._actors_own_cell.system
 
     @property
     def envelope(self) -> Envelope | None:
         """The envelope of the message being handled (ids, sender), or None."""
-        return self._cell.current
+        return self._actors_own_cell.current
 
     @property
     def sender(self) -> ActorRef[Any] | None:
         """The ref of the current message's sender, or None (outside any actor)."""
-        current = self._cell.current
+        current = self._actors_own_cell.current
         return None if current is None else current.sender
 
     # -- acting ------------------------------------------------------------
@@ -141,7 +141,7 @@ class Actor:
         actor's path. Returns once the child's ``on_start`` has run.
         """
         check_actor_class(actor_cls, "spawn")
-        return await self._cell.spawn_child(actor_cls, args, kwargs, name=name, mailbox_size=mailbox_size)
+        return await self._actors_own_cell.spawn_child(actor_cls, args, kwargs, name=name, mailbox_size=mailbox_size)
 
     def stop(self) -> None:
         """Stop this actor once the current message is handled.
@@ -150,7 +150,7 @@ class Actor:
         `ActorStopped`). Under a supervisor this is a normal exit: a
         ``permanent`` child is restarted, ``transient`` and ``temporary`` are not.
         """
-        self._cell.request_exit()
+        self._actors_own_cell.request_exit()
 
     def defer_reply(self) -> DeferredReply[Any]:
         """Answer the current ask later: returns a handle with ``reply``/``fail``.
@@ -158,7 +158,7 @@ class Actor:
         The handler's own return value is then ignored. If the actor stops
         before answering, the asker gets `ActorStopped`.
         """
-        return self._cell.defer_reply()
+        return self._actors_own_cell.defer_reply()
 
     def unhandled(self, message: Any) -> NoReturn:
         """Declare ``message`` not understood (raises `UnhandledMessage`).
@@ -167,29 +167,29 @@ class Actor:
         actor keeps running.
         """
         raise UnhandledMessage(
-            f"actor '{self._cell.name}' ({type(self).__name__}) does not handle "
+            f"actor '{self._actors_own_cell.name}' ({type(self).__name__}) does not handle "
             f"{type(message).__name__} messages; add a case for it to receive(), or "
             f"send it to an actor that does"
         )
 
     def watch(self, ref: ActorRef[Any]) -> None:
         """Be told `Terminated(ref, reason)` when ``ref`` stops (at once if it has)."""
-        self._cell.watch(_cell_of(ref, "watch"))
+        self._actors_own_cell.watch(_cell_of(ref, "watch"))
 
     def unwatch(self, ref: ActorRef[Any]) -> None:
         """Stop watching ``ref``."""
-        self._cell.unwatch(_cell_of(ref, "unwatch"))
+        self._actors_own_cell.unwatch(_cell_of(ref, "unwatch"))
 
     def schedule_once(self, delay: float, message: Any) -> Timer:
         """Tell this actor ``message`` after ``delay`` seconds; returns a cancellable `Timer`.
 
         Timers stop with the actor (and at a restart).
         """
-        return self._cell.schedule(delay, message, repeat=False)
+        return self._actors_own_cell.schedule(delay, message, repeat=False)
 
     def schedule_every(self, interval: float, message: Any) -> Timer:
         """Tell this actor ``message`` every ``interval`` seconds until cancelled or stopped."""
-        return self._cell.schedule(interval, message, repeat=True)
+        return self._actors_own_cell.schedule(interval, message, repeat=True)
 
     async def run_in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking function in a worker thread and return its result.
@@ -200,7 +200,7 @@ class Actor:
         killed: if this actor is cancelled (ask timeout, stop, restart) it stops
         waiting at once and the thread's late result goes to dead letters.
         """
-        return await self._cell.system._threads.run(fn, args, kwargs, owner=self._cell)
+        return await self._actors_own_cell.system._threads.run(fn, args, kwargs, owner=self._actors_own_cell)
 
     async def run_in_process(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a CPU-bound function in a worker process (trio-parallel) and return its result.
@@ -208,7 +208,7 @@ class Actor:
         ``fn`` and its arguments must be picklable (a module-level function).
         Errors raised in the process are re-raised here with their traceback text.
         """
-        return await self._cell.system._threads.run_process(fn, args, owner=self._cell)
+        return await self._actors_own_cell.system._threads.run_process(fn, args, owner=self._actors_own_cell)
 
     def __repr__(self) -> str:
         cell = getattr(self, "_actors_cell", None)
@@ -227,7 +227,7 @@ class Actor:
 
     async def _actors_before_restart(self) -> None:
         """This actor is being restarted in place: by default its children stop."""
-        await self._cell._stop_children()
+        await self._actors_own_cell._stop_children()
 
     def _actors_child_terminated(self, child: Cell) -> None:
         """A child stopped for good."""

@@ -332,7 +332,7 @@ class PykkaChild(PykkaBridge):
         # message even if this wait is cut short; wait a little less than the
         # shutdown bound on on_stop, so a slow stop is reported here, plainly.
         stopped = ref.stop(block=False)
-        timeout = 0.9 * self._cell.shutdown_timeout
+        timeout = 0.9 * self._actors_own_cell.shutdown_timeout
         try:
             await self.run_in_thread(stopped.get, timeout=timeout)  # False if it had died already
         except pykka.Timeout:

@@ -58,7 +58,7 @@ class _Guardian(Actor):
 
     def _actors_child_exited(self, child: Cell, error: BaseException | None) -> Directive | None:
         if isinstance(error, EscalatedFailure):
-            self._cell.system._escalate(error)
+            self._actors_own_cell.system._escalate(error)
         return STOP
 
 

@@ -109,7 +109,7 @@ class Supervisor(Actor):
         self._resume_reason = exc
 
     async def on_start(self) -> None:
-        cell = self._cell
+        cell = self._actors_own_cell
         # Drop the reference at once: the failure's traceback holds the previous
         # incarnation, whose own _resume_reason would hold the one before, and so on.
         reason, self._resume_reason = self._resume_reason, None
@@ -145,21 +145,21 @@ class Supervisor(Actor):
         if spec is None or id(spec) not in self._order:
             return STOP  # spawned by hand with self.spawn: not supervised by spec
         if error is not None:
-            self._publish(ChildFailed(self._cell.path, child.path, error))
+            self._publish(ChildFailed(self._actors_own_cell.path, child.path, error))
         restart = _restart_type(spec)
         if restart == "temporary" or (restart == "transient" and error is None):
             return STOP
-        self._cell.run_soon(self._restart, child, error)
+        self._actors_own_cell.run_soon(self._restart, child, error)
         return None
 
     async def _actors_before_restart(self) -> None:
         for child in reversed(self._living()):
-            await child.suspend(self._cell.last_error)
+            await child.suspend(self._actors_own_cell.last_error)
 
     def _actors_child_terminated(self, child: Cell) -> None:
         self._backoff_state.pop(child, None)
         if child.spec is not None and id(child.spec) in self._order:
-            self._publish(ChildStopped(self._cell.path, child.path, child.stop_reason))
+            self._publish(ChildStopped(self._actors_own_cell.path, child.path, child.stop_reason))
 
     # -- policy ------------------------------------------------------------
 
@@ -181,7 +181,7 @@ class Supervisor(Actor):
         temporary = {c for c in affected if c is not child and _restart_type(c.spec) == "temporary"}
         for cell in affected:
             if cell not in temporary:
-                self._publish(ChildRestarted(self._cell.path, cell.path, error, cell.incarnations, delay))
+                self._publish(ChildRestarted(self._actors_own_cell.path, cell.path, error, cell.incarnations, delay))
         if affected == [child]:
             child.resolve(RESTART(delay))
             return
@@ -209,7 +209,7 @@ class Supervisor(Actor):
 
     async def _give_up(self, child: Cell, error: BaseException | None) -> None:
         strategy = self.strategy
-        cell = self._cell
+        cell = self._actors_own_cell
         if error is None:
             error = ActorError(f"actor '{child.name}' kept exiting normally (restart='permanent')")
         self._publish(SupervisorGaveUp(cell.path, child.path, error, strategy.max_restarts, strategy.within))
@@ -231,7 +231,7 @@ class Supervisor(Actor):
     # -- helpers -----------------------------------------------------------
 
     def _cell_of(self, spec: ChildSpec | Supervisor) -> Cell | None:
-        for child in self._cell.children.values():
+        for child in self._actors_own_cell.children.values():
             if child.spec is spec and not child.stopped:
                 return child
         return None
@@ -239,13 +239,13 @@ class Supervisor(Actor):
     def _living(self) -> list[Cell]:
         """Living spec children in start (spec) order."""
         order = self._order
-        living = [c for c in self._cell.children.values() if not c.stopped and id(c.spec) in order]
+        living = [c for c in self._actors_own_cell.children.values() if not c.stopped and id(c.spec) in order]
         living.sort(key=lambda c: order[id(c.spec)])
         return living
 
     def _publish(self, event: SupervisionEvent) -> None:
         log.info("%s", SafeRepr(event))
-        self._cell.system.publish(SupervisionEvent, event)
+        self._actors_own_cell.system.publish(SupervisionEvent, event)
 
 
 def _restart_type(spec: Any) -> str:

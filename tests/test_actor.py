@@ -619,3 +619,18 @@ async def test_spawn_after_the_system_closed_raises_actor_stopped() -> None:
         pass
     with pytest.raises(ActorStopped, match=r"cannot spawn Quitter"):
         await system.spawn(Quitter, name="late")
+
+
+@pytest.mark.parametrize("attribute", ["_cell", "_mailbox", "_state", "cell", "mailbox", "_system", "_ref"])
+async def test_a_subclass_may_use_plain_private_attribute_names(actor_system, attribute: str) -> None:
+    """The runtime keeps its own attributes under ``_actors_*``, out of the user's way."""
+
+    class Keeper(Actor):
+        def __init__(self) -> None:
+            setattr(self, attribute, "mine")
+
+        async def receive(self, message):
+            return getattr(self, attribute), self.ref.name
+
+    keeper = await actor_system.spawn(Keeper, name="keeper")
+    assert await keeper.ask("?") == ("mine", "keeper")
