@@ -528,6 +528,9 @@ class Cell:
         await trio.lowlevel.wait_task_rescheduled(abort)  # the child wakes us after on_start
         if self.start_error is not None:
             error, self.start_error = self.start_error, None
+            # Raise once it has cleaned up (children it started stopped, name free),
+            # so the caller can retry at once; that end is bounded by shutdown_timeout.
+            await self.wait_terminated()
             raise error
 
     def _launch(self) -> None:

@@ -228,3 +228,27 @@ async def test_a_depth_3_tree_of_50_workers_survives_a_crash_storm(actor_system_
     assert all(restart_count(refs[name]) >= 1 for name in crashed_permanent)
     for mid in range(5):
         assert restart_count(system.lookup(f"mid{mid}")) == 0
+
+
+async def test_a_tree_that_fails_to_start_is_gone_when_spawn_tree_raises(autojump_clock: Any) -> None:
+    """The children already started are stopped (on_stop, reverse order) and every name is
+    free again before the error reaches the caller, so it can retry at once."""
+    from actors import Actor, open_actor_system
+
+    class CannotStart(Actor):
+        async def on_start(self) -> None:
+            raise Boom("no database")
+
+    log: list[Any] = []
+    async with open_actor_system() as system:
+        tree = Supervisor(name="sup", children=[
+            ChildSpec(Worker, name="a", log=log),
+            Supervisor(name="inner", children=[ChildSpec(Worker, name="b", log=log)]),
+            ChildSpec(CannotStart, name="bad"),
+        ])
+        with pytest.raises(Boom, match="no database"):
+            await system.spawn_tree(tree)
+        assert lifecycle(log) == [("start", "a"), ("start", "b"), ("stop", "b"), ("stop", "a")]
+        assert system.inspect() == []
+        retry = await system.spawn_tree(Supervisor(name="sup", children=[ChildSpec(Worker, name="a", log=log)]))
+        assert retry.is_alive and system.lookup("a").is_alive
