@@ -15,12 +15,11 @@ Restart = Literal["permanent", "transient", "temporary"]
 _RESTARTS = ("permanent", "transient", "temporary")
 
 
-def _timeout(name: str, value: float | None, *, optional: bool) -> float | None:
-    if value is None and optional:
+def _timeout(name: str, value: float | None) -> float | None:
+    if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds{' or None' if optional else ''}, "
-                        f"not {type(value).__name__}")
+        raise TypeError(f"{name} must be a number of seconds or None, not {type(value).__name__}")
     if math.isnan(value) or value <= 0 or value == math.inf:
         raise ValueError(f"{name} must be a finite number > 0, got {safe_repr(value)}")
     return float(value)
@@ -42,7 +41,9 @@ class ChildSpec:
       message_timeout: seconds a handler may run; past it, it is cancelled and
         counts as a failure (the asker gets `actors.MessageTimeout`). None: no limit.
       shutdown_timeout: seconds the running handler, then ``on_stop``, get when
-        the child stops or restarts (default 5).
+        the child stops or restarts. None (the default): the system's
+        ``shutdown_timeout`` (``open_actor_system(shutdown_timeout=...)``, 5 s
+        unless set there).
       mailbox_size: bound the mailbox (None: unbounded).
     """
 
@@ -56,7 +57,7 @@ class ChildSpec:
         name: str | None = None,
         restart: Restart = "permanent",
         message_timeout: float | None = None,
-        shutdown_timeout: float = 5.0,
+        shutdown_timeout: float | None = None,
         mailbox_size: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -75,8 +76,8 @@ class ChildSpec:
         self.kwargs = kwargs
         self.name = name
         self.restart: Restart = restart
-        self.message_timeout = _timeout("message_timeout", message_timeout, optional=True)
-        self.shutdown_timeout = _timeout("shutdown_timeout", shutdown_timeout, optional=False)
+        self.message_timeout = _timeout("message_timeout", message_timeout)
+        self.shutdown_timeout = _timeout("shutdown_timeout", shutdown_timeout)
         self.mailbox_size = mailbox_size
 
     def __repr__(self) -> str:

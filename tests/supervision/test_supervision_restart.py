@@ -255,3 +255,19 @@ async def test_shutdown_timeout_also_bounds_a_running_handler_at_close(autojump_
     assert trio.current_time() - closing == pytest.approx(2.0)
     with pytest.raises(ActorStopped):
         await reply
+
+
+@pytest.mark.parametrize(("system_timeout", "spec_timeout", "waited"), [(0.5, None, 0.5), (0.5, 2.0, 2.0), (None, None, 5.0)])
+async def test_a_childs_shutdown_timeout_defaults_to_the_systems(
+    autojump_clock: Any, system_timeout: float | None, spec_timeout: float | None, waited: float
+) -> None:
+    """ChildSpec(shutdown_timeout=None) takes open_actor_system's (5 s unless set there)."""
+    config = {} if system_timeout is None else {"shutdown_timeout": system_timeout}
+    async with open_actor_system(**config) as system:
+        await system.spawn_tree(Supervisor(name="sup", children=[
+            ChildSpec(Worker, name="w", log=[], shutdown_timeout=spec_timeout)]))
+        system.lookup("w").tell(Hang())
+        await trio.sleep(1)
+        started = trio.current_time()
+        await system.stop(system.lookup("w"))
+        assert trio.current_time() - started == waited
