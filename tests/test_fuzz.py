@@ -648,7 +648,7 @@ SUPERVISION_BAD_VALUES: list[tuple[str, Callable[[], Any], str]] = [
     ("ChildSpec message_timeout='1'", lambda: ChildSpec(Echo, message_timeout="1"), r"^message_timeout must be"),
     ("ChildSpec shutdown_timeout=-1", lambda: ChildSpec(Echo, shutdown_timeout=-1), r"^shutdown_timeout must be"),
     ("ChildSpec shutdown_timeout=inf", lambda: ChildSpec(Echo, shutdown_timeout=math.inf), r"^shutdown_timeout must be"),
-    ("ChildSpec shutdown_timeout=None", lambda: ChildSpec(Echo, shutdown_timeout=None), r"^shutdown_timeout must be"),
+    ("ChildSpec shutdown_timeout='5'", lambda: ChildSpec(Echo, shutdown_timeout="5"), r"^shutdown_timeout must be"),
     ("ChildSpec mailbox_size=0", lambda: ChildSpec(Echo, mailbox_size=0), r"^mailbox_size must be"),
     ("ChildSpec mailbox_size=True", lambda: ChildSpec(Echo, mailbox_size=True), r"^mailbox_size must be"),
     ("Supervisor name=None", lambda: Supervisor(name=None), r"^Supervisor name must be"),
