@@ -20,7 +20,7 @@ from ._dead_letters import DeadLetter, DeadLetters
 from ._envelope import Envelope
 from ._inspect import ActorInfo, snapshot
 from ._deadlines import Deadlines
-from ._exceptions import ActorNameTaken, ActorNotFound, ActorStopped, EscalatedFailure, MailboxFull
+from ._exceptions import ActorNameTaken, ActorNotFound, ActorStopped, EscalatedFailure, MailboxFull, WorkerProcessError
 from ._ref import ActorRef
 from ._text import SafeRepr, safe_repr
 from ._threads import Workers
@@ -413,6 +413,7 @@ class open_actor_system:  # noqa: N801 - used like a function, as trio's open_nu
     async def __aenter__(self) -> ActorSystem:
         if self._manager is not None:
             raise RuntimeError("this open_actor_system() was already entered; call it again for a new system")
+        _refuse_in_a_bootstrapping_worker()
         self._manager = _run_system(self._system)
         system: ActorSystem = await self._manager.__aenter__()
         return system
@@ -424,6 +425,20 @@ class open_actor_system:  # noqa: N801 - used like a function, as trio's open_nu
         tb: TracebackType | None,
     ) -> bool | None:
         return await self._manager.__aexit__(exc_type, exc, tb)  # type: ignore[no-any-return]
+
+
+def _refuse_in_a_bootstrapping_worker() -> None:
+    """A worker process (run_in_process) re-imports the main module; a script without a
+    ``__main__`` guard would start its whole program again in there. Refuse, clearly: the
+    worker then fails to start, and the parent's run_in_process raises WorkerProcessError."""
+    import multiprocessing
+
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise WorkerProcessError(
+            "open_actor_system() was called while a worker process was importing your main "
+            "module: worker processes (run_in_process) re-import it, so guard your script's entry "
+            "point with 'if __name__ == \"__main__\":' (or the program runs again in each worker)"
+        )
 
 
 @asynccontextmanager
