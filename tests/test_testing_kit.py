@@ -191,7 +191,7 @@ async def test_a_schedule_run_takes_free_names_beside_the_tests_own_actors(actor
 async def test_check_delivery_catches_an_actor_that_loses_messages() -> None:
     schedule = Schedule(1, (Step(0, "tell", 0, 7), Step(0, "ask", 1, 0)))
     outcome = await run_schedule(StopsOnSeven, schedule)
-    with pytest.raises(AssertionError, match=r"s0 #1 \(ask\) was lost: never handled"):
+    with pytest.raises(AssertionError, match=r"s0 #1 \(ask\) was never handled: its asker got ActorStopped"):
         check_delivery(outcome)
 
 
@@ -217,3 +217,11 @@ def test_strategy_arguments_are_checked() -> None:
         interleavings(kinds=("shout",))
     with pytest.raises(ValueError, match="max_index >= 1"):
         crash_points(0)
+
+
+async def test_check_delivery_says_a_message_never_handled_went_to_the_dead_letters() -> None:
+    schedule = Schedule(1, (Step(0, "tell", 0, 7), Step(0, "tell", 1, 0)))
+    outcome = await run_schedule(StopsOnSeven, schedule)
+    with pytest.raises(AssertionError, match=r"s0 #1 \(tell\) was never handled: a dead letter \(actor 'receiver' "
+                                             r"has stopped\)"):
+        check_delivery(outcome)

@@ -315,14 +315,23 @@ def check_delivery(outcome: Outcome) -> None:
             problems.append(f"s{sender}'s messages were handled out of order: #{seq} after #{last_seq[sender]}")
         last_seq[sender] = max(seq, last_seq.get(sender, seq))
     crashed = set(outcome.crashed)
-    dead = {(s, q) for s, q, _ in outcome.dead_letters}
+    dead = {(s, q): reason for s, q, reason in outcome.dead_letters}
     for step in schedule.steps:
         key = (step.sender, step.seq)
         if key in crashed:
             if key not in dead:
                 problems.append(f"s{step.sender} #{step.seq} crashed the receiver but is not in the dead letters")
         elif key not in seen:
-            problems.append(f"s{step.sender} #{step.seq} ({step.kind}) was lost: never handled")
+            # Recorded or not, a message the receiver never handled breaks "every message
+            # is handled" (the guarantee under test); say which of the two it was.
+            reply = outcome.replies.get(key)
+            if key in dead:
+                fate = f"a dead letter ({dead[key]})"
+            elif isinstance(reply, BaseException):
+                fate = f"its asker got {type(reply).__name__}"
+            else:
+                fate = "lost without a record"
+            problems.append(f"s{step.sender} #{step.seq} ({step.kind}) was never handled: {fate}")
         if step.kind == "ask" and key not in outcome.replies:
             problems.append(f"the ask s{step.sender} #{step.seq} never got an answer")
     if problems:
