@@ -308,12 +308,12 @@ class Cell:
                     came_from[target] = cell
                     stack.append(target)
 
-    def deliver_from_timer(self, message: Any) -> None:
+    def deliver_from_timer(self, message: Any, trace_id: int | None) -> None:
         if self.closed:
             return
         cid = _next_id()
         try:
-            self.mailbox.put_nowait(Envelope(message, None, None, cid, cid))
+            self.mailbox.put_nowait(Envelope(message, None, None, cid, cid if trace_id is None else trace_id))
         except ActorError as exc:
             self.system._dead_letter(message, recipient=self.ref, reason=str(exc), error=exc)
 

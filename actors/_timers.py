@@ -18,10 +18,11 @@ class Timer:
 
     Made by `Actor.schedule_once` and `Actor.schedule_every`. A timer belongs to
     one incarnation of its actor: it is cancelled when the actor stops or is
-    restarted.
+    restarted. A timer set while handling a message delivers into that
+    message's conversation (its trace id), like a tell made there.
     """
 
-    __slots__ = ("_cell", "_scope", "interval", "message", "repeat")
+    __slots__ = ("_cell", "_scope", "_trace_id", "interval", "message", "repeat")
 
     def __init__(self) -> None:
         raise TypeError("Timer has no public constructor; use self.schedule_once() or self.schedule_every()")
@@ -35,6 +36,7 @@ class Timer:
             raise ValueError(f"{what} must be {'> 0' if repeat else '>= 0'} seconds, got {interval!r}")
         self = object.__new__(cls)
         self._cell = cell
+        self._trace_id = None if cell.current is None else cell.current.trace_id
         self._scope = trio.CancelScope()
         self.interval = float(interval)
         self.message = message
@@ -61,7 +63,7 @@ class Timer:
                 when = trio.current_time() + self.interval
                 while True:
                     await trio.sleep_until(when)
-                    cell.deliver_from_timer(self.message)
+                    cell.deliver_from_timer(self.message, self._trace_id)
                     if not self.repeat:
                         break
                     when += self.interval

@@ -184,3 +184,28 @@ async def test_scheduling_while_stopping_raises_actor_stopped(actor_system_autoj
     await actor_system_autojump.stop(ref)
     assert len(outcome) == 1
     assert str(outcome[0]) == "actor 'late' is stopping and cannot schedule str"
+
+
+async def test_a_timer_set_while_handling_a_message_continues_its_conversation(actor_system_autojump) -> None:
+    """Its message carries the trace id of the message being handled when it was set."""
+
+    class Later(Actor):
+        def __init__(self) -> None:
+            self.traces: dict[str, int] = {}
+
+        async def receive(self, message: object) -> object:
+            self.traces[str(message)] = self.envelope.trace_id
+            if message == "start":
+                self.schedule_once(1, "once")
+                self.schedule_every(1, "tick")
+            if message == "report":
+                return self.traces
+            return None
+
+    ref = await actor_system_autojump.spawn(Later)
+    reply = ref.ask_nowait("start")
+    await reply
+    await trio.sleep(1.5)
+    traces = await ref.ask("report")
+    assert traces["once"] == traces["tick"] == traces["start"] == reply.envelope.trace_id
+    assert traces["report"] != traces["start"]
