@@ -642,9 +642,7 @@ class Cell:
                     self.start_error = error
                     trio.lowlevel.reschedule(self.starting)
                     self.starting = None
-                elif error is not None:
-                    log.error("actor %s failed in on_start and stopped: %r", self.path, error)
-                if error is not None:
+                if error is not None:  # (already logged, as "failed while starting")
                     self.request_stop()
                     await self._end_incarnation(final=True)
                     return error

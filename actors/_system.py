@@ -351,7 +351,10 @@ class ActorSystem:
         self.dead_letters._append(record)
         if self._tracer is not None:
             self._tracer._dead_letter(recipient.path if recipient is not None else "-", envelope, message, reason)
-        log.debug("dead letter to %s: %s (%s)", recipient, SafeRepr(message), reason)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("dead letter to %s: %s (%s)", recipient, SafeRepr(message), reason, extra={
+                "actor": recipient.path if recipient is not None else "-",
+                "trace_id": envelope.trace_id if envelope is not None else "-"})
         subscribers = self._topics.get(DeadLetter)
         if subscribers and not isinstance(message, DeadLetter):
             for cell in list(subscribers):

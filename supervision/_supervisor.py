@@ -244,7 +244,7 @@ class Supervisor(Actor):
         return living
 
     def _publish(self, event: SupervisionEvent) -> None:
-        log.info("%s", SafeRepr(event))
+        log.info("%s", SafeRepr(event), extra={"actor": event.supervisor, "trace_id": "-"})
         self._actors_own_cell.system.publish(SupervisionEvent, event)
 
 

@@ -79,3 +79,21 @@ async def test_the_runtimes_own_failure_record_names_the_actor_and_the_failed_me
     await trio.sleep(1)
     told = [r for r in caplog.records if "failed while handling" in r.getMessage()][-1]
     assert told.actor == "/other" and isinstance(told.trace_id, int) and told.trace_id != reply.envelope.trace_id
+
+
+async def test_supervision_and_dead_letter_records_name_their_actor_without_the_filter(
+    actor_system_autojump: ActorSystem, caplog: pytest.LogCaptureFixture
+) -> None:
+    system = actor_system_autojump
+    caplog.set_level(logging.DEBUG, logger="supervision")
+    with caplog.at_level(logging.DEBUG, logger="actors"):
+        await system.spawn_tree(Supervisor(name="team", strategy=OneForOne(), children=[ChildSpec(Sleepy, name="w")]))
+        gone = await system.spawn(Sleepy, name="gone")
+        await system.stop(gone)
+        reply = system.lookup("w").ask_nowait("hello")
+        assert await reply == "hello"
+        gone.tell("late")
+    started = next(r for r in caplog.records if "ChildStarted" in r.getMessage())
+    assert (started.actor, started.trace_id) == ("/team", "-")
+    letter = next(r for r in caplog.records if r.getMessage().startswith("dead letter to"))
+    assert letter.actor == "/gone" and isinstance(letter.trace_id, int)
