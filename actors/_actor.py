@@ -226,8 +226,15 @@ class Actor:
         return STOP
 
     async def _actors_before_restart(self) -> None:
-        """This actor is being restarted in place: by default its children stop."""
-        await self._actors_own_cell._stop_children()
+        """This actor is being restarted in place: by default its children stop.
+
+        Their refs are kept by name: a child the new incarnation spawns under the
+        same name takes its ref over, so refs held elsewhere reach it.
+        """
+        cell = self._actors_own_cell
+        stopping = {child.name: child.ref for child in cell.children.values()}
+        await cell._stop_children()
+        cell.retired = stopping or None
 
     def _actors_child_terminated(self, child: Cell) -> None:
         """A child stopped for good."""

@@ -118,6 +118,7 @@ class Cell:
         "phase",
         "phase_event",
         "ref",
+        "retired",
         "scope",
         "shutdown_timeout",
         "signal",
@@ -193,6 +194,9 @@ class Cell:
         self.sysq: list[tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]] | None = None
         self.watchers: dict[Cell, None] | None = None
         self.watching: dict[Cell, None] | None = None
+        # refs of children its last restart stopped, by name: a child it spawns again
+        # under the same name takes that ref over (a ref is an address)
+        self.retired: dict[str, ActorRef[Any]] | None = None
         self.timers: set[Timer] | None = None
         self.deferred: set[DeferredReply[Any]] | None = None
         self.deferred_current = False
@@ -486,6 +490,9 @@ class Cell:
         except BaseException:
             system._release_name(name, None)
             raise
+        if self.retired is not None and name in self.retired:
+            child.ref = self.retired.pop(name)  # the same address, now the new child's
+            child.ref._cell = child
         system._names[name] = child
         self.children[name] = child
         await child.start_in(self.nursery)  # type: ignore[arg-type]
@@ -961,6 +968,7 @@ class Cell:
         """The task is ending: record everything left and tell whoever cares."""
         self.closed = True
         self.stopped = True
+        self.retired = None
         self.stop_reason = reason
         self._drain(f"actor '{self.name}' stopped before handling it")
         self._fail_deferred("stopped")

@@ -271,3 +271,37 @@ async def test_a_childs_shutdown_timeout_defaults_to_the_systems(
         started = trio.current_time()
         await system.stop(system.lookup("w"))
         assert trio.current_time() - started == waited
+
+
+async def test_a_child_spawned_again_by_a_restarted_parent_takes_over_the_old_ref(autojump_clock: Any) -> None:
+    """A ref is an address: the kid a parent's new incarnation spawns under the same name is
+    reached by refs handed out before the restart (with fresh state); one not spawned again
+    stays stopped."""
+    from actors import Actor
+
+    class Parent(Actor):
+        async def on_start(self) -> None:
+            self.kid = await self.spawn(Worker, log=[], name="kid")
+            if not hasattr(type(self), "spawned_once"):
+                type(self).spawned_once = True
+                self.extra = await self.spawn(Worker, log=[], name="extra")
+
+        async def receive(self, message: Any) -> Any:
+            if isinstance(message, Crash):
+                raise Boom("parent crashed")
+            return self.kid, getattr(self, "extra", None)
+
+    async with open_actor_system() as system:
+        await system.spawn_tree(Supervisor(name="sup", children=[ChildSpec(Parent, name="p")]))
+        parent = system.lookup("p")
+        kid, extra = await parent.ask("refs?")
+        kid.tell(Add(5))
+        assert await kid.ask(Get()) == 5
+        with pytest.raises(Boom):
+            await parent.ask(Crash())
+        new_kid, _ = await parent.ask("refs?")
+        assert new_kid is kid and system.lookup("kid") is kid and kid.is_alive
+        assert await kid.ask(Get()) == 0  # a fresh kid, through the old ref
+        assert not extra.is_alive
+        with pytest.raises(ActorStopped):
+            await extra.ask(Get())
