@@ -147,8 +147,10 @@ class Actor:
         """Stop this actor once the current message is handled.
 
         Messages still queued then go to dead letters (asks fail with
-        `ActorStopped`). Under a supervisor this is a normal exit: a
-        ``permanent`` child is restarted, ``transient`` and ``temporary`` are not.
+        `ActorStopped`), unless a supervisor restarts it: under a supervisor
+        this is a normal exit, and a ``permanent`` child is restarted with its
+        mailbox (queued messages are handled by the new instance), while
+        ``transient`` and ``temporary`` children stop for good.
         """
         self._actors_own_cell.request_exit()
 

@@ -95,7 +95,7 @@ def load_target(spec: str) -> Target:
     module_name, colon, attr = spec.partition(":")
     if not colon or not module_name or not attr:
         raise UsageError(
-            f"expected MODULE:ATTR, like 'examples.supervised_team:tree' or 'myapp:main', got {spec!r}"
+            f"expected MODULE:ATTR, like 'examples.supervised_team:TREE' or 'myapp:main', got {spec!r}"
         )
     if module_name.endswith(".py") or "/" in module_name or os.sep in module_name:
         dotted = module_name.removesuffix(".py").replace(os.sep, ".").replace("/", ".").strip(".")
@@ -365,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Exit 2: MODULE:ATTR cannot be found or is not a kind listed above."
         ),
     )
-    run.add_argument("target", metavar="MODULE:ATTR", help="like examples.supervised_team:tree or myapp:main")
+    run.add_argument("target", metavar="MODULE:ATTR", help="like examples.supervised_team:TREE or myapp:main")
     run.add_argument("--trace", metavar="FILE",
                      help="record message events and write them to FILE as JSON lines when the system stops")
     run.add_argument("--refresh", metavar="SECONDS", type=_seconds, default=0.5,

@@ -232,7 +232,7 @@ def test_a_main_without_arguments_just_runs(app_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["run", "app"], "expected MODULE:ATTR, like 'examples.supervised_team:tree' or 'myapp:main', got 'app'"),
+        (["run", "app"], "expected MODULE:ATTR, like 'examples.supervised_team:TREE' or 'myapp:main', got 'app'"),
         (["run", "nosuch:tree"], "no module named 'nosuch' (looked in the current directory"),
         (["run", "app.py:tree"], "'app.py' is a file path; give a module name instead: 'app:tree'"),
         (["run", "app:nope"], "module 'app' has no attribute 'nope'; it has: tree, slow, fragile, main, escalate, broken"),
