@@ -102,6 +102,7 @@ class Cell:
         "deferred",
         "deferred_current",
         "directive",
+        "ending",
         "home",
         "host_release",
         "in_sysq",
@@ -188,6 +189,7 @@ class Cell:
         self.control: str | None = None
         self.control_reason: BaseException | None = None
         self.directive: Directive | None = None
+        self.ending = False  # its incarnation is ending: no new children or timers
         self.signal: trio.Event | None = None
         self.terminated: trio.Event | None = None
         self.waiting_on: list[Cell] | None = None  # cells whose answers its handler awaits
@@ -431,10 +433,11 @@ class Cell:
 
     async def suspend(self, reason: BaseException | None) -> None:
         """End the current incarnation (keeping mailbox and ref) and wait until it has."""
+        self.request_suspend(reason)
         if self.phase == "exiting":
+            # It failed: it may still wait for its parent's directive (this answers it),
+            # or have one already, a restart (the request above overrides that).
             self.resolve(SUSPEND)
-        else:
-            self.request_suspend(reason)
         await self.wait_phase("suspended")
 
     async def resume(self, reason: BaseException | None) -> None:
@@ -468,8 +471,9 @@ class Cell:
         spec: Any = None,
     ) -> ActorRef[Any]:
         system = self.system
-        if self.closed:
-            raise ActorStopped(f"actor '{self.name}' is stopping and cannot spawn {actor_cls.__name__}")
+        if self.closed or self.ending:
+            raise ActorStopped(f"actor '{self.name}' is stopping or restarting and cannot spawn "
+                               f"{actor_cls.__name__}; spawn children in on_start or receive")
         if self.nursery is None:
             await self._open_nursery()
         name = system._reserve_name(actor_cls, name)
@@ -577,8 +581,9 @@ class Cell:
             self.watching.pop(target, None)
 
     def schedule(self, interval: float, message: Any, *, repeat: bool) -> Timer:
-        if self.closed or self.home is None:
-            raise ActorStopped(f"actor '{self.name}' is stopping and cannot schedule {type(message).__name__}")
+        if self.closed or self.home is None or self.ending:
+            raise ActorStopped(f"actor '{self.name}' is stopping or restarting and cannot schedule "
+                               f"{type(message).__name__}; set timers in on_start or receive")
         if self.timers is None:
             self.timers = set()
         return Timer._start(self, interval, message, repeat)
@@ -668,6 +673,12 @@ class Cell:
                 directive = await self._ask_parent(error)
             await self._end_incarnation(final=directive is STOP)
             while True:  # between incarnations: wait, then stop or start again
+                # A stop or suspend may have come while the incarnation ended (its on_stop,
+                # its children): it overrides a restart decided before.
+                if self.control is _STOP and directive.kind != "stop":
+                    directive = STOP
+                elif self.control is _SUSPEND and directive.kind == "restart":
+                    directive = SUSPEND
                 if directive.kind == "suspend":
                     self._set_phase("suspended")
                     directive = await self._wait_directive()
@@ -826,6 +837,7 @@ class Cell:
                 if message_timeout is not None:
                     scope.deadline = math.inf  # the limit was this handler's, not the next checkpoint's
                 self.current = None
+                self.deferred_current = False  # (a defer_reply() on a tell defers nothing)
                 handled += 1
                 if handled >= throughput or not queue or self.control is not None or self.sysq:
                     break
@@ -915,6 +927,14 @@ class Cell:
         self.signal = None
 
     async def _end_incarnation(self, *, final: bool) -> None:
+        # No children or timers from here on (say, from on_stop): they would outlive it.
+        self.ending = True
+        try:
+            await self._end_incarnation_steps(final)
+        finally:
+            self.ending = False
+
+    async def _end_incarnation_steps(self, final: bool) -> None:
         self._cancel_timers()
         instance = self.instance
         if final or instance is None:

@@ -10,6 +10,7 @@ from typing import Any
 import trio
 
 from ._context import acting_for, blocking_cell
+from ._groups import one_exception
 from ._exceptions import AskTimeout
 from ._text import safe_repr
 
@@ -71,9 +72,12 @@ async def gather(
 
     deadline = math.inf if timeout is None else trio.current_time() + timeout
     with trio.CancelScope(deadline=deadline) as scope:
-        async with trio.open_nursery() as nursery:
-            for index, item in enumerate(awaitables):
-                nursery.start_soon(run, index, item, scope)
+        try:
+            async with trio.open_nursery() as nursery:
+                for index, item in enumerate(awaitables):
+                    nursery.start_soon(run, index, item, scope)
+        except BaseExceptionGroup as group:  # cancelled from outside, or a KeyboardInterrupt
+            raise one_exception(group) from None
     if first_error:
         raise first_error[0]
     if scope.cancelled_caught:

@@ -20,6 +20,7 @@ from ._dead_letters import DeadLetter, DeadLetters
 from ._envelope import Envelope
 from ._inspect import ActorInfo, snapshot
 from ._deadlines import Deadlines
+from ._groups import one_exception
 from ._exceptions import ActorNameTaken, ActorNotFound, ActorStopped, EscalatedFailure, MailboxFull, WorkerProcessError
 from ._ref import ActorRef
 from ._text import SafeRepr, safe_repr
@@ -467,23 +468,14 @@ async def _run_system(system: ActorSystem) -> AsyncIterator[ActorSystem]:
                 nursery.cancel_scope.cancel()  # the deadline ticker
     except BaseExceptionGroup as group:
         # Something no handler may catch (KeyboardInterrupt, SystemExit...) escaped an
-        # actor: the user gets that exception itself, not a group around it.
-        leaves = [e for e in _leaves(group) if not isinstance(e, trio.Cancelled)]
-        if len(leaves) == 1:
-            raise leaves[0] from None
-        raise
+        # actor, or the block was cancelled from outside: the user gets that exception
+        # itself, not a group around it.
+        raise one_exception(group) from None
     if system._escalation is not None:
         escalation = system._escalation
         raise escalation from escalation.root_cause
     if body_error is not None:
         raise body_error
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    found: list[BaseException] = []
-    for exc in group.exceptions:
-        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
-    return found
 
 
 @asynccontextmanager

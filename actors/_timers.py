@@ -41,7 +41,8 @@ class Timer:
         self.interval = float(interval)
         self.message = message
         self.repeat = repeat
-        assert cell.home is not None
+        assert cell.home is not None and cell.timers is not None
+        cell.timers.add(self)  # now, not when its task first runs: a stop right after cancels it
         cell.home.start_soon(self._run)
         return self
 
@@ -57,7 +58,6 @@ class Timer:
     async def _run(self) -> None:
         cell = self._cell
         timers = cell.timers
-        timers.add(self)
         try:
             with self._scope:
                 when = trio.current_time() + self.interval

@@ -183,7 +183,8 @@ async def test_scheduling_while_stopping_raises_actor_stopped(actor_system_autoj
     ref = await actor_system_autojump.spawn(LateScheduler, name="late")
     await actor_system_autojump.stop(ref)
     assert len(outcome) == 1
-    assert str(outcome[0]) == "actor 'late' is stopping and cannot schedule str"
+    assert str(outcome[0]) == ("actor 'late' is stopping or restarting and cannot schedule str; "
+                               "set timers in on_start or receive")
 
 
 async def test_a_timer_set_while_handling_a_message_continues_its_conversation(actor_system_autojump) -> None:
@@ -209,3 +210,27 @@ async def test_a_timer_set_while_handling_a_message_continues_its_conversation(a
     traces = await ref.ask("report")
     assert traces["once"] == traces["tick"] == traces["start"] == reply.envelope.trace_id
     assert traces["report"] != traces["start"]
+
+
+@pytest.mark.parametrize("how", ["self.stop()", "a failure"])
+async def test_a_timer_armed_just_before_the_actor_ends_dies_with_it(autojump_clock, how: str) -> None:
+    """No checkpoint between arming and the end: the timer is still cancelled (no task left)."""
+    from actors import open_actor_system
+
+    class ArmsThenEnds(Actor):
+        async def receive(self, message: object) -> None:
+            self.schedule_every(1, "tick")
+            if how == "self.stop()":
+                self.stop()
+            else:
+                raise RuntimeError("ends right after arming")
+
+    async with open_actor_system() as system:
+        refs = [await system.spawn(ArmsThenEnds) for _ in range(5)]
+        before = trio.lowlevel.current_statistics().tasks_living  # (no task yet: started by a message)
+        for ref in refs:
+            ref.tell("go")
+        await trio.sleep(10)
+        assert not any(ref.is_alive for ref in refs)
+        assert trio.lowlevel.current_statistics().tasks_living == before
+        assert not [d for d in system.dead_letters if d.message == "tick"]

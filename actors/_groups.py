@@ -1,0 +1,37 @@
+"""Turning the exception group a nursery raises into the one exception a user expects."""
+
+from __future__ import annotations
+
+import trio
+
+from ._text import safe_repr
+
+__all__ = ["leaves", "one_exception"]
+
+
+def leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    """Every exception in ``group``, nested groups flattened, in order."""
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found.extend(leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return found
+
+
+def one_exception(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The exception to raise instead of ``group``.
+
+    Only cancellations: the first one (so the cancel scope that caused them, or an
+    ``except trio.Cancelled``, sees a plain Cancelled). Otherwise a KeyboardInterrupt,
+    then a SystemExit, then the first other exception; the rest are named in a note
+    on it, so nothing is dropped without a word.
+    """
+    found = leaves(group)
+    real = [exc for exc in found if not isinstance(exc, trio.Cancelled)]
+    if not real:
+        return found[0]
+    chosen = next((exc for kind in (KeyboardInterrupt, SystemExit) for exc in real if isinstance(exc, kind)),
+                  real[0])
+    others = [exc for exc in real if exc is not chosen]
+    if others:
+        chosen.add_note("raised at the same time, in other tasks: " + ", ".join(safe_repr(e) for e in others))
+    return chosen
