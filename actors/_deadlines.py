@@ -32,6 +32,7 @@ class Deadlines:
         self._prune_at = 1024
         self._armed = math.inf  # the deadline the ticker sleeps until
         self._scope: trio.CancelScope | None = None
+        self._life = trio.CancelScope(shield=True)  # the ticker's whole life: see close()
 
     def add(self, reply: Reply[Any], deadline: float, timeout: float, name: str) -> None:
         """Expire ``reply`` with AskTimeout at ``deadline`` unless it is done by then."""
@@ -50,9 +51,20 @@ class Deadlines:
         self._heap = heap
         self._prune_at = max(1024, 2 * len(heap))
 
-    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """The ticker: sleep until the earliest deadline, expire what is overdue, repeat."""
-        task_status.started()
+    def close(self) -> None:
+        """End the ticker, now or as soon as it starts (it is shielded from other cancels)."""
+        self._life.cancel()
+
+    async def run(self) -> None:
+        """The ticker: sleep until the earliest deadline, expire what is overdue, repeat.
+
+        Shielded until `close`, so that deadlines keep expiring while the system shuts
+        down after a cancel from outside.
+        """
+        with self._life:
+            await self._tick()
+
+    async def _tick(self) -> None:
         while True:
             heap = self._heap
             now = trio.current_time()

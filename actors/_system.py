@@ -452,20 +452,25 @@ async def _run_system(system: ActorSystem) -> AsyncIterator[ActorSystem]:
     token = current_system.set(system)
     try:
         async with _system_nursery(system, token) as nursery:
-            await nursery.start(system._deadlines.run)
-            system._guardian.build()
-            await system._guardian.start_in(nursery)
+            # The deadline ticker is shielded, so that asks made during a shutdown forced by a
+            # cancel from outside (say, from on_stop) still time out; it ends with close().
             try:
-                with trio.CancelScope() as body_scope:
-                    system._body_scope = body_scope
-                    yield system
-            except BaseException as exc:  # re-raised below, outside the nursery: never grouped
-                body_error = exc
+                nursery.start_soon(system._deadlines.run)  # (sync: no cancel can come between)
+                system._guardian.build()
+                await system._guardian.start_in(nursery)
+                try:
+                    with trio.CancelScope() as body_scope:
+                        system._body_scope = body_scope
+                        yield system
+                except BaseException as exc:  # re-raised below, outside the nursery: never grouped
+                    body_error = exc
+                finally:
+                    system._body_scope = None
+                    with trio.CancelScope(shield=True):
+                        await system._shutdown()
             finally:
-                system._body_scope = None
-                with trio.CancelScope(shield=True):
-                    await system._shutdown()
-                nursery.cancel_scope.cancel()  # the deadline ticker
+                system._deadlines.close()
+                nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         # Something no handler may catch (KeyboardInterrupt, SystemExit...) escaped an
         # actor, or the block was cancelled from outside: the user gets that exception

@@ -139,3 +139,36 @@ async def test_a_block_cancelled_from_outside_raises_a_plain_cancelled(autojump_
             seen.append(type(exc))
             raise
     assert outer.cancelled_caught and seen == [trio.Cancelled]
+
+
+async def test_an_ask_from_on_stop_times_out_even_when_the_block_was_cancelled_from_outside(
+    autojump_clock: Any,
+) -> None:
+    """The deadline ticker outlives the cancel: the ask ends at its own timeout, not at the
+    actor's whole shutdown bound."""
+    ended: list[tuple[str, float]] = []
+
+    class Busy(Actor):
+        async def on_start(self) -> None:
+            pass  # (a task from the start)
+
+    class Flusher(Actor):
+        def __init__(self, peer: Any) -> None:
+            self.peer = peer
+
+        async def on_stop(self) -> None:
+            started = trio.current_time()
+            try:
+                await self.peer.ask("flush", timeout=0.1)
+                ended.append(("answered", trio.current_time() - started))
+            except BaseException as exc:
+                ended.append((type(exc).__name__, trio.current_time() - started))
+                raise
+
+    with trio.move_on_after(1):
+        async with open_actor_system(shutdown_timeout=5) as system:
+            peer = await system.spawn(Busy)
+            (await system.spawn(Flusher, peer)).tell("wake up")
+            await trio.sleep_forever()
+    assert len(ended) == 1
+    assert ended[0][0] == "AskTimeout" and ended[0][1] == pytest.approx(0.1)
