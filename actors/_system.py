@@ -205,7 +205,9 @@ class ActorSystem:
         A running handler gets up to ``shutdown_timeout`` to finish, then is
         cancelled; then ``on_stop`` runs under the same bound. Queued asks fail
         with `ActorStopped`, queued tells go to dead letters. Stopping a
-        supervised child this way is final: its supervisor does not restart it.
+        supervised child this way is final: its supervisor does not restart it
+        (until the supervisor itself is restarted, which starts its spec anew,
+        as in OTP).
         Stopping an actor that already stopped does nothing.
         """
         if not isinstance(ref, ActorRef):
