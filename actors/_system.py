@@ -379,7 +379,14 @@ class ActorSystem:
             if self._body_scope is not None:
                 self._body_scope.cancel()
 
-    async def _shutdown(self) -> None:
+    async def _shutdown(self, *, settle: bool) -> None:
+        if settle:
+            # One scheduling round first: an actor woken by a message told just before
+            # (its task launched, not yet run) starts handling it, as an actor already
+            # running would have. Without it, whether such a message is handled within
+            # the shutdown grace or dead-lettered would depend on trio's random batch
+            # order. (Not after a cancel from outside: then every actor is unwinding.)
+            await trio.lowlevel.checkpoint()
         await self._guardian.stop()
 
 
@@ -469,7 +476,7 @@ async def _run_system(system: ActorSystem) -> AsyncIterator[ActorSystem]:
                 finally:
                     system._body_scope = None
                     with trio.CancelScope(shield=True):
-                        await system._shutdown()
+                        await system._shutdown(settle=body_error is None)
             finally:
                 system._deadlines.close()
                 nursery.cancel_scope.cancel()

@@ -612,3 +612,32 @@ async def test_an_actor_that_is_stopping_is_not_found_and_its_name_frees_once_st
         assert trio.current_time() == 1 + 3
         again = await system.spawn(Stubborn, name="blk")
         assert system.lookup("blk") is again
+
+
+async def test_a_message_told_just_before_the_block_ends_starts_before_the_shutdown(autojump_clock) -> None:
+    """Whether the actor's task was parked or not yet launched, and whatever trio's batch
+    order, a message told right before leaving is picked up first: it runs within the
+    shutdown grace instead of being dead-lettered as still queued."""
+
+    class Slow(Actor):
+        def __init__(self, log: list[str]) -> None:
+            self.log = log
+
+        async def receive(self, message):
+            self.log.append(f"start {message}")
+            await trio.sleep(2)
+            self.log.append(f"done {message}")
+
+    for woken_before in (False, True) * 10:
+        log: list[str] = []
+        async with open_actor_system(shutdown_timeout=5) as system:
+            ref = await system.spawn(Slow, log)
+            if woken_before:
+                ref.tell("warm-up")
+                await trio.sleep(3)  # its task now runs (parked) rather than not launched
+            left_at = trio.current_time()
+            ref.tell("last")
+            await trio.sleep(0)
+        assert log[-2:] == ["start last", "done last"], log
+        assert trio.current_time() - left_at == 2
+        assert not [d for d in system.dead_letters if d.message == "last"]
