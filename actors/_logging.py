@@ -24,6 +24,7 @@ class ActorContextFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Set ``record.actor`` and ``record.trace_id`` (unless set already); keep the record."""
         if hasattr(record, "actor") and hasattr(record, "trace_id"):
             return True  # set by the runtime itself (``extra=``): a failure it logs after the handler
         cell = current_cell.get()

@@ -162,6 +162,7 @@ class PykkaBridge(Actor):
         self._check_interval = _seconds("check_interval", check_interval, allow_none=True, allow_inf=False)
 
     async def on_start(self) -> None:
+        """Start watching the pykka actor (if ``check_interval`` is set)."""
         self._arm_check()
 
     async def receive(self, message: Any) -> Any:
@@ -311,6 +312,7 @@ class PykkaChild(PykkaBridge):
         self._configure(ask_timeout, check_interval)
 
     async def on_start(self) -> None:
+        """Start a fresh pykka actor (each incarnation gets its own)."""
         # Not run_in_thread: a cancellation must not abandon a start that then
         # succeeds, leaving a pykka actor nobody stops. Starting is brief.
         ref = await trio.to_thread.run_sync(
@@ -325,6 +327,7 @@ class PykkaChild(PykkaBridge):
             raise
 
     async def on_stop(self) -> None:
+        """Stop the pykka actor, waiting (bounded) for it in a thread."""
         ref, self.pykka_ref = self.pykka_ref, None
         if ref is None:
             return

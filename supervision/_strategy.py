@@ -62,6 +62,7 @@ class OneForOne(Strategy):
     """Restart only the child that failed (Erlang/OTP ``one_for_one``)."""
 
     def affected(self, children: Sequence[C], failed: C) -> list[C]:
+        """Only ``failed``."""
         return [failed]
 
 
@@ -70,6 +71,7 @@ class OneForAll(Strategy):
     """Restart every child when one fails: stop all in reverse order, start all in order."""
 
     def affected(self, children: Sequence[C], failed: C) -> list[C]:
+        """All ``children``, in start order."""
         return list(children)
 
 
@@ -78,5 +80,6 @@ class RestForOne(Strategy):
     """Restart the child that failed and every child started after it."""
 
     def affected(self, children: Sequence[C], failed: C) -> list[C]:
+        """``failed`` and the children started after it, in start order."""
         index = list(children).index(failed)
         return list(children)[index:]

@@ -106,9 +106,11 @@ class Supervisor(Actor):
         return await parent.spawn_child(type(self), (), kwargs, name=self.name, mailbox_size=None, spec=self)
 
     async def on_restart(self, exc: BaseException) -> None:
+        """Keep why this supervisor restarts: its children resume with that reason."""
         self._resume_reason = exc
 
     async def on_start(self) -> None:
+        """Start the children in order (or resume them, after a restart of this supervisor)."""
         cell = self._actors_own_cell
         # Drop the reference at once: the failure's traceback holds the previous
         # incarnation, whose own _resume_reason would hold the one before, and so on.
@@ -134,6 +136,7 @@ class Supervisor(Actor):
             self._publish(ChildStarted(cell.path, ref.path))
 
     async def receive(self, message: Any) -> Any:
+        """Answer `GetChildren` with the living children's refs, in start order."""
         if isinstance(message, GetChildren):
             return [child.ref for child in self._living()]
         self.unhandled(message)
