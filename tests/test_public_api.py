@@ -53,6 +53,23 @@ def test_every_name_in_all_imports_and_has_a_docstring() -> None:
     assert missing_doc == [], f"public names without a docstring: {missing_doc}"
 
 
+@pytest.mark.parametrize("package", ["actors", "supervision", "actors.testing"])
+def test_every_public_method_of_a_public_class_has_its_own_docstring(package: str) -> None:
+    module = importlib.import_module(package)
+    missing = []
+    for name in module.__all__:
+        cls = getattr(module, name)
+        if not inspect.isclass(cls):
+            continue
+        for attr, value in vars(cls).items():
+            if attr.startswith("_"):
+                continue
+            fn = value.fget if isinstance(value, property) else getattr(value, "__func__", value)
+            if callable(fn) and not (getattr(fn, "__doc__", None) or "").strip():
+                missing.append(f"{name}.{attr}")
+    assert missing == [], f"public methods without a docstring in {package}: {missing}"
+
+
 def test_star_import_gives_exactly_all() -> None:
     namespace: dict[str, object] = {}
     exec("from actors import *", namespace)
