@@ -518,6 +518,7 @@ class Cell:
         """Start this cell's task; return once ``on_start`` ran (raise what it raised)."""
         self.home = nursery
         instance = self.instance
+        assert instance is not None, "build() comes first"
         if type(instance).on_start is _base_on_start:
             # Nothing to run before the first message: the task starts with it
             # (or with a stop), so an actor never sent anything costs no task.
@@ -640,7 +641,7 @@ class Cell:
         cls = self.actor_cls
         instance = cls.__new__(cls)
         instance._actors_cell = self
-        instance.__init__(*self.args, **self.kwargs)
+        instance.__init__(*self.args, **self.kwargs)  # type: ignore[misc]  # (its own class's)
         self.instance = instance
 
     async def _lifecycle(self) -> BaseException | None:

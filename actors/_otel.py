@@ -83,9 +83,8 @@ class OpenTelemetrySink:
                 deferred.discard(cid)
                 if not deferred:
                     del self._deferred[event.actor]
-            span = self._open.pop(cid, None)
-            if span is not None:
-                self._end(span, (event.detail or "failed") if event.kind == "fail" else None)
+            if cid in self._open:
+                self._end(self._open.pop(cid), (event.detail or "failed") if event.kind == "fail" else None)
 
     def _abandon_deferred(self, event: TraceEvent) -> None:
         """The actor stopped or restarted: its unanswered deferred asks failed with it."""

@@ -39,6 +39,17 @@ class Reply(Generic[T]):
 
     __slots__ = ("_abandoned", "_callbacks", "_deadline", "_error", "_system", "_target", "_value", "_waiters", "envelope")
 
+    _target: Cell | None
+    _value: Any
+    _error: BaseException | None
+    _waiters: list[trio.lowlevel.Task] | None
+    _callbacks: list[Callable[[Reply[T]], object]] | None
+    _abandoned: bool
+    _deadline: float
+    _system: ActorSystem
+    envelope: Envelope | None
+    """The envelope of the ask this answers (correlation and trace ids, the message)."""
+
     def __init__(self) -> None:
         raise TypeError("Reply has no public constructor; ActorRef.ask_nowait() returns one")
 
@@ -47,13 +58,13 @@ class Reply(Generic[T]):
         self = object.__new__(cls)
         self._target = target
         self._value = _PENDING
-        self._error: BaseException | None = None
-        self._waiters: list[trio.lowlevel.Task] | None = None
-        self._callbacks: list[Callable[[Reply[T]], object]] | None = None
+        self._error = None
+        self._waiters = None
+        self._callbacks = None
         self._abandoned = False
         self._deadline = math.inf
         self._system = system
-        self.envelope: Envelope | None = None
+        self.envelope = None
         return self
 
     @property
@@ -127,7 +138,7 @@ class Reply(Generic[T]):
             try:
                 await trio.lowlevel.wait_task_rescheduled(abort)
             finally:
-                if asker is not None and asker.waiting_on is not None:
+                if asker is not None and asker.waiting_on is not None and target is not None:
                     asker.waiting_on.remove(target)
                     if not asker.waiting_on:
                         asker.waiting_on = None
@@ -213,6 +224,9 @@ class DeferredReply(Generic[T]):
     """
 
     __slots__ = ("_on_done", "_reply")
+
+    _reply: Reply[T] | None
+    _on_done: Callable[[DeferredReply[T]], None]
 
     def __init__(self) -> None:
         raise TypeError("DeferredReply has no public constructor; call self.defer_reply()")

@@ -299,8 +299,8 @@ class ActorSystem:
                 raise TypeError(f"name must be a str, not {type(name).__name__}")
             if not name or "/" in name:
                 raise ValueError(f"name must be a non-empty string without '/', got {safe_repr(name)}")
-            existing = self._names.get(name, False)
-            if existing is not False:
+            existing: Cell | None | bool = self._names.get(name, False)
+            if isinstance(existing, Cell) or existing is None:
                 where = f" at {existing.path}" if existing is not None else ""
                 if existing is not None and existing.closed:
                     raise ActorNameTaken(

@@ -24,6 +24,16 @@ class Timer:
 
     __slots__ = ("_cell", "_scope", "_trace_id", "interval", "message", "repeat")
 
+    _cell: Cell
+    _scope: trio.CancelScope
+    _trace_id: int | None
+    interval: float
+    """Seconds before it fires (between firings, if it repeats)."""
+    message: Any
+    """What it delivers to its actor."""
+    repeat: bool
+    """True for ``schedule_every``."""
+
     def __init__(self) -> None:
         raise TypeError("Timer has no public constructor; use self.schedule_once() or self.schedule_every()")
 
@@ -58,6 +68,7 @@ class Timer:
     async def _run(self) -> None:
         cell = self._cell
         timers = cell.timers
+        assert timers is not None  # made by Cell.schedule before any timer starts
         try:
             with self._scope:
                 when = trio.current_time() + self.interval

@@ -194,7 +194,7 @@ def _check_types(fields: dict[str, Any]) -> None:
         if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
             raise TypeError(f"field {name!r} is {value!r}, expected "
                             f"{' or '.join('null' if t is type(None) else t.__name__ for t in allowed)}")
-        if name == "time" and not math.isfinite(value):
+        if name == "time" and isinstance(value, (int, float)) and not math.isfinite(value):
             raise ValueError(f"field 'time' is {value!r}, expected a finite number")
 
 

@@ -61,6 +61,10 @@ class Supervisor(Actor):
     call the base method and keep the keyword arguments.
     """
 
+    name: str
+    strategy: Strategy
+    children: tuple[ChildSpec | Supervisor, ...]
+
     def __init__(
         self,
         *,

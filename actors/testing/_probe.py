@@ -97,14 +97,18 @@ class TestProbe:
         """
         self = object.__new__(cls)
         self.received = []
-        self._pending: collections.deque[Received] = collections.deque()
+        self._pending = collections.deque()
         self._changed = trio.Event()
-        self._last: Received | None = None
+        self._last = None
         if name is None:
             self.ref = await _spawn_numbered(system, self)
         else:
             self.ref = await system.spawn(_ProbeActor, self, name=name)
         return self
+
+    _pending: collections.deque[Received]
+    _changed: trio.Event
+    _last: Received | None
 
     received: list[Received]
     """Every message the probe got, in arrival order."""

@@ -9,6 +9,7 @@ then asserts the guarantees: per-sender FIFO, no loss, no duplicates.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -202,7 +203,7 @@ class _Sender(Actor):
                 except ActorError as exc:  # the receiver stopped: the ask is answered with that
                     self.outcome.replies[key] = exc
                     return None
-                reply.add_done_callback(lambda r, key=key: self._record(key, r))
+                reply.add_done_callback(functools.partial(self._record, key))
                 self.pending.append(reply)
             return None
         if isinstance(message, _Flush):
