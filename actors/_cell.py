@@ -26,6 +26,7 @@ import trio
 
 from ._context import blocking_cell, current_cell
 from ._envelope import Envelope, _next_id
+from ._groups import leaves
 from ._exceptions import ActorError, ActorStopped, AskAbandoned, DeadlockError, MailboxFull, MessageTimeout, UnhandledMessage
 from ._mailbox import Mailbox
 from ._messages import Terminated
@@ -134,7 +135,7 @@ class Cell:
         "system",
         "task",
         "terminated",
-        "thread_scope",
+        "thread_scopes",
         "throughput",
         "timers",
         "topics",
@@ -182,7 +183,7 @@ class Cell:
         self.start_error: BaseException | None = None
         self.start_scope: trio.CancelScope | None = None  # around on_restart/on_start
         self.scope: trio.CancelScope | None = None
-        self.thread_scope: trio.CancelScope | None = None  # a handler waiting on a worker thread
+        self.thread_scopes: set[trio.CancelScope] | None = None  # its handler's waits on worker threads
         self.closed = False
         self.stopped = False
         self.started = False
@@ -381,8 +382,9 @@ class Cell:
         self.mailbox.wake()
 
     def _interrupt(self, grace: bool = True) -> None:
-        if grace and self.thread_scope is not None:
-            self.thread_scope.cancel()  # a thread cannot be interrupted: stop waiting for it now
+        if grace and self.thread_scopes:
+            for scope in self.thread_scopes:
+                scope.cancel()  # a thread cannot be interrupted: stop waiting for it now
         self.mailbox.wake()
         if self.signal is not None:
             self.signal.set()
@@ -818,8 +820,10 @@ class Cell:
                         # message is recorded, and it does not count as a failure.
                         self._settle(envelope, exc, f"handler of '{self.name}' raised {safe_repr(exc)} while stopping")
                         return None
-                    if isinstance(exc, AskAbandoned):
-                        self._abandoned(envelope, exc)
+                    abandoned = leaves(exc) if isinstance(exc, ExceptionGroup) else [exc]
+                    if all(isinstance(e, AskAbandoned) for e in abandoned):
+                        # (several, when thread calls were fanned out in the handler's nursery)
+                        self._abandoned(envelope, abandoned[0])  # type: ignore[arg-type]
                     else:
                         self._failed(envelope, exc)
                         return exc

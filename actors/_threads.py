@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
 
+from ._context import blocking_cell
 from ._exceptions import ActorStopped, AskAbandoned, WorkerProcessError
 from ._text import safe_repr
 
@@ -39,8 +40,12 @@ class Workers:
         *,
         owner: Cell | None,
         limiter: trio.CapacityLimiter | None = None,
+        slot: trio.CapacityLimiter | None = None,
     ) -> T:
-        """Run ``fn(*args, **kwargs)`` in a worker thread; a late result becomes a dead letter."""
+        """Run ``fn(*args, **kwargs)`` in a worker thread; a late result becomes a dead letter.
+
+        ``slot``: a tool's own limiter, acquired first (its wait is cut like the thread's).
+        """
         if not callable(fn):
             raise TypeError(f"run_in_thread needs a callable, not {type(fn).__name__}")
         token = trio.lowlevel.current_trio_token()
@@ -62,17 +67,23 @@ class Workers:
             _notify(token, finished, (value, None))
             return value
 
-        # Inside a handler, stop waiting when the ask being served times out, or
-        # (via owner.thread_scope) at once when the actor is stopped or restarted.
-        handler = owner if owner is not None and owner.task is trio.lowlevel.current_task() else None
+        # Inside a handler (or a task it started: tool calls fanned out in a nursery),
+        # stop waiting when the ask being served times out, or (via owner.thread_scopes)
+        # at once when the actor is stopped or restarted.
+        handler = owner if owner is not None and blocking_cell() is owner else None
         envelope = handler.current if handler is not None else None
         deadline = envelope.reply._deadline if envelope is not None and envelope.reply is not None else math.inf
         scope = trio.CancelScope(deadline=deadline)
         if handler is not None:
-            handler.thread_scope = scope
+            if handler.thread_scopes is None:
+                handler.thread_scopes = set()
+            handler.thread_scopes.add(scope)
         try:
             with scope:
-                return await trio.to_thread.run_sync(work, limiter=limiter or self.limiter, abandon_on_cancel=True)
+                if slot is None:
+                    return await trio.to_thread.run_sync(work, limiter=limiter or self.limiter, abandon_on_cancel=True)
+                async with slot:
+                    return await trio.to_thread.run_sync(work, limiter=limiter or self.limiter, abandon_on_cancel=True)
         except BaseException as exc:
             # (not named `finished`: that would rebind the callback the thread is about to queue)
             outcome = state["finished"]
@@ -83,8 +94,8 @@ class Workers:
                 self._late(fn, outcome, owner)
             raise
         finally:
-            if handler is not None:
-                handler.thread_scope = None
+            if handler is not None and handler.thread_scopes is not None:
+                handler.thread_scopes.discard(scope)
         # only reached when our own scope was cancelled (the with-block swallowed it)
         state["abandoned"] = True
         if state["finished"] is not None:

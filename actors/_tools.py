@@ -59,8 +59,8 @@ class _Tool:
         limiter = self._limiters.get(system)
         if limiter is None:
             limiter = self._limiters[system] = trio.CapacityLimiter(self.limit)
-        async with limiter:  # this tool's own bound, inside the system-wide one
-            return await system._threads.run(self._fn, args, kwargs, owner=owner)
+        # this tool's own bound, inside the system-wide one (waiting for it is cut too)
+        return await system._threads.run(self._fn, args, kwargs, owner=owner, slot=limiter)
 
     def __repr__(self) -> str:
         return f"<tool {getattr(self._fn, '__qualname__', self._fn)!r} limit={self.limit}>"

@@ -282,3 +282,73 @@ async def test_a_thread_function_that_raises_gives_its_caller_the_error_and_no_d
     careful = await actor_system.spawn(Careful)
     assert await careful.ask("go", timeout=5) == "caught ValueError"
     assert list(actor_system.dead_letters) == []
+
+
+class FansOutTools(Actor):
+    """Calls a tool twice at once from its own nursery (the usual agent fan-out), or pings."""
+
+    def __init__(self, tool_fn) -> None:
+        self.tool_fn = tool_fn
+
+    async def receive(self, message):
+        if message == "ping":
+            return "pong"
+        results: list[object] = []
+        async with trio.open_nursery() as nursery:
+            for query in ("a", "b"):
+                async def one(query: str = query) -> None:
+                    results.append(await self.tool_fn(query))
+                nursery.start_soon(one)
+        return results
+
+
+@pytest.mark.parametrize("fan_out", [True, False])
+async def test_waits_in_a_handlers_own_tasks_and_for_a_tool_slot_end_with_the_ask(fan_out: bool) -> None:
+    """Tool calls fanned out in the handler's nursery, and a handler queued for a per-tool
+    slot, stop waiting when the served ask times out: the actor answers the next message
+    at once, and the late results are recorded."""
+    release = threading.Event()
+
+    def slow(query: str) -> str:
+        release.wait(10)
+        return f"found {query}"
+
+    search = blocking(slow, limit=None if fan_out else 1)
+    async with open_actor_system() as system:
+        probe = await TestProbe.spawn(system)
+        system.subscribe(probe.ref, DeadLetter)
+        agent = await system.spawn(FansOutTools, search)
+        if not fan_out:  # another agent holds the tool's only slot
+            holder = await system.spawn(FansOutTools, search)
+            held = holder.ask_nowait("go", timeout=math.inf)
+            await trio.sleep(0.05)
+        with pytest.raises(AskTimeout):
+            await agent.ask("go", timeout=0.2)
+        with trio.fail_after(1):
+            assert await agent.ask("ping", timeout=1) == "pong"
+        assert agent.is_alive
+        release.set()
+        if fan_out:
+            late = lambda d: isinstance(d, DeadLetter) and d.reason.startswith("late result")  # noqa: E731
+            lates = []
+            while len(lates) < 2:
+                got = await probe.expect(timeout=5)
+                if late(got):
+                    lates.append(got)
+            assert sorted(d.message for d in lates) == ["found a", "found b"]
+        else:
+            assert sorted(await held) == ["found a", "found b"]
+
+
+async def test_stopping_an_actor_does_not_wait_for_threads_its_handler_fanned_out() -> None:
+    release = threading.Event()
+    search = blocking(lambda query: release.wait(10))
+    async with open_actor_system(shutdown_timeout=5) as system:
+        agent = await system.spawn(FansOutTools, search)
+        reply = agent.ask_nowait("go", timeout=math.inf)
+        await trio.sleep(0.05)
+        with trio.fail_after(1):  # not the 5 s grace
+            await system.stop(agent)
+        release.set()
+        with pytest.raises(Exception):
+            await reply
