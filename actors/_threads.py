@@ -134,9 +134,10 @@ class Workers:
         except trio_parallel.BrokenWorkerError as exc:
             name = getattr(fn, "__qualname__", repr(fn))
             raise WorkerProcessError(
-                f"the worker process died while running {name}(): worker processes re-import the "
-                f"main module, so guard your script's entry point with 'if __name__ == \"__main__\":' "
-                f"and define {name} at module level ({exc})"
+                f"the worker process died while running {name}() ({exc}). Worker processes re-import "
+                f"the main module: if your script has no 'if __name__ == \"__main__\":' guard, add one "
+                f"and define {name} at module level; otherwise {name}() itself ended the process "
+                f"(os._exit, a crash in native code, or memory)"
             ) from exc
 
 
