@@ -352,3 +352,19 @@ async def test_stopping_an_actor_does_not_wait_for_threads_its_handler_fanned_ou
         release.set()
         with pytest.raises(Exception):
             await reply
+
+
+def _end_the_process() -> None:
+    import os
+
+    os._exit(3)
+
+
+async def test_a_worker_process_that_dies_names_both_likely_causes(actor_system: ActorSystem) -> None:
+    class Risky(Actor):
+        async def receive(self, message):
+            return await self.run_in_process(_end_the_process)
+
+    risky = await actor_system.spawn(Risky)
+    with pytest.raises(WorkerProcessError, match=r"died while running _end_the_process\(\).*itself ended the process"):
+        await risky.ask("go", timeout=60)
