@@ -86,6 +86,8 @@ class ActorSystem:
         self.dead_letters = DeadLetters(_positive_int("dead_letters_size", dead_letters_size))
         # called with (actor path, what it was doing, error) for failures nobody else sees
         self._failure_listeners: list[Callable[[str, str, BaseException], object]] = []
+        # called with every DeadLetter as it is made (the test kit's schedule runner)
+        self._dead_letter_listeners: list[Callable[[DeadLetter], object]] = []
         self._threads = Workers(self, max_threads)
         self._trace_path: str | os.PathLike[str] | None = None
         if trace is None or trace is False:
@@ -352,6 +354,8 @@ class ActorSystem:
             sender = envelope.sender
         record = DeadLetter(message, recipient, reason, sender, error, envelope)
         self.dead_letters._append(record)
+        for listener in self._dead_letter_listeners:
+            listener(record)
         if self._tracer is not None:
             self._tracer._dead_letter(recipient.path if recipient is not None else "-", envelope, message, reason)
         if log.isEnabledFor(logging.DEBUG):

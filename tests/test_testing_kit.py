@@ -225,3 +225,11 @@ async def test_check_delivery_says_a_message_never_handled_went_to_the_dead_lett
     with pytest.raises(AssertionError, match=r"s0 #1 \(tell\) was never handled: a dead letter \(actor 'receiver' "
                                              r"has stopped\)"):
         check_delivery(outcome)
+
+
+async def test_a_schedule_run_sees_every_dead_letter_even_past_a_tiny_dead_letter_record() -> None:
+    schedule = Schedule(1, tuple(Step(0, "tell", seq, seq) for seq in range(6)))
+    async with open_actor_system(dead_letters_size=1) as system:
+        outcome = await run_schedule(Adder, schedule, crashes={0, 3, 5}, system=system)
+    check_delivery(outcome)
+    assert sorted(seq for _, seq, _ in outcome.dead_letters) == [0, 3, 5]

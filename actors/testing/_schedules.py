@@ -17,6 +17,7 @@ import attrs
 from hypothesis import strategies as st
 
 from .._actor import Actor
+from .._dead_letters import DeadLetter
 from .._exceptions import ActorError
 from .._ref import ActorRef
 from .._system import ActorSystem, open_actor_system
@@ -263,12 +264,26 @@ async def run_schedule(
     if system is None:
         async with open_actor_system() as fresh:
             return await run_schedule(actor_cls, schedule, *args, crashes=crashes, system=fresh, **kwargs)
-    from supervision import ChildSpec, OneForOne, Supervisor  # a face above both packages
-
     crash_set = frozenset(i for i in crashes if 0 <= i < len(schedule))
     outcome = Outcome(schedule, crash_set)
     recording = _recording(actor_cls, outcome)
-    marks = len(system.dead_letters), system.dead_letters.total
+
+    def record(letter: DeadLetter) -> None:  # every one, even past the bounded record's size
+        if isinstance(letter.message, _Tagged):
+            outcome.dead_letters.append((letter.message.sender, letter.message.seq, letter.reason))
+
+    system._dead_letter_listeners.append(record)
+    try:
+        await _play(system, recording, schedule, crash_set, outcome, args, kwargs)
+    finally:
+        system._dead_letter_listeners.remove(record)
+    return outcome
+
+
+async def _play(system: ActorSystem, recording: type[Actor], schedule: Schedule, crash_set: frozenset[int],
+                outcome: Outcome, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    from supervision import ChildSpec, OneForOne, Supervisor  # a face above both packages
+
     receiver_name = _unused_name(system, "receiver")
     if crash_set:
         tree = Supervisor(
@@ -291,11 +306,6 @@ async def run_schedule(
     for sender in senders:
         await system.stop(sender)
     await system.stop(root)
-    new = system.dead_letters.total - marks[1]
-    for letter in list(system.dead_letters)[-new:] if new else []:
-        if isinstance(letter.message, _Tagged):
-            outcome.dead_letters.append((letter.message.sender, letter.message.seq, letter.reason))
-    return outcome
 
 
 def check_delivery(outcome: Outcome) -> None:
