@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import trio
 
 from ._context import blocking_cell
-from ._exceptions import ActorStopped, AskAbandoned, WorkerProcessError
+from ._exceptions import ActorError, ActorStopped, AskAbandoned, WorkerProcessError
 from ._text import safe_repr
 
 if TYPE_CHECKING:
     from ._cell import Cell
+    from ._envelope import Envelope
     from ._system import ActorSystem
 
 __all__ = ["Workers"]
@@ -67,17 +68,7 @@ class Workers:
             _notify(token, finished, (value, None))
             return value
 
-        # Inside a handler (or a task it started: tool calls fanned out in a nursery),
-        # stop waiting when the ask being served times out, or (via owner.thread_scopes)
-        # at once when the actor is stopped or restarted.
-        handler = owner if owner is not None and blocking_cell() is owner else None
-        envelope = handler.current if handler is not None else None
-        deadline = envelope.reply._deadline if envelope is not None and envelope.reply is not None else math.inf
-        scope = trio.CancelScope(deadline=deadline)
-        if handler is not None:
-            if handler.thread_scopes is None:
-                handler.thread_scopes = set()
-            handler.thread_scopes.add(scope)
+        handler, envelope, scope = _served_scope(owner)
         try:
             with scope:
                 if slot is None:
@@ -94,23 +85,13 @@ class Workers:
                 self._late(fn, outcome, owner)
             raise
         finally:
-            if handler is not None and handler.thread_scopes is not None:
-                handler.thread_scopes.discard(scope)
+            _release(handler, scope)
         # only reached when our own scope was cancelled (the with-block swallowed it)
         state["abandoned"] = True
         if state["finished"] is not None:
             self._late(fn, state["finished"], owner)
-        name = getattr(fn, "__qualname__", repr(fn))
-        what = type(envelope.message).__name__ if envelope is not None else "message"
-        if handler is not None and handler.control is not None:
-            raise ActorStopped(
-                f"actor '{handler.name}' stopped waiting for {name}() in a worker thread because it "
-                f"is stopping or restarting; the thread's late result goes to dead letters"
-            )
-        raise AskAbandoned(
-            f"actor '{handler.name if handler else '?'}' stopped waiting for {name}() in a worker "
-            f"thread: the ask for {what} timed out; the thread's late result goes to dead letters"
-        )
+        raise _cut_short(handler, envelope, fn, "stopped waiting for {}() in a worker thread",
+                         "the thread's late result goes to dead letters")
 
     def _late(self, fn: Callable[..., Any], outcome: tuple[Any, BaseException | None], owner: Cell | None) -> None:
         value, error = outcome
@@ -129,8 +110,10 @@ class Workers:
 
         if not callable(fn):
             raise TypeError(f"run_in_process needs a callable, not {type(fn).__name__}")
+        handler, envelope, scope = _served_scope(owner)
         try:
-            return await trio_parallel.run_sync(fn, *args, kill_on_cancel=True)
+            with scope:
+                return await trio_parallel.run_sync(fn, *args, kill_on_cancel=True)
         except trio_parallel.BrokenWorkerError as exc:
             name = getattr(fn, "__qualname__", repr(fn))
             raise WorkerProcessError(
@@ -139,6 +122,45 @@ class Workers:
                 f"and define {name} at module level; otherwise {name}() itself ended the process "
                 f"(os._exit, a crash in native code, or memory)"
             ) from exc
+        finally:
+            _release(handler, scope)
+        # only reached when our own scope was cancelled: trio-parallel killed the worker
+        raise _cut_short(handler, envelope, fn, "killed the worker process running {}()",
+                         "a process, unlike a thread, can be stopped: nothing is late")
+
+
+def _served_scope(owner: Cell | None) -> tuple[Cell | None, Envelope | None, trio.CancelScope]:
+    """A scope that ends a handler's wait on a worker when the ask it serves times out.
+
+    Inside a handler (or a task it started: tool calls fanned out in its nursery)
+    the scope has the served ask's deadline, and the cell cancels it at once
+    (``thread_scopes``) when the actor is stopped or restarted. Elsewhere: no limit.
+    """
+    handler = owner if owner is not None and blocking_cell() is owner else None
+    envelope = handler.current if handler is not None else None
+    deadline = envelope.reply._deadline if envelope is not None and envelope.reply is not None else math.inf
+    scope = trio.CancelScope(deadline=deadline)
+    if handler is not None:
+        if handler.thread_scopes is None:
+            handler.thread_scopes = set()
+        handler.thread_scopes.add(scope)
+    return handler, envelope, scope
+
+
+def _release(handler: Cell | None, scope: trio.CancelScope) -> None:
+    if handler is not None and handler.thread_scopes is not None:
+        handler.thread_scopes.discard(scope)
+
+
+def _cut_short(handler: Cell | None, envelope: Envelope | None, fn: Callable[..., Any], did: str,
+               after: str) -> ActorError:
+    """The error for a handler whose wait on a worker was cut (``did`` names the worker)."""
+    name = getattr(fn, "__qualname__", repr(fn))
+    who = handler.name if handler is not None else "?"
+    if handler is not None and handler.control is not None:
+        return ActorStopped(f"actor '{who}' {did.format(name)} because it is stopping or restarting; {after}")
+    what = type(envelope.message).__name__ if envelope is not None else "message"
+    return AskAbandoned(f"actor '{who}' {did.format(name)}: the ask for {what} timed out; {after}")
 
 
 def _notify(token: trio.lowlevel.TrioToken, fn: Callable[[Any], None], outcome: Any) -> None:

@@ -15,6 +15,7 @@ import trio
 
 from actors import (
     Actor,
+    ActorStopped,
     ActorSystem,
     AskTimeout,
     DeadLetter,
@@ -368,3 +369,26 @@ async def test_a_worker_process_that_dies_names_both_likely_causes(actor_system:
     risky = await actor_system.spawn(Risky)
     with pytest.raises(WorkerProcessError, match=r"died while running _end_the_process\(\).*itself ended the process"):
         await risky.ask("go", timeout=60)
+
+
+async def test_a_process_call_is_killed_when_the_served_ask_times_out_or_the_actor_stops() -> None:
+    class Cruncher(Actor):
+        async def receive(self, message):
+            if message == "ping":
+                return "pong"
+            return await self.run_in_process(time.sleep, 30)
+
+    async with open_actor_system(shutdown_timeout=20) as system:
+        cruncher = await system.spawn(Cruncher)
+        with trio.fail_after(10):
+            with pytest.raises(AskTimeout):
+                await cruncher.ask("crunch", timeout=0.3)
+            assert await cruncher.ask("ping", timeout=5) == "pong"  # not still waiting on the process
+        abandoned = [d for d in system.dead_letters if "killed the worker process running sleep()" in d.reason]
+        assert len(abandoned) == 1 and "timed out" in abandoned[0].reason
+        reply = cruncher.ask_nowait("crunch", timeout=math.inf)
+        await trio.sleep(0.3)
+        with trio.fail_after(10):  # not the 20 s grace
+            await system.stop(cruncher)
+        with pytest.raises(ActorStopped):
+            await reply
