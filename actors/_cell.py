@@ -290,6 +290,8 @@ class Cell:
                 f"actor '{self.name}' asked itself {what} while handling a message; it would wait "
                 f"for itself forever. Use self.ref.tell(...) or call the method directly"
             )
+        if self.waiting_on is None:
+            return  # the usual case: its handler waits on nobody, so no cycle runs through it
         # Follow every ask each actor's handler is waiting on (a handler may wait on
         # several at once: gather, or its own nursery); reaching the asker is a cycle.
         came_from: dict[Cell, Cell | None] = {self: None}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -71,9 +72,7 @@ class Workers:
         handler, envelope, scope = _served_scope(owner)
         try:
             with scope:
-                if slot is None:
-                    return await trio.to_thread.run_sync(work, limiter=limiter or self.limiter, abandon_on_cancel=True)
-                async with slot:
+                async with slot if slot is not None else contextlib.nullcontext():
                     return await trio.to_thread.run_sync(work, limiter=limiter or self.limiter, abandon_on_cancel=True)
         except BaseException as exc:
             # (not named `finished`: that would rebind the callback the thread is about to queue)

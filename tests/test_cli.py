@@ -9,6 +9,7 @@ runs one under a pseudo-terminal to see rich's live table.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,7 +19,9 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -164,20 +167,25 @@ def test_run_with_trace_writes_json_lines_that_trace_renders(app_dir: Path) -> N
     assert "->" in one.stdout
 
 
-def test_ctrl_c_stops_a_running_tree_cleanly_and_runs_on_stop(app_dir: Path) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "actors", "run", "app:tree", "--refresh", "0.2"],
-        cwd=app_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+@contextlib.contextmanager
+def running(*args: str, **popen: Any) -> Iterator[subprocess.Popen[Any]]:
+    """``python -m actors *args`` in a subprocess, killed at the end if it still runs."""
+    proc = subprocess.Popen([sys.executable, "-m", "actors", *args], **popen)
     try:
-        first = proc.stdout.readline()  # type: ignore[union-attr]
-        assert first.startswith("--- t=0.0s 4 actors")
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=5)
+        yield proc
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_ctrl_c_stops_a_running_tree_cleanly_and_runs_on_stop(app_dir: Path) -> None:
+    with running("run", "app:tree", "--refresh", "0.2",
+                 cwd=app_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        first = proc.stdout.readline()  # type: ignore[union-attr]
+        assert first.startswith("--- t=0.0s 4 actors")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=5)
     assert proc.returncode == 0, err
     assert "on_stop called: search" in out and "on_stop called: greeter" in out
     assert out.index("on_stop called: search") < out.index("on_stop called: greeter")  # reverse start order
@@ -186,11 +194,8 @@ def test_ctrl_c_stops_a_running_tree_cleanly_and_runs_on_stop(app_dir: Path) -> 
 
 
 def test_a_second_ctrl_c_during_shutdown_exits_at_once_with_130(app_dir: Path) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "actors", "run", "app:slow", "--plain"],
-        cwd=app_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
+    with running("run", "app:slow", "--plain",
+                 cwd=app_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         assert proc.stdout.readline().startswith("--- t=0.0s 2 actors")  # type: ignore[union-attr]
         proc.send_signal(signal.SIGINT)
         while "slow on_stop started" not in proc.stdout.readline():  # type: ignore[union-attr]
@@ -198,10 +203,6 @@ def test_a_second_ctrl_c_during_shutdown_exits_at_once_with_130(app_dir: Path) -
         started = time.monotonic()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=5)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 130
     assert time.monotonic() - started < 2  # did not wait for on_stop's 4 s
     assert "SIGINT again: exiting now; the actors were not stopped cleanly" in err
@@ -296,11 +297,6 @@ def test_in_a_terminal_the_view_is_redrawn_in_place(app_dir: Path) -> None:
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "30"}
     env.pop("NO_COLOR", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "actors", "run", "app:tree", "--refresh", "0.1"],
-        cwd=app_dir, stdin=terminal, stdout=terminal, stderr=terminal, env=env,
-    )
-    os.close(terminal)
     output = b""
 
     def read_until(done: bool | None = None, *, marker: bytes = b"", count: int = 1) -> None:
@@ -318,14 +314,14 @@ def test_in_a_terminal_the_view_is_redrawn_in_place(app_dir: Path) -> None:
                 output += chunk
 
     try:
-        read_until(marker=b"(Ctrl-C to stop)", count=3)  # drawn, then redrawn twice
-        proc.send_signal(signal.SIGINT)
-        read_until(True)
-        proc.wait(timeout=5)
+        with running("run", "app:tree", "--refresh", "0.1",
+                     cwd=app_dir, stdin=terminal, stdout=terminal, stderr=terminal, env=env) as proc:
+            os.close(terminal)
+            read_until(marker=b"(Ctrl-C to stop)", count=3)  # drawn, then redrawn twice
+            proc.send_signal(signal.SIGINT)
+            read_until(True)
+            proc.wait(timeout=5)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
         os.close(master)
     raw = output.decode("utf-8", "replace")
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw)  # without colours and cursor moves

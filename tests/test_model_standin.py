@@ -216,7 +216,8 @@ class ChatHandler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def chat_server() -> Iterator[ChatServer]:
     server = ChatServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # (a short poll interval: shutdown() waits for the loop's next poll, 0.5 s by default)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
         yield server

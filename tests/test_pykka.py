@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,8 +39,8 @@ class Counter(pykka.ThreadingActor):
                 return self.total
             case "get":
                 return self.total
-            case ("sleep", float(seconds)):
-                time.sleep(seconds)
+            case ("wait", threading.Event() as gate):  # blocks pykka's thread until the test opens it
+                gate.wait(10)
                 return "woke"
             case ("raise", BaseException() as error):
                 raise error
@@ -120,11 +119,12 @@ async def test_ask_past_the_bridges_ask_timeout_raises_ask_timeout_while_the_loo
     pinger = await actor_system.spawn(Pinger, name="pinger")
     pings = 0
     error: BaseException | None = None
+    gate = threading.Event()
 
     async def ask_the_sleeper(cancel_scope: trio.CancelScope) -> None:
         nonlocal error
         try:
-            await bridge.ask(("sleep", 1.0), timeout=5)
+            await bridge.ask(("wait", gate), timeout=5)
         except AskTimeout as exc:
             error = exc
         cancel_scope.cancel()
@@ -147,7 +147,7 @@ async def test_ask_past_the_bridges_ask_timeout_raises_ask_timeout_while_the_loo
     assert pings >= 10, f"only {pings} pings answered while the bridge waited: the loop was blocked"
     # An ask timeout is not a failure: the bridge and the pykka actor carry on
     # (once the pykka actor has woken up, since it handles one message at a time).
-    await trio.sleep(1.0 - elapsed + 0.1)
+    gate.set()
     with trio.fail_after(5):
         assert await bridge.ask(("add", 1)) == 1
     assert bridge.is_alive and legacy.is_alive()
@@ -155,16 +155,18 @@ async def test_ask_past_the_bridges_ask_timeout_raises_ask_timeout_while_the_loo
 
 async def test_asker_timeout_frees_the_bridge_and_records_the_late_answer(actor_system: ActorSystem) -> None:
     bridge = await actor_system.spawn(PykkaBridge, Counter.start(), name="legacy", ask_timeout=math.inf)
+    gate = threading.Event()
     with trio.fail_after(5):
         with pytest.raises(AskTimeout, match=r"^actor 'legacy' did not answer tuple within 0.2 s"):
-            await bridge.ask(("sleep", 0.5), timeout=0.2)
+            await bridge.ask(("wait", gate), timeout=0.2)
+        gate.set()
         # The bridge stopped waiting when the asker gave up; this ask queues in pykka behind the sleep.
         assert await bridge.ask("get") == 0
         while not any(letter.message == "woke" for letter in actor_system.dead_letters):
             await trio.sleep(0.02)
     [late] = [letter for letter in actor_system.dead_letters if letter.message == "woke"]
     assert "late result of _wait_for_pykka_reply()" in late.reason
-    [abandoned] = [letter for letter in actor_system.dead_letters if letter.message == ("sleep", 0.5)]
+    [abandoned] = [letter for letter in actor_system.dead_letters if letter.message == ("wait", gate)]
     assert isinstance(abandoned.error, AskTimeout)
     assert bridge.is_alive  # the asker giving up is not a failure of the bridge
 
@@ -240,10 +242,12 @@ async def test_leaving_the_system_while_a_pykka_handler_runs_is_bounded_by_shutd
         async with open_actor_system(shutdown_timeout=0.2) as system:
             child = await system.spawn(PykkaChild, Counter, name="legacy", ask_timeout=5.0)
             [legacy] = pykka.ActorRegistry.get_by_class(Counter)
-            reply = child.ask_nowait(("sleep", 1.5), timeout=5)
+            gate = threading.Event()
+            reply = child.ask_nowait(("wait", gate), timeout=5)
             await trio.sleep(0.05)
-    # the handler's grace (0.2 s), then on_stop's bounded wait for pykka (0.2 s): not pykka's 1.5 s
+    # the handler's grace (0.2 s), then on_stop's bounded wait for pykka (0.2 s): not pykka's own time
     assert trio.current_time() - started < 1.2
+    gate.set()
     with pytest.raises(ActorStopped):
         reply.result()
     legacy.actor_stopped.wait(timeout=5)  # pykka stops once its handler returns

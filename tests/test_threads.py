@@ -387,7 +387,7 @@ async def test_a_process_call_is_killed_when_the_served_ask_times_out_or_the_act
         abandoned = [d for d in system.dead_letters if "killed the worker process running sleep()" in d.reason]
         assert len(abandoned) == 1 and "timed out" in abandoned[0].reason
         reply = cruncher.ask_nowait("crunch", timeout=math.inf)
-        await trio.sleep(0.3)
+        await trio.sleep(0.05)  # (real time: the handler is waiting on its worker process)
         with trio.fail_after(10):  # not the 20 s grace
             await system.stop(cruncher)
         with pytest.raises(ActorStopped):
