@@ -1,4 +1,4 @@
-"""Shared odd values, actors and runners for tests/test_fuzz.py (not a test module).
+"""Shared odd values, actors and runners for the fuzz tests in tests/fuzz/ (not a test module).
 
 Everything here is deliberately hostile: messages whose ``__repr__``, ``__eq__`` or
 ``__hash__`` raise, exceptions that cannot be printed, huge and deeply nested values.
@@ -319,3 +319,18 @@ class Lifecycle:
             if starts > 1 or stops > 1 or starts != stops:
                 found.append(f"{self.names.get(key, key)}: on_start completed {starts}x, on_stop ran {stops}x")
         return sorted(found)
+
+
+SEND_KINDS = ("tell", "send", "ask", "ask_nowait", "publish")
+
+
+async def assert_system_works(system: Any) -> None:
+    """A fresh actor can still be spawned, asked and stopped."""
+    fresh = await system.spawn(Echo)
+    assert await fresh.ask("still working", timeout=1) == "still working"
+    await system.stop(fresh)
+
+
+def contains(items: list[Any], obj: Any) -> int:
+    """How many times ``obj`` itself (by identity, never ``==``) is in ``items``."""
+    return sum(1 for item in items if item is obj)
