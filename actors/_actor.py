@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -271,6 +272,10 @@ _HOOKS = {
 }
 
 
+# Classes that passed check_actor_class (weakly held: classes made on the fly may go away).
+_checked_classes: weakref.WeakSet[type] = weakref.WeakSet()
+
+
 def check_actor_class(actor_cls: Any, verb: str) -> None:
     """Raise a TypeError unless ``actor_cls`` is an `Actor` subclass whose hooks are async.
 
@@ -280,6 +285,8 @@ def check_actor_class(actor_cls: Any, verb: str) -> None:
     later, at its first message, with "object NoneType can't be used in
     'await' expression".
     """
+    if actor_cls in _checked_classes:
+        return
     if not (isinstance(actor_cls, type) and issubclass(actor_cls, Actor)):
         hint = " (pass the class, not an instance)" if isinstance(actor_cls, Actor) else ""
         raise TypeError(f"{verb}() takes an Actor subclass, not {safe_repr(actor_cls)}{hint}")
@@ -297,6 +304,7 @@ def check_actor_class(actor_cls: Any, verb: str) -> None:
             f"{verb}() refused {actor_cls.__qualname__}: its {hook} is {what}; "
             f"write it as 'async def {signature}:'"
         )
+    _checked_classes.add(actor_cls)
 
 
 def _is_async(fn: Any) -> bool:
@@ -323,7 +331,10 @@ def check_init_arguments(
     code = getattr(init, "__code__", None)
     if code is not None:
         parameters = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-        if not any(word in parameters for word in reserved):
+        for word in reserved:
+            if word in parameters:
+                break
+        else:
             return
     elif init is object.__init__:
         return
