@@ -346,6 +346,8 @@ class PykkaChild(PykkaBridge):
         self.pykka_ref = ref
         try:
             self._arm_check()
+        except ActorStopped:
+            return  # stopped while starting (say, the spawner gave up): on_stop stops the pykka actor
         except BaseException:
             ref.stop(block=False)  # on_stop does not run after a failed on_start
             raise

@@ -5,6 +5,7 @@ to a PykkaBridge is left running, for its owner to stop."""
 from __future__ import annotations
 
 import subprocess
+import threading
 import sys
 import textwrap
 from pathlib import Path
@@ -14,7 +15,7 @@ import pykka
 import pytest
 import trio
 
-from actors import PykkaBridge, open_actor_system
+from actors import PykkaBridge, PykkaChild, open_actor_system
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -120,3 +121,40 @@ def no_pykka_actor_left() -> Any:
     leaked = pykka.ActorRegistry.get_all()
     pykka.ActorRegistry.stop_all(timeout=5)
     assert leaked == []
+
+
+class Gated(pykka.ThreadingActor):
+    """A pykka actor whose __init__ waits for the test to open a gate."""
+
+    entered = threading.Event()
+    gate = threading.Event()
+
+    def __init__(self) -> None:
+        super().__init__()
+        Gated.entered.set()
+        Gated.gate.wait(10)
+
+    def on_receive(self, message: Any) -> Any:
+        return message
+
+
+async def test_a_pykka_child_abandoned_while_starting_stops_its_pykka_actor_quietly() -> None:
+    # The spawner gives up while the pykka actor's __init__ runs: once it returns, the
+    # PykkaChild stops it, and nothing counts as a failure.
+    Gated.entered.clear()
+    Gated.gate.clear()
+    failures: list[Any] = []
+    async with open_actor_system() as system:
+        system._failure_listeners.append(lambda *failure: failures.append(failure))
+        with trio.CancelScope() as scope:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(system.spawn, PykkaChild, Gated)
+                await trio.to_thread.run_sync(Gated.entered.wait, 10)
+                scope.cancel()
+        assert system.actors() == []
+        Gated.gate.set()
+    assert failures == []
+    # The PykkaChild asked its pykka actor to stop (the stop may finish just after the
+    # block: an abandoned actor's on_stop is not waited for at the system's close).
+    for ref in pykka.ActorRegistry.get_all():
+        assert await trio.to_thread.run_sync(ref.actor_stopped.wait, 10), f"{ref} was not stopped"
