@@ -7,6 +7,8 @@ import functools
 import gc
 import logging
 import re
+import subprocess
+import sys
 import warnings
 from typing import Any
 
@@ -311,3 +313,41 @@ async def test_an_ask_with_negative_zero_timeout_is_a_zero_timeout(actor_system_
         await probe.ref.ask(Hello(), timeout=-0.0)
     assert "within 0 s" in str(caught.value)
     assert "-0" not in str(caught.value)
+
+
+# -- the actors logger --------------------------------------------------------------
+
+LOGGING_SCRIPT = """
+import logging, sys, trio
+from actors import Actor, open_actor_system
+
+class Crasher(Actor):
+    async def receive(self, message):
+        raise RuntimeError("nobody asked")
+
+async def main():
+    async with open_actor_system() as system:
+        ref = await system.spawn(Crasher, name="crasher")
+        ref.tell("x")
+        while ref.is_alive:
+            await trio.sleep(0)
+
+if sys.argv[1] == "silenced":
+    logging.getLogger("actors").setLevel(logging.CRITICAL)
+trio.run(main)
+"""
+
+
+@pytest.mark.parametrize("mode", ["default", "silenced"])
+def test_a_failure_nobody_saw_is_printed_unless_the_actors_logger_is_silenced(mode: str) -> None:
+    # No NullHandler on purpose: without any logging configuration, Python's last-resort
+    # handler prints the failure; one line of configuration silences it.
+    assert not any(isinstance(h, logging.NullHandler) for h in logging.getLogger("actors").handlers)
+    done = subprocess.run([sys.executable, "-c", LOGGING_SCRIPT, mode], capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode == 0, done.stderr
+    if mode == "default":
+        assert "actor /crasher failed while handling str: RuntimeError('nobody asked')" in done.stderr
+        assert "Traceback" in done.stderr
+    else:
+        assert done.stderr == ""
