@@ -351,3 +351,39 @@ def test_a_failure_nobody_saw_is_printed_unless_the_actors_logger_is_silenced(mo
         assert "Traceback" in done.stderr
     else:
         assert done.stderr == ""
+
+
+# -- hypothesis: a fresh system per example, optionally under virtual time ----------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+class Slowpoke(Actor):
+    async def receive(self, message: Any) -> Any:
+        await trio.sleep(message)
+        return message
+
+
+@settings(max_examples=10, deadline=None)
+@given(delay=st.integers(0, 1000))
+def test_a_given_test_runs_a_system_per_example_under_virtual_time(delay: int) -> None:
+    # pytest-trio runs an async @given test under the real clock (it ignores a marker's run=),
+    # so a property that needs virtual time is a sync test running trio per example.
+    async def main() -> None:
+        async with open_actor_system() as system:
+            ref = await system.spawn(Slowpoke, name="slowpoke")
+            started = trio.current_time()
+            assert await ref.ask(delay, timeout=2000) == delay
+            assert trio.current_time() - started == delay  # virtual seconds: instant and exact
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+@settings(max_examples=10, deadline=None)
+@given(words=st.lists(st.integers(0, 9), max_size=5))
+async def test_an_async_given_test_opens_a_fresh_system_in_its_body(words: list[int]) -> None:
+    async with open_actor_system() as system:  # one per example: nothing shared between them
+        assert system.actors() == []
+        ref = await system.spawn(Slowpoke, name="slowpoke")
+        assert [await ref.ask(0) for _ in words] == [0] * len(words)
