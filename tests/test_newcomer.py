@@ -16,8 +16,10 @@ import attrs
 import pytest
 import trio
 import trio.testing
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from actors import Actor, ActorStopped, DeadLetter, open_actor_system
+from actors import Actor, ActorStopped, DeadLetter, gather, open_actor_system
 from actors.testing import TestProbe
 from supervision import ChildSpec, OneForOne, Supervisor
 
@@ -315,6 +317,17 @@ async def test_an_ask_with_negative_zero_timeout_is_a_zero_timeout(actor_system_
     assert "-0" not in str(caught.value)
 
 
+async def test_negative_zero_is_zero_for_gather_and_the_probe_too(actor_system_autojump) -> None:
+    probe = await TestProbe.spawn(actor_system_autojump, name="quiet")
+    with pytest.raises(AssertionError, match=r"^probe 'quiet' expected Hello within 0 s, but no message"):
+        await probe.expect(Hello, timeout=-0.0)
+    await probe.expect_no_message(within=-0.0)
+    with pytest.raises(ValueError, match=r"^within must be a number >= 0, got -1$"):
+        await probe.expect_no_message(within=-1)
+    with pytest.raises(TimeoutError, match=r"^gather\(\) timed out after 0 s with 1 of 1 "):
+        await gather(probe.ref.ask(Hello(), timeout=10), timeout=-0.0)
+
+
 # -- the actors logger --------------------------------------------------------------
 
 LOGGING_SCRIPT = """
@@ -354,9 +367,6 @@ def test_a_failure_nobody_saw_is_printed_unless_the_actors_logger_is_silenced(mo
 
 
 # -- hypothesis: a fresh system per example, optionally under virtual time ----------
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 
 class Slowpoke(Actor):
