@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from . import _cell as _cell_module
 from ._cell import STOP
 from ._exceptions import ActorError, UnhandledMessage
-from ._text import safe_repr
+from ._text import qualname, safe_repr
 
 if TYPE_CHECKING:
     from ._cell import Cell, Directive
@@ -301,7 +301,7 @@ def check_actor_class(actor_cls: Any, verb: str) -> None:
         else:
             what = f"not a method but {safe_repr(fn)}"
         raise TypeError(
-            f"{verb}() refused {actor_cls.__qualname__}: its {hook} is {what}; "
+            f"{verb}() refused {qualname(actor_cls)}: its {hook} is {what}; "
             f"write it as 'async def {signature}:'"
         )
     _checked_classes.add(actor_cls)
@@ -351,7 +351,7 @@ def check_init_arguments(
         if (parameter.name in reserved and required
                 and (kind is parameter.KEYWORD_ONLY
                      or (kind is parameter.POSITIONAL_OR_KEYWORD and len(before) >= len(args)))):
-            cls = actor_cls.__qualname__
+            cls = qualname(actor_cls)
             other = _other_name(cls, parameter.name)
             if kind is parameter.KEYWORD_ONLY:
                 how = f"rename the parameter (say, {other}): a keyword-only one cannot be passed positionally"

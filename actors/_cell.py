@@ -33,7 +33,7 @@ from ._mailbox import Mailbox
 from ._messages import Terminated
 from ._ref import ActorRef
 from ._reply import DeferredReply, Reply
-from ._text import SafeRepr, safe_repr
+from ._text import SafeRepr, qualname, safe_repr
 from ._timers import Timer
 
 if TYPE_CHECKING:
@@ -887,10 +887,9 @@ class Cell:
         """
         coroutine.close()
         what = type(envelope.message).__name__
-        function = getattr(coroutine, "__qualname__", "?").rsplit("<locals>.", 1)[-1]
         error = TypeError(
             f"the handler of actor '{self.name}' ({type(self.instance).__name__}) returned a coroutine "
-            f"({function}) for {what} instead of a value: an 'await' is "
+            f"({qualname(coroutine)}) for {what} instead of a value: an 'await' is "
             f"missing (write 'return await ...'); the coroutine was closed without running"
         )
         reply = envelope.reply

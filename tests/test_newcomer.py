@@ -103,6 +103,25 @@ async def test_an_optional_reserved_parameter_keeps_its_default(actor_system) ->
     assert await ref.ask(Hello()) == "anonymous"
 
 
+def test_the_reserved_keyword_check_serves_child_spec_s_keywords_too() -> None:
+    from actors._actor import check_init_arguments
+
+    class Job(Actor):
+        def __init__(self, restart: str) -> None:
+            self.restart = restart
+
+    keywords = ("name", "restart", "message_timeout", "shutdown_timeout", "mailbox_size")
+    with pytest.raises(
+        TypeError,
+        match=r"^Job\.__init__\(\) needs 'restart', but ChildSpec\(\) keeps the keywords name=, restart=, "
+        r"message_timeout=, shutdown_timeout= and mailbox_size= for itself, so Job cannot get restart= "
+        r"from it; pass it positionally, ChildSpec\(Job, <restart>, name=\.\.\.\), or rename the "
+        r"parameter \(say, job_restart\)$",
+    ):
+        check_init_arguments(Job, (), "ChildSpec", keywords)
+    check_init_arguments(Job, ("always",), "ChildSpec", keywords)
+
+
 # -- hooks must be async --------------------------------------------------------
 
 
