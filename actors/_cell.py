@@ -839,8 +839,8 @@ class Cell:
                         self._failed(envelope, exc)
                         return exc
                 else:
-                    if type(result) is CoroutineType:  # an 'await' is missing in the handler
-                        self._returned_coroutine(envelope, result)
+                    if type(result) is CoroutineType and result is not envelope.message:
+                        self._returned_coroutine(envelope, result)  # an 'await' is missing in the handler
                     elif envelope.reply is not None:
                         if self.deferred_current:
                             self.deferred_current = False
@@ -879,6 +879,9 @@ class Cell:
 
     def _returned_coroutine(self, envelope: Envelope, coroutine: Coroutine[Any, Any, Any]) -> None:
         """The handler returned a coroutine object, not a value: its asker gets a TypeError.
+
+        (Not called when the coroutine is the message itself: an echo hands back what
+        it got, and a coroutine sent as a value is its sender's to await or close.)
 
         The coroutine is closed (it never runs, and Python does not warn "never
         awaited" later, far from the cause). A tell's (or a deferred ask's)
