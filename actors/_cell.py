@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -32,11 +33,11 @@ from ._mailbox import Mailbox
 from ._messages import Terminated
 from ._ref import ActorRef
 from ._reply import DeferredReply, Reply
-from ._text import SafeRepr, safe_repr
+from ._text import SafeRepr, qualname, safe_repr
 from ._timers import Timer
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Coroutine
 
     from ._actor import Actor
     from ._system import ActorSystem
@@ -338,10 +339,18 @@ class Cell:
         self.mailbox.put_nowait(envelope, force=True)
 
     def _stopped_error(self, what: str) -> ActorStopped:
-        return ActorStopped(
-            f"actor '{self.name}' has stopped and cannot receive {what}; look it up again "
-            f"after its supervisor restarts it, or check ref.is_alive"
-        )
+        return ActorStopped(f"actor '{self.name}' has stopped and cannot receive {what}; {self._stopped_advice()}")
+
+    def _stopped_advice(self) -> str:
+        """What a sender can do now that this actor stopped: only a supervisor restarts one."""
+        parent = self.parent
+        if self.spec is None or parent is None or parent.parent is None:  # (a tree's root: the guardian's)
+            return ("it has no supervisor to restart it: spawn it again if you need it (watch an actor "
+                    "to learn when it stops)")
+        if getattr(self.spec, "restart", "permanent") == "temporary":
+            return ("its supervisor does not restart it (restart='temporary'): start it again if you "
+                    "need it, or check ref.is_alive")
+        return "look it up again after its supervisor restarts it, or check ref.is_alive"
 
     # ------------------------------------------------------------------
     # Control (called from other tasks)
@@ -830,7 +839,9 @@ class Cell:
                         self._failed(envelope, exc)
                         return exc
                 else:
-                    if envelope.reply is not None:
+                    if type(result) is CoroutineType and result is not envelope.message:
+                        self._returned_coroutine(envelope, result)  # an 'await' is missing in the handler
+                    elif envelope.reply is not None:
                         if self.deferred_current:
                             self.deferred_current = False
                             if tracer is not None:
@@ -865,6 +876,33 @@ class Cell:
             envelope.reply._set(None, exc)  # an answered ask is not a dead letter
         else:
             self._settle(envelope, exc, f"unhandled by '{self.name}' ({type(self.instance).__name__})")
+
+    def _returned_coroutine(self, envelope: Envelope, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """The handler returned a coroutine object, not a value: its asker gets a TypeError.
+
+        (Not called when the coroutine is the message itself: an echo hands back what
+        it got, and a coroutine sent as a value is its sender's to await or close.)
+
+        The coroutine is closed (it never runs, and Python does not warn "never
+        awaited" later, far from the cause). A tell's (or a deferred ask's)
+        mistake is nobody's error to catch: it is logged as a warning, reported
+        to the test kit, and a tell is recorded in dead letters.
+        """
+        coroutine.close()
+        what = type(envelope.message).__name__
+        error = TypeError(
+            f"the handler of actor '{self.name}' ({type(self.instance).__name__}) returned a coroutine "
+            f"({qualname(coroutine)}) for {what} instead of a value: an 'await' is "
+            f"missing (write 'return await ...'); the coroutine was closed without running"
+        )
+        reply = envelope.reply
+        if reply is not None and not self.deferred_current:
+            reply._set(None, error)
+            return
+        log.warning("%s", error, extra={"actor": self.path, "trace_id": envelope.trace_id})
+        self.system._report_failure(self.path, f"handling {what}", error)
+        if reply is None:
+            self._settle(envelope, error, str(error), answer=False)
 
     def _abandoned(self, envelope: Envelope, exc: AskAbandoned) -> None:
         # The asker gets AskTimeout from the deadline ticker; only record the message.
@@ -987,7 +1025,7 @@ class Cell:
             if envelope.reply is not None:
                 envelope.reply._set(None, ActorStopped(
                     f"actor '{self.name}' stopped before handling {type(envelope.message).__name__}; "
-                    f"look it up again after its supervisor restarts it, or check ref.is_alive"
+                    f"{self._stopped_advice()}"
                 ))
             self.system._dead_letter(envelope.message, recipient=self.ref, reason=reason, envelope=envelope)
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import trio
 
-from ._actor import Actor, check_actor_class
+from ._actor import Actor, check_actor_class, check_init_arguments
 from ._cell import STOP, Cell, Directive
 from ._dead_letters import DeadLetter, DeadLetters
 from ._envelope import Envelope
@@ -147,21 +147,35 @@ class ActorSystem:
     ) -> ActorRef[Any]:
         """Start a top-level actor and return its ref once its ``on_start`` has run.
 
-        ``*args`` and ``**kwargs`` go to the actor's ``__init__``. A top-level
-        actor that fails is stopped (its watchers get `Terminated` with the
-        error); put it under a `supervision.Supervisor` to have it restarted.
+        ``*args`` and ``**kwargs`` go to the actor's ``__init__``, except the
+        keywords spawn keeps for itself: ``name`` and ``mailbox_size``. An
+        ``__init__`` that needs a parameter of one of those names gets it
+        positionally (``spawn(Greeter, "bob", name="greeter")``), or call the
+        parameter something else (``greeter_name``); spawn raises a TypeError
+        saying so when such a parameter would be left without a value. A
+        top-level actor that fails is stopped (its watchers get `Terminated`
+        with the error); put it under a `supervision.Supervisor` to have it
+        restarted.
 
         Args:
-          actor_cls: an `Actor` subclass (the class, not an instance).
+          actor_cls: an `Actor` subclass (the class, not an instance), whose
+            ``receive``, ``on_start``, ``on_stop`` and ``on_restart`` are
+            ``async def``.
           name: unique in the system; generated from the class name if None.
+            Reserved by spawn: never passed to ``__init__``.
           mailbox_size: bound the mailbox (``tell`` then raises `MailboxFull`
-            when full, ``send`` waits); None for unbounded.
+            when full, ``send`` waits); None for unbounded. Reserved by spawn
+            too.
 
         Raises:
+          TypeError: ``actor_cls`` is not an `Actor` subclass, one of its hooks
+            is not ``async def``, or its ``__init__`` needs ``name`` or
+            ``mailbox_size`` and the arguments leave it without one.
           ActorNameTaken: ``name`` belongs to a living actor.
           Exception: what the actor's ``__init__`` or ``on_start`` raised.
         """
         check_actor_class(actor_cls, "spawn")
+        check_init_arguments(actor_cls, args, "spawn")
         return await self._guardian.spawn_child(actor_cls, args, kwargs, name=name, mailbox_size=mailbox_size)
 
     async def spawn_tree(self, tree: Any) -> ActorRef[Any]:
@@ -338,7 +352,7 @@ class ActorSystem:
             raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
         if math.isnan(timeout) or timeout < 0:
             raise ValueError(f"timeout must be >= 0 seconds (or None), got {timeout!r}")
-        return float(timeout)
+        return float(timeout) + 0.0  # -0.0 is 0 (an expired ask), and is printed "0 s"
 
     def _dead_letter(
         self,
