@@ -48,7 +48,7 @@ async def _noop_on_start(self: Any) -> None:  # replaced below by Actor.on_start
 
 _base_on_start: Any = _noop_on_start
 
-__all__ = ["RESTART", "RESUME", "STOP", "SUSPEND", "Cell", "Directive", "current_cell"]
+__all__ = ["CONTINUE", "RESTART", "RESUME", "STOP", "SUSPEND", "Cell", "Directive", "current_cell"]
 
 log = logging.getLogger("actors")
 
@@ -70,6 +70,7 @@ class Directive:
 
 STOP = Directive("stop")
 SUSPEND = Directive("suspend")  # end the incarnation, keep the cell, wait for RESUME or STOP
+CONTINUE = Directive("continue")  # after a failure: keep the instance (and its timers), go on with the next message
 
 
 def RESTART(delay: float = 0.0) -> Directive:  # noqa: N802 - reads as a constant
@@ -663,26 +664,30 @@ class Cell:
                     self.request_stop()
                     await self._end_incarnation(final=True)
                     return error
-            if error is None:
-                self._set_phase("running")
-                error = await self._loop()
-            control = self.control
-            if control is _STOP:
-                directive = STOP
-            elif control is _SUSPEND:
-                directive = SUSPEND
-                error = self.control_reason
-            else:
-                self._cancel_timers()
-                self._set_phase("exiting")
-                directive = await self._ask_parent(error)
+            while True:
+                if error is None:
+                    self._set_phase("running")
+                    error = await self._loop()
+                control = self.control
+                if control is _STOP:
+                    directive = STOP
+                elif control is _SUSPEND:
+                    directive = SUSPEND
+                    error = self.control_reason
+                else:
+                    self._set_phase("exiting")
+                    directive = await self._ask_parent(error)
+                    if directive is CONTINUE and self.control is None:
+                        error = None  # the parent resumes this instance where it was
+                        continue
+                break
             await self._end_incarnation(final=directive is STOP)
             while True:  # between incarnations: wait, then stop or start again
                 # A stop or suspend may have come while the incarnation ended (its on_stop,
                 # its children): it overrides a restart decided before.
                 if self.control is _STOP and directive.kind != "stop":
                     directive = STOP
-                elif self.control is _SUSPEND and directive.kind == "restart":
+                elif self.control is _SUSPEND and directive.kind in ("restart", "continue"):
                     directive = SUSPEND
                 if directive.kind == "suspend":
                     self._set_phase("suspended")
@@ -907,6 +912,8 @@ class Cell:
         if parent is None:
             return STOP
         directive = parent.child_exited(self, error)
+        if directive is not CONTINUE:
+            self._cancel_timers()  # they belong to this incarnation, which ends
         if directive is None:
             directive = await self._wait_directive()
         return directive
