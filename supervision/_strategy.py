@@ -68,13 +68,14 @@ def _within(instance: object, attribute: attrs.Attribute[float], value: float) -
 
 
 def _decide(instance: object, attribute: attrs.Attribute[Decider | None], value: Decider | None) -> None:
+    if isinstance(value, Decision):
+        raise TypeError(f"decide takes a function, not {value!r}; for the same decision on every "
+                        f"failure use decide=lambda error: {value!r}")
     if value is not None and not callable(value):
         raise TypeError(
             f"decide must be a function taking the child's error and returning a Decision "
             f"(or None), not {type(value).__name__}"
         )
-    if isinstance(value, Decision):  # (a Decision is not callable, but say what to do)
-        raise TypeError(f"decide takes a function, not {value!r}; use decide=lambda error: {value!r}")
 
 
 @attrs.frozen(kw_only=True)

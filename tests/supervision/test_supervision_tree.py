@@ -254,3 +254,28 @@ async def test_a_tree_that_fails_to_start_is_gone_when_spawn_tree_raises(autojum
         assert system.inspect() == []
         retry = await system.spawn_tree(Supervisor(name="sup", children=[ChildSpec(Worker, name="a", log=log)]))
         assert retry.is_alive and system.lookup("a").is_alive
+
+
+async def test_a_child_failing_to_start_deep_in_a_tree_is_named_with_its_own_supervisor(autojump_clock: Any) -> None:
+    from actors import Actor, open_actor_system
+    from supervision import ChildStartFailed
+
+    class CannotStart(Actor):
+        def __init__(self, reason: str) -> None:
+            self.reason = reason
+
+        async def on_start(self) -> None:
+            raise Boom(self.reason)
+
+    tree = Supervisor(name="root", children=[
+        ChildSpec(Worker, name="a", log=[]),
+        Supervisor(name="inner", children=[ChildSpec(CannotStart, "no database", name="bad")]),
+    ])
+    async with open_actor_system() as system:
+        with pytest.raises(ChildStartFailed) as info:
+            await system.spawn_tree(tree)
+        assert system.inspect() == []
+    failure = info.value
+    assert (failure.supervisor, failure.child) == ("inner", "bad")
+    assert str(failure).startswith("child 'bad' of supervisor 'inner' failed to start: Boom('no database'); ")
+    assert isinstance(failure.__cause__, Boom) and failure.error is failure.__cause__
