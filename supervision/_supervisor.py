@@ -289,17 +289,17 @@ class Supervisor(Actor):
 
     async def _start_dynamic(self, spec: ChildSpec | Supervisor) -> ActorRef[Any]:
         name = spec.name
+        if name is not None and (existing := self._table.named(name)) is not None:
+            raise ActorNameTaken(
+                f"supervisor '{self.name}' already has a child named '{name}' ({existing.phase()}); "
+                f"choose another name, or terminate_child and delete_child it first"
+            )
         limit = self.max_children
         if limit is not None and len(self._table) >= limit:
             raise TooManyChildren(
                 f"supervisor '{self.name}' already has {len(self._table)} children, its max_children; "
                 f"child {safe_repr(name) if name else type(spec).__name__} was not started. Wait for a child "
                 f"to end, or terminate_child and delete_child one"
-            )
-        if name is not None and (existing := self._table.named(name)) is not None:
-            raise ActorNameTaken(
-                f"supervisor '{self.name}' already has a child named '{name}' ({existing.phase()}); "
-                f"choose another name, or terminate_child and delete_child it first"
             )
         record = Child(spec, dynamic=True)
         self._table.add(record)
