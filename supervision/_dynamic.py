@@ -38,10 +38,13 @@ __all__ = [
 class DynamicSupervisor(Supervisor):
     """A `Supervisor` that starts empty: its children come and go with `start_child`.
 
-    For agents made per task or per conversation (Elixir's ``DynamicSupervisor``).
-    Their spec is usually ``restart="temporary"``: such a child ends with its
-    task (``self.stop()``, or a failure) and leaves no spec behind, so
-    ``max_children`` bounds the agents alive at once. Start it like any tree::
+    For agents made per task or per conversation (Elixir's ``DynamicSupervisor``,
+    OTP's ``simple_one_for_one``). A child that ends for good (``self.stop()``,
+    `terminate_child`, a failure it is not restarted for) is forgotten, spec and
+    all, whatever its restart type, so ``max_children`` bounds the agents alive
+    at once and nothing piles up. A ``temporary`` agent ends with its task or
+    its first failure; a ``transient`` one is restarted after a failure and ends
+    with its task. Start it like any tree::
 
         agents = await system.spawn_tree(DynamicSupervisor(name="agents", max_children=100))
         ref = await start_child(agents, ChildSpec(Researcher, question, restart="temporary"))
@@ -72,6 +75,9 @@ class DynamicSupervisor(Supervisor):
                 f"runs, or use Supervisor(children=[...]) for children started with it"
             )
         super().__init__(name=name, strategy=strategy, max_children=max_children)
+
+    _forgets_ended_children = True
+    _forgotten_hint = "a DynamicSupervisor forgets a child once it ends"
 
     def _tree_kwargs(self) -> dict[str, Any]:
         return {"name": self.name, "strategy": self.strategy, "max_children": self.max_children}

@@ -267,7 +267,7 @@ class Supervisor(Actor):
                 cell = record.cell
                 if cell is not None and not cell.stopped:
                     await cell.stop()
-                elif record.restart == "temporary":
+                elif self._forgets(record):
                     self._table.remove(record)
                 return None
             case RestartChild():
@@ -308,13 +308,21 @@ class Supervisor(Actor):
         except ActorNameTaken as exc:
             raise ActorNameTaken(f"supervisor '{self.name}' cannot start child '{name}': {exc}") from exc
 
+    # A Supervisor keeps the spec of a child that ended for good (except a temporary
+    # one's), as OTP's supervisor does; a DynamicSupervisor forgets every ended child.
+    _forgets_ended_children = False
+    _forgotten_hint = "a temporary child is forgotten once it ends"
+
+    def _forgets(self, record: Child) -> bool:
+        return record.restart == "temporary" or self._forgets_ended_children
+
     def _find(self, name: Any) -> Child:
         record = self._table.named(name) if isinstance(name, str) else None
         if record is None:
             known = ", ".join(f"'{n}'" for n in self._table.names()) or "none"
             raise ActorNotFound(
                 f"supervisor '{self.name}' has no child named {safe_repr(name)} (its children: {known}); "
-                f"a temporary child is forgotten once it ends"
+                f"{self._forgotten_hint}"
             )
         return record
 
@@ -362,7 +370,7 @@ class Supervisor(Actor):
             record.cell = None
             record.restarts = max(0, child.incarnations - 1)
             self._backoff_state.pop(record, None)
-            if record.restart == "temporary":
+            if self._forgets(record):
                 self._table.remove(record)  # as in OTP: a temporary child leaves no spec behind
         self._publish(ChildStopped(self._actors_own_cell.path, child.path, child.stop_reason))
 

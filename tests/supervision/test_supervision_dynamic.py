@@ -356,3 +356,20 @@ async def test_requests_to_a_stopped_supervisor_raise_actor_stopped(actor_system
         await start_child(sup, ChildSpec(Worker, name="late", log=[]))
     with pytest.raises(ActorStopped, match=r"^supervisor 'team' has stopped, so it cannot list its children; "):
         await which_children(sup)
+
+
+async def test_a_dynamic_supervisor_forgets_every_child_that_ends(actor_system: ActorSystem) -> None:
+    """Elixir's DynamicSupervisor, OTP's simple_one_for_one: no spec is kept once a child has ended."""
+    pool = await actor_system.spawn_tree(DynamicSupervisor(name="pool"))
+    retried = await start_child(pool, ChildSpec(Task, name="retried", log=[], restart="transient"))
+    kept = await start_child(pool, ChildSpec(Worker, name="kept", log=[]))
+    with pytest.raises(Boom):
+        await retried.ask(Crash())  # transient: restarted after a failure ...
+    assert await retried.ask(Echo("done")) == "done"  # ... and forgotten once it ends with its task
+    await terminate_child(pool, "kept")  # a permanent one too, when terminated
+    await settle()
+    assert await which_children(pool) == []
+    with pytest.raises(ActorNotFound, match=r"^supervisor 'pool' has no child named 'kept' \(its children: none\); "
+                                            r"a DynamicSupervisor forgets a child once it ends$"):
+        await restart_child(pool, "kept")
+    assert not kept.is_alive
