@@ -288,3 +288,23 @@ def test_decide_must_be_a_function(strategy: Any) -> None:
                                         r"on every failure use decide=lambda error: Decision.RESUME$"):
         strategy(decide=Decision.RESUME)
     assert strategy(decide=lambda error: Decision.RESUME).decide is not None
+
+
+def test_child_spec_says_which_keyword_it_keeps_from_the_actor() -> None:
+    class Greeter(Actor):
+        def __init__(self, name: str) -> None:
+            self.greeting_name = name
+
+    with pytest.raises(TypeError, match=r"^Greeter.__init__ takes 'name', but ChildSpec keeps the keyword name= for "
+                                        r"itself \(the child's name\), so it cannot reach __init__; rename that "
+                                        r"parameter \(say, to 'actor_name'\) and pass it under the new name$"):
+        ChildSpec(Greeter, name="bob")
+    assert ChildSpec(Greeter, "Bob", name="bob").args == ("Bob",)  # given positionally, it reaches __init__
+
+
+def test_child_spec_leaves_other_argument_mistakes_to_the_start() -> None:
+    class Needs(Actor):
+        def __init__(self, x: int) -> None:
+            self.x = x
+
+    assert ChildSpec(Needs, name="n").kwargs == {}  # fails when started, as spawn would
