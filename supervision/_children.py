@@ -106,10 +106,11 @@ class Child:
 
     def info(self) -> ChildInfo:
         cell = self.cell
-        running = cell is not None and not cell.stopped
-        restarts = max(0, cell.incarnations - 1) if running else self.restarts  # type: ignore[union-attr]
-        return ChildInfo(self.name or "?", cell.ref if running else None,  # type: ignore[union-attr]
-                         self.restart, self.kind, self.phase(), restarts, self.dynamic)
+        ref: ActorRef[Any] | None = None
+        restarts = self.restarts
+        if cell is not None and not cell.stopped:
+            ref, restarts = cell.ref, max(0, cell.incarnations - 1)
+        return ChildInfo(self.name or "?", ref, self.restart, self.kind, self.phase(), restarts, self.dynamic)
 
     def __repr__(self) -> str:
         return f"<child {self.name!r} {self.phase()}>"

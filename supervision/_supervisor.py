@@ -319,7 +319,10 @@ class Supervisor(Actor):
     def _find(self, name: Any) -> Child:
         record = self._table.named(name) if isinstance(name, str) else None
         if record is None:
-            known = ", ".join(f"'{n}'" for n in self._table.names()) or "none"
+            names = self._table.names()
+            known = ", ".join(f"'{n}'" for n in names[:10]) or "none"
+            if len(names) > 10:
+                known += f", ... ({len(names)} in all)"
             raise ActorNotFound(
                 f"supervisor '{self.name}' has no child named {safe_repr(name)} (its children: {known}); "
                 f"{self._forgotten_hint}"
