@@ -160,8 +160,10 @@ class Supervisor(Actor):
 
     def _tree_kwargs(self) -> dict[str, Any]:
         """The keyword arguments each incarnation of this tree is built with."""
-        return {"name": self.name, "strategy": self.strategy, "children": self.children,
-                "max_children": self.max_children}
+        kwargs: dict[str, Any] = {"name": self.name, "strategy": self.strategy, "children": self.children}
+        if self.max_children is not None:  # (only when set: a subclass's __init__ may predate it)
+            kwargs["max_children"] = self.max_children
+        return kwargs
 
     async def _start_tree(self, parent: Cell, record: Child | None = None) -> ActorRef[Any]:
         """Start this tree as a child of ``parent`` (``ActorSystem.spawn_tree`` calls it)."""

@@ -373,3 +373,17 @@ async def test_a_dynamic_supervisor_forgets_every_child_that_ends(actor_system: 
                                             r"a DynamicSupervisor forgets a child once it ends$"):
         await restart_child(pool, "kept")
     assert not kept.is_alive
+
+
+async def test_start_child_from_the_supervisors_own_handler_is_a_deadlock_error(actor_system: ActorSystem) -> None:
+    from actors import DeadlockError
+
+    class Growing(Supervisor):
+        async def receive(self, message: Any) -> Any:
+            if message == "grow":
+                return await start_child(self.ref, ChildSpec(Worker, log=[]))
+            return await super().receive(message)
+
+    sup = await actor_system.spawn_tree(Growing(name="growing"))
+    with pytest.raises(DeadlockError, match=r"^actor 'growing' asked itself StartChild"):
+        await sup.ask("grow")
