@@ -664,23 +664,20 @@ class Cell:
                     self.request_stop()
                     await self._end_incarnation(final=True)
                     return error
-            while True:
-                if error is None:
-                    self._set_phase("running")
-                    error = await self._loop()
-                control = self.control
-                if control is _STOP:
-                    directive = STOP
-                elif control is _SUSPEND:
-                    directive = SUSPEND
-                    error = self.control_reason
-                else:
-                    self._set_phase("exiting")
-                    directive = await self._ask_parent(error)
-                    if directive is CONTINUE and self.control is None:
-                        error = None  # the parent resumes this instance where it was
-                        continue
-                break
+            if error is None:
+                self._set_phase("running")
+                error = await self._loop()
+            control = self.control
+            if control is _STOP:
+                directive = STOP
+            elif control is _SUSPEND:
+                directive = SUSPEND
+                error = self.control_reason
+            else:
+                self._set_phase("exiting")
+                directive = await self._ask_parent(error)
+                while directive is CONTINUE and self.control is None:
+                    error, directive = await self._continue_incarnation()
             await self._end_incarnation(final=directive is STOP)
             while True:  # between incarnations: wait, then stop or start again
                 # A stop or suspend may have come while the incarnation ended (its on_stop,
@@ -712,6 +709,18 @@ class Cell:
             self.control_reason = None
             if reason is None:
                 reason = ActorError(f"actor '{self.name}' exited normally and was restarted")
+
+    async def _continue_incarnation(self) -> tuple[BaseException | None, Directive]:
+        """The parent kept this instance after its failure (CONTINUE): handle messages again,
+        until the incarnation ends once more; return (its error, what ends it)."""
+        self._set_phase("running")
+        error = await self._loop()
+        if self.control is _STOP:
+            return error, STOP
+        if self.control is _SUSPEND:
+            return self.control_reason, SUSPEND
+        self._set_phase("exiting")
+        return error, await self._ask_parent(error)
 
     async def _incarnate(self, reason: BaseException | None, *, build: bool) -> BaseException | None:
         """Build a fresh instance (unless spawn did) and start it; return the error if that failed."""

@@ -211,7 +211,8 @@ async def test_a_supervisor_restart_stops_its_dynamic_children_and_keeps_its_sta
                 self.watch(message)
 
     root = Supervisor(name="root", strategy=OneForOne(max_restarts=5), children=[
-        Supervisor(name="team", strategy=OneForOne(max_restarts=0), children=[ChildSpec(Worker, name="static", log=[])]),
+        Supervisor(name="team", strategy=OneForOne(max_restarts=0),
+                   children=[ChildSpec(Worker, name="static", log=[])]),
     ])
     await actor_system.spawn_tree(root)
     sup = actor_system.lookup("team")

@@ -58,7 +58,8 @@ BROKEN = ("TrioInternalError", "Nursery stack corrupted", "Exception ignored", "
 def test_an_escalation_in_a_fixture_fails_the_test_with_the_escalated_failure(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\ntrio_mode = true\n")
     pytester.makepyfile(test_user=USER_TESTS)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error::pytest.PytestUnraisableExceptionWarning")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-W", "error::pytest.PytestUnraisableExceptionWarning")
     result.assert_outcomes(failed=3)
     output = result.stdout.str() + result.stderr.str()
     for symptom in BROKEN:
