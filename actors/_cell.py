@@ -49,7 +49,7 @@ async def _noop_on_start(self: Any) -> None:  # replaced below by Actor.on_start
 
 _base_on_start: Any = _noop_on_start
 
-__all__ = ["RESTART", "RESUME", "STOP", "SUSPEND", "Cell", "Directive", "current_cell"]
+__all__ = ["CONTINUE", "RESTART", "RESUME", "STOP", "SUSPEND", "Cell", "Directive", "current_cell"]
 
 log = logging.getLogger("actors")
 
@@ -71,6 +71,7 @@ class Directive:
 
 STOP = Directive("stop")
 SUSPEND = Directive("suspend")  # end the incarnation, keep the cell, wait for RESUME or STOP
+CONTINUE = Directive("continue")  # after a failure: keep the instance (and its timers), go on with the next message
 
 
 def RESTART(delay: float = 0.0) -> Directive:  # noqa: N802 - reads as a constant
@@ -682,16 +683,17 @@ class Cell:
                 directive = SUSPEND
                 error = self.control_reason
             else:
-                self._cancel_timers()
                 self._set_phase("exiting")
                 directive = await self._ask_parent(error)
+                while directive is CONTINUE and self.control is None:
+                    error, directive = await self._continue_incarnation()
             await self._end_incarnation(final=directive is STOP)
             while True:  # between incarnations: wait, then stop or start again
                 # A stop or suspend may have come while the incarnation ended (its on_stop,
                 # its children): it overrides a restart decided before.
                 if self.control is _STOP and directive.kind != "stop":
                     directive = STOP
-                elif self.control is _SUSPEND and directive.kind == "restart":
+                elif self.control is _SUSPEND and directive.kind in ("restart", "continue"):
                     directive = SUSPEND
                 if directive.kind == "suspend":
                     self._set_phase("suspended")
@@ -716,6 +718,18 @@ class Cell:
             self.control_reason = None
             if reason is None:
                 reason = ActorError(f"actor '{self.name}' exited normally and was restarted")
+
+    async def _continue_incarnation(self) -> tuple[BaseException | None, Directive]:
+        """The parent kept this instance after its failure (CONTINUE): handle messages again,
+        until the incarnation ends once more; return (its error, what ends it)."""
+        self._set_phase("running")
+        error = await self._loop()
+        if self.control is _STOP:
+            return error, STOP
+        if self.control is _SUSPEND:
+            return self.control_reason, SUSPEND
+        self._set_phase("exiting")
+        return error, await self._ask_parent(error)
 
     async def _incarnate(self, reason: BaseException | None, *, build: bool) -> BaseException | None:
         """Build a fresh instance (unless spawn did) and start it; return the error if that failed."""
@@ -945,6 +959,8 @@ class Cell:
         if parent is None:
             return STOP
         directive = parent.child_exited(self, error)
+        if directive is not CONTINUE:
+            self._cancel_timers()  # they belong to this incarnation, which ends
         if directive is None:
             directive = await self._wait_directive()
         return directive
