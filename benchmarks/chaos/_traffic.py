@@ -44,7 +44,7 @@ class Traffic:
         self.pump_rate = cfg.rate * cfg.pump_share / cfg.pumps if cfg.pumps else 0.0
         self.pump_rngs = [random.Random(subseed(cfg.seed, "pump", i)) for i in range(cfg.pumps)]
         self.pump_credit = [0.0] * cfg.pumps
-        self.faults: collections.Counter[str] = collections.Counter()
+        self.faults: collections.Counter[str] = collections.Counter()  # and "stop seconds": the longest stop
         self.replaced_refs = 0
         self.retired_restarts = 0  # restarts of worker cells stopped and replaced since
         self.problems: list[str] = []
@@ -210,7 +210,8 @@ class Traffic:
                                          f"(2 x shutdown_timeout)")
                 elif ref.is_alive:
                     self.problems.append(f"system.stop({ref.path}) returned but the actor is alive")
-                self.faults["stop seconds"] = max(self.faults["stop seconds"], trio.current_time() - t0)
+                longest = max(self.faults["stop seconds"], trio.current_time() - t0)
+                self.faults["stop seconds"] = longest  # type: ignore[assignment]  # a float among counts
             else:  # storm: more crashes than the team tolerates: it gives up, the root restarts it
                 team = self.team_names[rng.randrange(len(self.team_names))]
                 alive = [name for name in team if self.refs[name].is_alive]
