@@ -94,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="count instructions per operation of these workloads under valgrind "
                              "(e.g. tell,trio_floor_tell); ratios divide the first by the others")
     parser.add_argument("--callgrind-out", metavar="DIR", type=Path,
-                        help="keep the callgrind dump files in DIR (for callgrind_annotate)")
+                        help="keep the callgrind dump files in DIR (1-4: small, big, small, big run)")
+    parser.add_argument("--callgrind-top", metavar="N", type=int, default=0,
+                        help="with --callgrind: also list the N C functions with the most "
+                             "instructions of their own per operation")
     args = parser.parse_args(argv)
 
     if args.callgrind is not None:
@@ -118,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, separators=(",", ":")))
     else:
         env = result["environment"]
-        print(f"trio-actors benchmarks: {'quick' if args.quick else 'full'} run, {sizes.repeats} rounds, "
+        rounds = f"{sizes.repeats} round{'s' if sizes.repeats != 1 else ''}"
+        print(f"trio-actors benchmarks: {'quick' if args.quick else 'full'} run, {rounds}, "
               f"medians (Python {env['python']}, trio {env['trio']}, pykka {env['pykka']}, {env['cpus']} CPUs)\n")
         print(render_table(result))
     return 0
@@ -129,7 +133,8 @@ def _callgrind(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     if not names:
         parser.error("--callgrind needs at least one workload name, e.g. --callgrind tell")
     try:
-        result = count_instructions(names, CALLGRIND, keep=args.callgrind_out, progress=_progress)
+        result = count_instructions(names, CALLGRIND, keep=args.callgrind_out, top=args.callgrind_top,
+                                    progress=_progress)
     except KeyError as exc:
         parser.error(str(exc.args[0]))
     except CallgrindError as exc:
@@ -141,7 +146,7 @@ def _callgrind(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     else:
         print(render_counts(result))
         if args.callgrind_out is not None:
-            print(f"\ndump files in {args.callgrind_out}: callgrind_annotate <file> shows where they go")
+            print(f"\ndump files in {args.callgrind_out} (1-4: small, big, small, big run)")
     return 0
 
 

@@ -7,14 +7,17 @@ instructions: run this on both versions, at the same sizes, and compare.
 How: the workload runs in a child process under ``valgrind --tool=callgrind`` with collection
 off, except inside ``sys.call_tracing(workload, (n,))``: the C function ``sys_call_tracing``
 is the marker (``--toggle-collect``), and callgrind dumps its count each time the function
-returns (``--dump-after``). The child runs the workload once to warm up (first-run imports and
-caches), then at ``n = size // 5`` and at ``n = size``, twice over; the count per operation is
+returns (``--dump-after``). The child first runs the workload at ``n = size // 5`` and at
+``n = size`` twice, uncounted, to warm up (first-run imports and caches, the heap grown, and
+CPython's specialising interpreter settled: until it has, a run costs up to 20% more). Then it
+runs both sizes under the marker, twice over; the count per operation is
 ``(count(size) - count(size // 5)) / (size - size // 5)``, so set-up and teardown (opening the
 system, spawning, closing) cancel out. Each of the two passes gives one estimate: they agree
-to within a fraction of a percent, which is the method's own noise.
+to within about 1%, which is the method's own noise.
 
-Python runs with ``PYTHONHASHSEED=0`` and ``gc.freeze()`` after the warm-up, so the counts
-depend on the code path, not on the hash seed or on what else the process imported. Only the
+Python runs with ``PYTHONHASHSEED=0``, trio's scheduler's random generator is seeded, and
+``gc.freeze()`` follows the warm-up, so the counts depend on the code path, not on the hash
+seed, the scheduler's coin flips or what else the process imported. Only the
 thread that called the marker is counted: a worker thread's own instructions (``run_in_thread``,
 ``to_thread``, pykka's actor thread) are not. Under valgrind the process runs 50-100x slower:
 a count takes 10-60 seconds.
@@ -22,6 +25,7 @@ a count takes 10-60 seconds.
 
 from __future__ import annotations
 
+import collections
 import gc
 import importlib
 import os
@@ -40,7 +44,7 @@ import trio
 from ._backends import BACKENDS, row_named, short_name
 from ._config import Sizes
 
-__all__ = ["CallgrindError", "count_instructions", "per_op", "read_dump_total", "render_counts"]
+__all__ = ["CallgrindError", "count_instructions", "per_op", "read_dump_total", "render_counts", "self_costs"]
 
 #: The C function whose calls are counted (``sys.call_tracing`` in CPython's sysmodule.c).
 MARKER = "sys_call_tracing"
@@ -64,6 +68,31 @@ def read_dump_total(path: Path) -> int:
     return int(match.group(1))
 
 
+def self_costs(path: Path) -> collections.Counter[str]:
+    """Instructions spent in each C function itself (not in its callees), from one dump file.
+
+    Needs a dump written with ``--compress-strings=no``. (``callgrind_annotate`` 3.19 puts all
+    of such a dump's self cost on ``__libc_start_main``: it does not expect collection to start
+    inside a call.)
+    """
+    costs: collections.Counter[str] = collections.Counter()
+    function = "?"
+    after_call = False
+    with path.open() as lines:
+        for line in lines:
+            head = line[:1]
+            if head.isdigit() or head in "+-*":
+                fields = line.split()
+                if len(fields) >= 2 and not after_call:
+                    costs[function] += int(fields[1])
+                after_call = False  # the line after calls= is the callee's inclusive cost
+            elif line.startswith("fn="):
+                function = line[3:].strip()
+            elif line.startswith("calls="):
+                after_call = True
+    return costs
+
+
 def per_op(counts: Sequence[int], small: int, big: int) -> list[float]:
     """Instructions per operation, one estimate per (small, big) pair of counts."""
     if not counts or len(counts) % 2:
@@ -75,6 +104,7 @@ def count_instructions(
     names: Sequence[str],
     sizes: Sizes,
     keep: Path | None = None,
+    top: int = 0,
     progress: Callable[[str], None] = lambda line: None,
 ) -> dict[str, Any]:
     """Count the instructions per operation of each named workload (see the module docstring).
@@ -82,12 +112,15 @@ def count_instructions(
     Args:
       names: workload names, ``tell`` or ``tell_per_s`` alike (see ``row_named``).
       sizes: the sizes (`_config.CALLGRIND` by default on the command line).
-      keep: a directory to keep the dump files in (for ``callgrind_annotate``); None: a
+      keep: a directory to keep the dump files in (dumps 1-4: small, big, small, big); None: a
         temporary one, removed afterwards.
+      top: also list the ``top`` C functions with the most instructions of their own per
+        operation (from the first pass: big run minus small run).
 
     Returns:
-      ``{"instructions": {name: {"per_op", "estimates", "sizes", "counts"}}, "ratios": {...}}``;
-      the ratios divide the first name's count by each other's.
+      ``{"instructions": {name: {"per_op", "estimates", "sizes", "counts"[, "top"]}},
+      "ratios": {...}}``; the ratios divide the first name's count by each other's; ``top`` is
+      a list of ``[function, instructions per operation]``.
 
     Raises:
       KeyError: an unknown name. CallgrindError: valgrind is missing or a child failed.
@@ -132,6 +165,11 @@ def count_instructions(
             results[name] = {"per_op": round(sum(estimates) / len(estimates), 1),
                              "estimates": [round(e, 1) for e in estimates], "sizes": [small, big],
                              "counts": counts}
+            if top:
+                small_costs, big_costs = self_costs(dumps[0]), self_costs(dumps[1])
+                spent = {fn: (big_costs[fn] - small_costs[fn]) / (big - small) for fn in big_costs}
+                ranked = sorted(spent.items(), key=lambda item: item[1], reverse=True)[:top]
+                results[name]["top"] = [[fn, round(cost, 1)] for fn, cost in ranked]
             progress(f"{name}: {results[name]['per_op']:,.0f} instructions per operation")
             if keep is None:
                 for path in dumps:
@@ -149,6 +187,8 @@ def render_counts(result: dict[str, Any]) -> str:
         small, big = counted["sizes"]
         estimates = ", ".join(f"{e:,.0f}" for e in counted["estimates"])
         lines.append(f"  {name:<28} {counted['per_op']:>12,.0f}   (estimates {estimates}; n = {small} -> {big})")
+        for function, cost in counted.get("top", ()):
+            lines.append(f"      {cost:>12,.0f}  {function}")
     if result["ratios"]:
         lines.append("")
         lines += [f"  {label:<28} {ratio:>11.2f}x" for label, ratio in result["ratios"].items()]
@@ -182,4 +222,7 @@ def _seed_trio_scheduler() -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 4:
+        sys.exit("usage (under valgrind, see benchmarks/README.md): python -m benchmarks._callgrind "
+                 "WORKLOAD SMALL BIG")
     _child(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))

@@ -14,7 +14,7 @@ import pytest
 
 import benchmarks.__main__ as cli
 from benchmarks._backends import row_named
-from benchmarks._callgrind import CallgrindError, per_op, read_dump_total
+from benchmarks._callgrind import CallgrindError, per_op, read_dump_total, self_costs
 from benchmarks._config import Sizes
 from benchmarks._report import render_table, spread, summarise
 from benchmarks._timing import Workload, run_rounds
@@ -57,7 +57,7 @@ def test_unmeasured_figures_are_null_and_their_targets_unmet() -> None:
 
 def test_targets_on_figures_compare_their_median() -> None:
     result = summarise({"bytes_per_idle_actor": [1_650.0], "spawn_per_s": [19_000.0, 25_000.0, 30_000.0]}, {})
-    assert result["targets"]["bytes_per_idle_actor_1700"]["met"] is True
+    assert result["targets"]["bytes_per_idle_actor_1750"]["met"] is True
     assert result["targets"]["spawn_20000_per_s"] == {
         "of": "spawn_per_s", "op": ">=", "limit": 20_000, "source": "design", "value": 25_000.0, "met": True}
 
@@ -128,3 +128,11 @@ def test_callgrind_refuses_a_memory_figure_and_says_when_valgrind_is_missing(
     monkeypatch.setattr("shutil.which", lambda name: None)
     assert cli.main(["--callgrind", "tell"]) == 2
     assert "valgrind is not installed (apt-get install valgrind)" in capsys.readouterr().err
+
+
+def test_self_costs_leave_out_what_a_function_spends_in_its_callees(tmp_path: Path) -> None:
+    dump = tmp_path / "callgrind.tell.out.2"
+    dump.write_text(
+        "events: Ir\nsummary: 160\n\nfn=caller\n10 5\n+1 5\ncfn=callee\ncalls=2 20\n11 100\n\n"
+        "fn=callee\n20 40\n+2 10\n")
+    assert self_costs(dump) == {"caller": 10, "callee": 50}
