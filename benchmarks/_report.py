@@ -61,7 +61,8 @@ ROWS: tuple[Row, ...] = (
     Row("tell_per_s", "tell    trio-actors (ref.tell)", "msg/s", "trio-actors", "tell"),
     Row("raw_trio_tell_per_s", "tell    raw trio (await channel.send)", "msg/s", "raw trio", "tell"),
     Row("trio_floor_tell_per_s", "tell    trio floor (deque + reschedule)", "msg/s", "raw trio", "tell"),
-    Row("asyncio_tell_per_s", "tell    asyncio.Queue", "msg/s", "asyncio", "tell"),
+    Row("asyncio_tell_per_s", "tell    asyncio.Queue (await put)", "msg/s", "asyncio", "tell"),
+    Row("asyncio_tell_nowait_per_s", "tell    asyncio.Queue (put_nowait)", "msg/s", "asyncio", "tell"),
     Row("pykka_one_cpu_tell_per_s", "tell    pykka, best (1 CPU)", "msg/s", "pykka", "tell"),
     Row("pykka_tell_per_s", "tell    pykka, default placement", "msg/s", "pykka", "tell"),
     Row("ask_per_s", "ask     trio-actors (await ref.ask)", "ask/s", "trio-actors", "ask"),
@@ -82,7 +83,9 @@ ROWS: tuple[Row, ...] = (
 )
 
 RATIOS: tuple[Ratio, ...] = (
-    Ratio("tell_vs_asyncio", "tell    trio-actors / asyncio.Queue", "tell_per_s", "asyncio_tell_per_s"),
+    Ratio("tell_vs_asyncio", "tell    trio-actors / asyncio (await put)", "tell_per_s", "asyncio_tell_per_s"),
+    Ratio("tell_vs_asyncio_nowait", "tell    trio-actors / asyncio (put_nowait)", "tell_per_s",
+          "asyncio_tell_nowait_per_s"),
     Ratio("tell_vs_pykka_one_cpu", "tell    trio-actors / pykka best", "tell_per_s", "pykka_one_cpu_tell_per_s"),
     Ratio("tell_vs_pykka", "tell    trio-actors / pykka default", "tell_per_s", "pykka_tell_per_s"),
     Ratio("tell_vs_raw_trio", "tell    trio-actors / raw trio", "tell_per_s", "raw_trio_tell_per_s"),
