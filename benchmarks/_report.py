@@ -108,8 +108,9 @@ TARGETS: tuple[Target, ...] = (
     Target("tell_vs_pykka_best_5x", "tell_vs_pykka_one_cpu", ">=", 5.0, ISSUE_12),
     Target("ask_vs_trio_floor_0.8x", "ask_vs_trio_floor", ">=", 0.8, ISSUE_12),
     Target("run_in_thread_at_most_1.1x_to_thread", "run_in_thread_cost_vs_to_thread", "<=", 1.1, ISSUE_12),
-    # "No worse than today": issue 12 says 1.7 KB; this benchmark measured 1,750 bytes then.
-    Target("bytes_per_idle_actor_1750", "bytes_per_idle_actor", "<=", 1_750, ISSUE_12),
+    # "No worse than today": issue 12 says 1.7 KB; this benchmark measured 1,788 bytes then
+    # (100,000 actors; 1,750 over the 10,000 of --quick).
+    Target("bytes_per_idle_actor_1800", "bytes_per_idle_actor", "<=", 1_800, ISSUE_12),
     Target("tell_vs_pykka_default_5x", "tell_vs_pykka", ">=", 5.0, DESIGN),
     Target("tell_vs_raw_trio_5x", "tell_vs_raw_trio", ">=", 5.0, DESIGN),
     Target("ask_vs_pykka_default_3x", "ask_vs_pykka", ">=", 3.0, DESIGN),

@@ -57,7 +57,7 @@ def test_unmeasured_figures_are_null_and_their_targets_unmet() -> None:
 
 def test_targets_on_figures_compare_their_median() -> None:
     result = summarise({"bytes_per_idle_actor": [1_650.0], "spawn_per_s": [19_000.0, 25_000.0, 30_000.0]}, {})
-    assert result["targets"]["bytes_per_idle_actor_1750"]["met"] is True
+    assert result["targets"]["bytes_per_idle_actor_1800"]["met"] is True
     assert result["targets"]["spawn_20000_per_s"] == {
         "of": "spawn_per_s", "op": ">=", "limit": 20_000, "source": "design", "value": 25_000.0, "met": True}
 
