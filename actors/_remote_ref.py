@@ -11,6 +11,7 @@ its durable inbox). Operations that need the actor's cell (``system.stop``,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import trio
@@ -119,11 +120,12 @@ class RemoteRef(ActorRef[Any]):
             listed on the transport (``errors=[...]``), else `RemoteError`.
           TypeError, ValueError, MailboxFull: as `tell`.
         """
-        reply = self.ask_nowait(message, timeout)
+        reply, forget = self._ask(message, timeout)
         try:
             return await reply._wait()
         except trio.Cancelled:
             reply._abandon()
+            forget()  # the asker has gone: its slot too (a late answer is dropped)
             raise
 
     def ask_nowait(self, message: Any, timeout: float | None = None) -> Reply[Any]:
@@ -132,6 +134,9 @@ class RemoteRef(ActorRef[Any]):
         Past the timeout the reply completes with `AskTimeout`; a later answer is
         dropped. Raises what `tell` raises (for bad input, at once).
         """
+        return self._ask(message, timeout)[0]
+
+    def _ask(self, message: Any, timeout: float | None) -> tuple[Reply[Any], Callable[[], None]]:
         system = self._node.system
         seconds = system._ask_timeout(timeout)
         sender, trace_id = self._origin()
@@ -146,7 +151,7 @@ class RemoteRef(ActorRef[Any]):
         reply.add_done_callback(lambda _: forget())
         if seconds != math.inf:
             system._deadlines.add(reply, trio.current_time() + seconds, seconds, self._remote_name)
-        return reply
+        return reply, forget
 
     def tell_from_thread(self, message: Any) -> None:
         """`tell` from a thread outside trio (handed to the event loop)."""

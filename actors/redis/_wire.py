@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import time
+import typing
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -131,7 +132,8 @@ class Codec:
 
     @staticmethod
     def _dec_hook(cls: type, obj: Any) -> Any:
-        if isinstance(obj, cls):  # an ActorRef field: the ext hook has made it already
+        origin = typing.get_origin(cls) or cls  # ActorRef[Any] -> ActorRef
+        if isinstance(origin, type) and isinstance(obj, origin):  # the ext hook made the ref
             return obj
         raise NotImplementedError(f"cannot decode {cls!r}")
 
@@ -162,7 +164,7 @@ class Codec:
             type_name = _type_name(cls)
             if self.messages.get(type_name) is not cls:
                 raise TypeError(
-                    f"{cls.__qualname__} is not a message type of this transport; list it in "
+                    f"{cls.__name__} is not a message type of this transport; list it in "
                     f"RedisTransport(messages=[...]) on every node that sends or receives it"
                 )
         body = self._encode_body(message)
