@@ -22,7 +22,7 @@ import redis
 import redis.cluster
 import trio
 
-__all__ = ["Client", "Keys", "TransportError", "check_namespace", "check_public_name", "is_nogroup"]
+__all__ = ["Client", "Keys", "TransportError", "check_namespace", "check_public_name", "is_nogroup", "is_transient"]
 
 T = TypeVar("T")
 
@@ -75,6 +75,13 @@ class Keys:
     def replies(self, node: str, incarnation: str) -> str:
         """A node incarnation's reply stream (answers to its asks)."""
         return f"actors:{{{self.namespace}@{node}}}:replies:{incarnation}"
+
+
+def is_transient(error: BaseException) -> bool:
+    """An outage worth retrying (connection lost, cluster re-sharding, Redis loading)."""
+    transient = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError,
+                 redis.exceptions.ClusterDownError, redis.exceptions.TryAgainError)
+    return isinstance(error, transient)
 
 
 def is_nogroup(error: BaseException) -> bool:

@@ -22,7 +22,7 @@ import attrs
 import trio
 
 from .._exceptions import MailboxFull
-from ._client import Client
+from ._client import Client, is_transient
 
 __all__ = ["Ack", "Outbox", "Post", "Reply"]
 
@@ -116,6 +116,10 @@ class Outbox:
             try:
                 results = await self._client.call(self._execute, batch)
             except Exception as exc:
+                if not is_transient(exc):  # a refusal, not an outage: retrying would not help
+                    log.error("Redis refused a batch of %d writes: %s", len(batch), self._client.error(exc))
+                    self._settle(batch, [exc] * (2 * len(batch)))
+                    continue
                 self._queue.extendleft(reversed(batch))
                 log.warning("cannot write to Redis, retrying in %.2f s: %s", backoff, self._client.error(exc))
                 await trio.sleep(backoff)
@@ -129,7 +133,7 @@ class Outbox:
         pipe = self._client.redis.pipeline(transaction=False)
         for op in batch:
             if isinstance(op, Post):
-                pipe.eval(_POST, 1, op.key, op.limit, op.data)
+                pipe.execute_command("EVAL", _POST, 1, op.key, op.limit, op.data)  # (cluster pipelines too)
             elif isinstance(op, Reply):
                 pipe.xadd(op.key, {FIELD: op.data}, maxlen=op.maxlen, approximate=True, nomkstream=True)
             else:
