@@ -84,7 +84,7 @@ def _index(kind: str, types: Iterable[type], base: type | None) -> dict[str, typ
         name = _type_name(cls)
         if index.get(name, cls) is not cls:
             raise ValueError(
-                f"two {kind} types share the name {name!r} ({index[name].__module__} and "
+                f"two classes in {kind}=[...] share the name {name!r} ({index[name].__module__} and "
                 f"{cls.__module__}); the wire names types by class name, so rename one"
             )
         index[name] = cls
