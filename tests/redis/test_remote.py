@@ -261,3 +261,36 @@ async def test_worker_pool_spreads_tells_over_its_nodes(make_transport: Any) -> 
         for node in seen.values():  # order per consumer
             seqs = [m.seq for m in node]
             assert seqs == sorted(seqs)
+
+
+async def test_self_sender_of_a_remote_message_answers_a_public_sender_within_one_trace(make_transport: Any) -> None:
+    from actors import Actor
+
+    class Ponger(Actor):
+        async def receive(self, message: Any) -> Any:
+            if isinstance(message, Echo) and self.sender is not None:
+                self.sender.tell(Greeting(f"pong to {self.sender.name}"))
+
+    class Pinger(Actor):
+        def __init__(self, seen: list[Any], got: trio.Event) -> None:
+            self.seen, self.got = seen, got
+
+        async def receive(self, message: Any) -> Any:
+            if isinstance(message, Echo):
+                self.seen.append(("ping", self.envelope.trace_id))
+                self.system.remote("ponger").tell(message)  # sent from a public actor
+            else:
+                self.seen.append((message, self.envelope.trace_id))
+                self.got.set()
+
+    seen: list[Any] = []
+    got = trio.Event()
+    async with open_actor_system(node="a", transport=transport_for(make_transport)) as a, \
+            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+        await a.spawn(Ponger, name="ponger", public=True)
+        pinger = await b.spawn(Pinger, seen, got, name="pinger", public=True)
+        pinger.tell(Echo("ping"))
+        with trio.fail_after(10):
+            await got.wait()
+        assert seen[1][0] == Greeting("pong to pinger")
+        assert seen[1][1] == seen[0][1]  # the trace id crossed the wire both ways
