@@ -130,26 +130,33 @@ class Outbox:
             self._settle(batch, results)
 
     def _execute(self, batch: list[Op]) -> list[Any]:
+        """One pipeline: posts and replies in order, then the acknowledgements, one
+        XACK and one XDEL per inbox (after the replies: an answer is written before
+        its ask is acknowledged)."""
         pipe = self._client.redis.pipeline(transaction=False)
+        acks: dict[tuple[str, str], list[bytes]] = {}
         for op in batch:
             if isinstance(op, Post):
                 pipe.execute_command("EVAL", _POST, 1, op.key, op.limit, op.data)  # (cluster pipelines too)
             elif isinstance(op, Reply):
                 pipe.xadd(op.key, {FIELD: op.data}, maxlen=op.maxlen, approximate=True, nomkstream=True)
             else:
-                pipe.xack(op.key, op.group, op.entry_id)
-                pipe.xdel(op.key, op.entry_id)
+                acks.setdefault((op.key, op.group), []).append(op.entry_id)
+        for (key, group), ids in acks.items():
+            pipe.xack(key, group, *ids)
+            pipe.xdel(key, *ids)
         return pipe.execute(raise_on_error=False)  # type: ignore[no-any-return]
 
     def _settle(self, batch: list[Op], results: list[Any]) -> None:
-        index = 0
-        for op in batch:
-            result = results[index]
-            index += 2 if isinstance(op, Ack) else 1
+        writes = [op for op in batch if not isinstance(op, Ack)]
+        for op, result in zip(writes, results):
             if isinstance(op, Post):
                 if isinstance(result, Exception):
                     op.done(False, self._client.error(result))
                 else:
                     op.done(result is not None, None)
             elif isinstance(result, Exception):
-                log.warning("Redis refused a %s: %s", type(op).__name__.lower(), self._client.error(result))
+                log.warning("Redis refused a reply: %s", self._client.error(result))
+        for result in results[len(writes):]:
+            if isinstance(result, Exception):
+                log.warning("Redis refused an acknowledgement: %s", self._client.error(result))

@@ -91,7 +91,7 @@ class RedisTransport:
         max_message_bytes: int = 1_048_576,
         inbox_size: int = 100_000,
         outbox_size: int = 100_000,
-        prefetch: int = 32,
+        prefetch: int = 64,
         lease: float = 10.0,
         read_block: float = 2.0,
         socket_timeout: float = 10.0,

@@ -7,6 +7,7 @@ handling, duplicates included, even of a node it killed).
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -33,7 +34,7 @@ class Counter(Actor):
 
 async def main(url: str, namespace: str, node: str, delay: float) -> None:
     transport = RedisTransport(url, namespace=namespace, messages=MESSAGES, errors=ERRORS, lease=1.0,
-                               read_block=1.0, prefetch=16)
+                               read_block=1.0, prefetch=int(os.environ.get("NODE_PREFETCH", "16")))
     async with open_actor_system(node=node, transport=transport) as system:
         await system.spawn(Worker, node, name="worker", public=True)
         await system.spawn(Counter, url, f"{namespace}:done", delay, name="counter", public=True)
