@@ -1,4 +1,4 @@
-"""The Redis client: redis-py's synchronous client, each call in a worker thread.
+"""The Redis client: redis-py's synchronous client in worker threads, and hot-path channels.
 
 Chosen by measurement (see the handoff notes and ``benchmarks``): on this
 machine redis-py costs about a sixth of coredis's CPU per command, pipelines
@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 import redis
 import redis.cluster
 import trio
+
+from ._resp import Channel, NativeChannel, ThreadChannel
 
 __all__ = ["Client", "Keys", "TransportError", "check_namespace", "check_public_name", "is_nogroup", "is_transient"]
 
@@ -111,10 +113,14 @@ class Client:
     def __init__(self, url: str, *, cluster: bool, socket_timeout: float, options: dict[str, Any]) -> None:
         self.url = url
         kwargs = {"socket_timeout": socket_timeout, "socket_connect_timeout": socket_timeout, **options}
+        self.cluster = cluster
+        self.socket_timeout = socket_timeout
+        self.options = options
         if cluster:
             self.redis: Any = redis.cluster.RedisCluster.from_url(url, **kwargs)
         else:
             self.redis = redis.Redis.from_url(url, **kwargs)
+        self._channels: list[Channel] = []
         # Our own threads: one per blocking reader plus a few for commands; never the
         # system's tool limiter, so user tools cannot starve the transport (or it them).
         self.limiter = trio.CapacityLimiter(256)
@@ -129,11 +135,23 @@ class Client:
             lambda: fn(*args, **kwargs), limiter=self.limiter, abandon_on_cancel=True
         )
 
+    def channel(self) -> Channel:
+        """A connection of its own for one task's hot path (see ``_resp``)."""
+        channel: Channel
+        if self.cluster:
+            channel = ThreadChannel(self)
+        else:
+            channel = NativeChannel(self.url, timeout=self.socket_timeout, options=self.options)
+        self._channels.append(channel)
+        return channel
+
     def error(self, error: BaseException) -> TransportError:
         """One clear error for a redis-py failure (never a group, never a bare driver error)."""
         return TransportError(_describe(error, self.url))
 
     def close(self) -> None:
+        for channel in self._channels:
+            channel.close()
         try:
             self.redis.close()
         except Exception:  # closing a broken client: nothing left to do

@@ -40,6 +40,7 @@ import trio
 from .._transport import InboundMessage, RemoteError, TransportHooks
 from ._client import Client, Keys, is_nogroup
 from ._outbox import FIELD, Ack, Outbox, Reply
+from ._resp import Channel, entries
 from ._wire import Codec, Frame, Kind, WireError
 
 __all__ = ["Inbox", "InboxSettings"]
@@ -127,7 +128,13 @@ class Inbox:
             await self._read_loop()
 
     async def _read_loop(self) -> None:
-        r = self._client.redis
+        channel = self._client.channel()  # a connection of its own: it blocks in XREADGROUP
+        try:
+            await self._read_with(channel)
+        finally:
+            channel.close()
+
+    async def _read_with(self, channel: Channel) -> None:
         pending_from: bytes | str = "0"  # reading our own pending list first
         backoff = 0.05
         while True:
@@ -138,14 +145,13 @@ class Inbox:
                 continue
             try:
                 if pending_from is not None:
-                    result = await self._client.call(
-                        r.xreadgroup, self.group, self._consumer, {self.key: pending_from}, count=room
-                    )
+                    reply = await channel.execute("XREADGROUP", "GROUP", self.group, self._consumer,
+                                                  "COUNT", room, "STREAMS", self.key, pending_from)
                 else:
-                    result = await self._client.blocking(
-                        r.xreadgroup, self.group, self._consumer, {self.key: ">"},
-                        count=room, block=self._settings.block_ms,
-                    )
+                    block_ms = self._settings.block_ms
+                    reply = await channel.execute("XREADGROUP", "GROUP", self.group, self._consumer, "COUNT",
+                                                  room, "BLOCK", block_ms, "STREAMS", self.key, ">",
+                                                  block_seconds=block_ms / 1000)
             except Exception as exc:
                 if is_nogroup(exc):
                     await self._recover_group()
@@ -157,13 +163,13 @@ class Inbox:
                 pending_from = "0"
                 continue
             backoff = 0.05
-            entries = result[0][1] if result else []
+            found = entries(reply)
             if pending_from is not None:
-                if not entries:
+                if not found:
                     pending_from = None  # our pending list is done: new entries from now on
                     continue
-                pending_from = entries[-1][0]
-            for entry_id, fields in entries:
+                pending_from = found[-1][0]
+            for entry_id, fields in found:
                 self._accept(entry_id, fields)
 
     async def claim_orphans(self, live: set[str]) -> None:

@@ -74,6 +74,7 @@ class Outbox:
 
     def __init__(self, client: Client, *, size: int, batch: int = 1000) -> None:
         self._client = client
+        self._channel = client.channel()
         self._size = size
         self._batch = batch
         self._queue: collections.deque[Op] = collections.deque()
@@ -114,7 +115,7 @@ class Outbox:
                 continue
             batch = [self._queue.popleft() for _ in range(min(self._batch, len(self._queue)))]
             try:
-                results = await self._client.call(self._execute, batch)
+                results = await self._channel.execute_many(self._commands(batch))
             except Exception as exc:
                 if not is_transient(exc):  # a refusal, not an outage: retrying would not help
                     log.error("Redis refused a batch of %d writes: %s", len(batch), self._client.error(exc))
@@ -129,23 +130,24 @@ class Outbox:
             self.sent += len(batch)
             self._settle(batch, results)
 
-    def _execute(self, batch: list[Op]) -> list[Any]:
+    @staticmethod
+    def _commands(batch: list[Op]) -> list[tuple[Any, ...]]:
         """One pipeline: posts and replies in order, then the acknowledgements, one
         XACK and one XDEL per inbox (after the replies: an answer is written before
         its ask is acknowledged)."""
-        pipe = self._client.redis.pipeline(transaction=False)
+        commands: list[tuple[Any, ...]] = []
         acks: dict[tuple[str, str], list[bytes]] = {}
         for op in batch:
             if isinstance(op, Post):
-                pipe.execute_command("EVAL", _POST, 1, op.key, op.limit, op.data)  # (cluster pipelines too)
+                commands.append(("EVAL", _POST, 1, op.key, op.limit, op.data))
             elif isinstance(op, Reply):
-                pipe.xadd(op.key, {FIELD: op.data}, maxlen=op.maxlen, approximate=True, nomkstream=True)
+                commands.append(("XADD", op.key, "NOMKSTREAM", "MAXLEN", "~", op.maxlen, "*", FIELD, op.data))
             else:
                 acks.setdefault((op.key, op.group), []).append(op.entry_id)
         for (key, group), ids in acks.items():
-            pipe.xack(key, group, *ids)
-            pipe.xdel(key, *ids)
-        return pipe.execute(raise_on_error=False)  # type: ignore[no-any-return]
+            commands.append(("XACK", key, group, *ids))
+            commands.append(("XDEL", key, *ids))
+        return commands
 
     def _settle(self, batch: list[Op], results: list[Any]) -> None:
         writes = [op for op in batch if not isinstance(op, Ack)]

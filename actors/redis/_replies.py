@@ -23,6 +23,7 @@ import trio
 from .._transport import RemoteError, ReplyCallback
 from ._client import Client
 from ._outbox import FIELD
+from ._resp import Channel, entries
 from ._wire import Codec, Kind, WireError
 
 __all__ = ["Replies"]
@@ -73,22 +74,29 @@ class Replies:
 
     async def run(self) -> None:
         """Read answers until cancelled (the node leaving)."""
-        r = self._client.redis
+        channel = self._client.channel()  # a connection of its own: it blocks in XREAD
+        try:
+            await self._read_with(channel)
+        finally:
+            channel.close()
+
+    async def _read_with(self, channel: Channel) -> None:
         backoff = 0.05
         while True:
             try:
-                result = await self._client.blocking(r.xread, {self.key: self._last_id}, count=1000, block=5000)
+                reply = await channel.execute("XREAD", "COUNT", 1000, "BLOCK", self._block_ms, "STREAMS",
+                                              self.key, self._last_id, block_seconds=self._block_ms / 1000)
             except Exception as exc:
                 log.warning("reading replies failed, retrying in %.2f s: %s", backoff, self._client.error(exc))
                 await trio.sleep(backoff)
                 backoff = min(2 * backoff, 2.0)
                 continue
             backoff = 0.05
-            if not result:
+            found = entries(reply)
+            if not found:
                 continue
-            entries = result[0][1]
-            self._last_id = entries[-1][0]
-            for _, fields in entries:
+            self._last_id = found[-1][0]
+            for _, fields in found:
                 data = fields.get(FIELD) if fields else None
                 if data:
                     self._answer(data)
