@@ -110,6 +110,7 @@ class NativeChannel:
         self._db = int(db or 0)
         self._ssl = _ssl_context(options) if parts.scheme == "rediss" else None
         self._timeout = timeout
+        self._name = options.get("client_name")
         self._stream: trio.abc.Stream | None = None
         self._reader = hiredis.Reader()
 
@@ -132,6 +133,8 @@ class NativeChannel:
             hello.append(("AUTH", self._username, self._password) if self._username else ("AUTH", self._password))
         if self._db:
             hello.append(("SELECT", self._db))
+        if self._name:
+            hello.append(("CLIENT", "SETNAME", self._name))  # CLIENT LIST shows whose it is
         if hello:
             for reply in await self._roundtrip(hello, 0.0):
                 if isinstance(reply, redis.RedisError):

@@ -148,8 +148,8 @@ class RedisTransport:
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Connect, report started, then keep the node's background tasks running."""
         hooks = self._require_attached()
-        client = Client(self.url, cluster=self.cluster, socket_timeout=self.socket_timeout,
-                        options=self._redis_options)
+        options = {"client_name": f"actors:{self.namespace}@{hooks.node}", **self._redis_options}
+        client = Client(self.url, cluster=self.cluster, socket_timeout=self.socket_timeout, options=options)
         try:
             try:
                 await client.call(client.redis.ping)

@@ -165,3 +165,19 @@ async def test_messages_pending_for_a_node_that_no_longer_serves_the_name_are_ta
     assert sorted(m.seq for m in seen) == [0, 1, 2, 3, 4]
     consumers = {c["name"].decode() for c in raw.xinfo_consumers(key, "inbox")}
     assert "dead-node" not in consumers or raw.xpending(key, "inbox")["pending"] == 0
+
+
+async def test_a_node_whose_connections_are_killed_reconnects_and_keeps_serving(
+    make_transport: Any, namespace: str, raw: Any
+) -> None:
+    async with open_actor_system(node="a", transport=transport_for(make_transport)) as a, \
+            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+        await a.spawn(Worker, "a", name="worker", public=True)
+        worker = b.remote("worker")
+        assert await worker.ask(Echo("before"), timeout=10) == "a:BEFORE"
+        mine = [c for c in raw.client_list() if c.get("name", "").startswith(f"actors:{namespace}@")]
+        assert {c["name"] for c in mine} == {f"actors:{namespace}@a", f"actors:{namespace}@b"}
+        for client in mine:  # a network blip: every connection of both nodes drops
+            raw.client_kill_filter(_id=client["id"])
+        with trio.fail_after(20):
+            assert await worker.ask(Echo("after"), timeout=15) == "a:AFTER"
