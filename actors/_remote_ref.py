@@ -145,8 +145,8 @@ class RemoteRef(ActorRef[Any]):
         reply.envelope = Envelope(message, None, reply, cid, trace_id)
         forget = self._node.transport.request(
             self._remote_name, message, sender=sender, trace_id=trace_id,
-            timeout=None if seconds == math.inf else seconds,  # type: ignore[arg-type]
-            on_reply=reply._set,
+            timeout=None if seconds == math.inf else seconds,
+            on_reply=lambda value, error: None if reply._set(value, error) else None,
         )
         reply.add_done_callback(lambda _: forget())
         if seconds != math.inf:

@@ -128,11 +128,12 @@ class Transport(Protocol):
         *,
         sender: str | None,
         trace_id: int,
-        timeout: float,
+        timeout: float | None,
         on_reply: ReplyCallback,
     ) -> Callable[[], None]:
-        """Ask: queue ``message``; call ``on_reply`` with the answer. Returns a
-        function that forgets the ask (its asker gave up); a later answer is dropped."""
+        """Ask: queue ``message`` (``timeout`` seconds to answer, None: no deadline) and
+        call ``on_reply`` with the answer. Returns a function that forgets the ask (its
+        asker gave up); a later answer is dropped."""
 
     async def serving(self, name: str) -> list[str]:
         """The nodes that serve ``name`` now."""

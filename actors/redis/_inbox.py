@@ -135,7 +135,7 @@ class Inbox:
             channel.close()
 
     async def _read_with(self, channel: Channel) -> None:
-        pending_from: bytes | str = "0"  # reading our own pending list first
+        pending_from: bytes | str | None = "0"  # reading our own pending list first (None: done)
         backoff = 0.05
         while True:
             room = self._settings.prefetch - len(self._in_flight)

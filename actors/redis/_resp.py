@@ -154,7 +154,7 @@ class NativeChannel:
                         data = await stream.receive_some(65536)
                         if not data:
                             raise redis.ConnectionError("Redis closed the connection")
-                        self._reader.feed(data)
+                        self._reader.feed(bytes(data))
                         continue
                     replies.append(_error(reply) if isinstance(reply, hiredis.ReplyError) else reply)
         except trio.TooSlowError:
