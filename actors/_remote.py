@@ -93,6 +93,31 @@ class RemoteNode:
     async def start(self, nursery: trio.Nursery) -> None:
         await nursery.start(self._run_transport)
         self.running = True
+        nursery.start_soon(self._watch_servers)
+
+    async def _watch_servers(self) -> None:
+        """For watched remote names: deliver `Terminated` once nobody serves the name.
+
+        Checked every third of the transport's lease (a node killed with ``kill -9``
+        stops counting as a server when its lease expires).
+        """
+        period = max(0.05, float(getattr(self.transport, "lease", 3.0)) / 3)
+        while self.running:
+            await trio.sleep(period)
+            for name, ref in list(self._refs.items()):
+                target = ref._cell
+                if not target.watchers:
+                    continue
+                try:
+                    servers = await self.transport.serving(name)
+                except Exception as exc:  # Redis away: the next round tries again
+                    log.debug("cannot tell who serves '%s': %s", name, exc)
+                    continue
+                if not servers:
+                    target.gone(ActorStopped(
+                        f"no node serves '{name}' any more (its last server stopped serving it, or "
+                        f"its lease expired after a crash); messages to it wait in its inbox"
+                    ))
 
     async def _run_transport(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         await self.transport.run(task_status=task_status)

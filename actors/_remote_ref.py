@@ -4,8 +4,10 @@ A local `ActorRef` reaches its actor through its cell; this subclass reaches a
 public name through the system's transport instead, with the same ``tell``,
 ``send``, ``ask`` and ``ask_nowait``. It is an address, not a connection: making
 one costs no round trip, and nobody need serve the name yet (messages wait in
-its durable inbox). Operations that need the actor's cell (``system.stop``,
-``watch``, ``subscribe``) raise a TypeError that says so.
+its durable inbox). ``watch`` works: `Terminated` comes when no node serves
+the name any more (its last server stopped serving it, or its lease expired
+after a crash). ``system.stop`` and ``subscribe`` need a local actor and raise
+a TypeError that says so.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import trio
 
 from ._context import current_cell
 from ._envelope import Envelope, _next_id
+from ._messages import Terminated
 from ._ref import ActorRef
 from ._reply import Reply
 
@@ -27,16 +30,38 @@ if TYPE_CHECKING:
 __all__ = ["RemoteRef"]
 
 
-class _NoCell:
-    """Stands in for the cell of a remote ref: any use names what is not possible."""
+class _RemoteTarget:
+    """Stands in for the cell of a remote ref, for ``watch`` only.
 
-    __slots__ = ()
+    A watcher's cell records itself in ``watchers`` (as it does with a local
+    cell); the system's remote face delivers `Terminated` to them when no node
+    serves the name any more. Any other use of the cell (``system.stop``,
+    ``subscribe``) raises a TypeError that says what is possible.
+    """
+
+    __slots__ = ("ref", "watchers")
+
+    stopped = False  # (read by Cell.watch: a remote name is never "stopped" up front)
+    stop_reason = None
+
+    def __init__(self, ref: RemoteRef) -> None:
+        self.ref = ref
+        self.watchers: dict[Any, None] | None = None
 
     def __getattr__(self, attribute: str) -> NoReturn:
         raise TypeError(
-            "this ActorRef names a remote actor (system.remote(name)); stop, watch and subscribe "
-            "work only on actors of this node: ask the remote actor itself, or its node's system"
+            "this ActorRef names a remote actor (system.remote(name)); stop and subscribe work "
+            "only on actors of this node: ask the remote actor itself, or its node's system"
         )
+
+    def gone(self, reason: BaseException) -> None:
+        """No node serves the name now: tell every watcher, once."""
+        watchers, self.watchers = self.watchers, None
+        for watcher in watchers or ():
+            if watcher.watching is not None:
+                watcher.watching.pop(self, None)
+            if not watcher.closed:
+                watcher.deliver_system(Terminated(self.ref, reason))
 
 
 class RemoteRef(ActorRef[Any]):
@@ -46,8 +71,6 @@ class RemoteRef(ActorRef[Any]):
 
     __slots__ = ("_node", "_remote_name")
 
-    _cell = _NoCell()  # type: ignore[assignment]  # shadows the base slot: no local cell
-
     _node: RemoteNode
     _remote_name: str
 
@@ -56,6 +79,7 @@ class RemoteRef(ActorRef[Any]):
         self = object.__new__(cls)
         self._node = node
         self._remote_name = name
+        self._cell = _RemoteTarget(self)  # type: ignore[assignment]  # no local cell: see _RemoteTarget
         return self
 
     @property

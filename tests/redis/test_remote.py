@@ -294,3 +294,35 @@ async def test_self_sender_of_a_remote_message_answers_a_public_sender_within_on
             await got.wait()
         assert seen[1][0] == Greeting("pong to pinger")
         assert seen[1][1] == seen[0][1]  # the trace id crossed the wire both ways
+
+
+async def test_watching_a_remote_ref_delivers_terminated_when_its_node_is_gone(make_transport: Any) -> None:
+    from actors import Actor, Terminated
+
+    class Watcher(Actor):
+        def __init__(self, seen: list[Any], got: trio.Event) -> None:
+            self.seen, self.got = seen, got
+
+        async def receive(self, message: Any) -> Any:
+            if isinstance(message, str):
+                self.watch(self.system.remote(message))
+                return "watching"
+            self.seen.append(message)
+            self.got.set()
+
+    seen: list[Any] = []
+    got = trio.Event()
+    async with open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+        watcher = await b.spawn(Watcher, seen, got)
+        async with open_actor_system(node="a", transport=transport_for(make_transport)) as a:
+            await a.spawn(Worker, "a", name="worker", public=True)
+            assert await watcher.ask("worker", timeout=10) == "watching"
+            with trio.move_on_after(1.0):  # a lease (1 s) goes by: still served, no Terminated
+                await got.wait()
+            assert seen == []
+        with trio.fail_after(10):  # node 'a' has left
+            await got.wait()
+        assert len(seen) == 1 and isinstance(seen[0], Terminated) and seen[0].ref is b.remote("worker")
+        assert isinstance(seen[0].reason, ActorStopped) and "no node serves 'worker' any more" in str(seen[0].reason)
+        with pytest.raises(TypeError, match="stop and subscribe work only on actors of this node"):
+            b.subscribe(b.remote("worker"), "topic")
