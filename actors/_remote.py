@@ -105,7 +105,7 @@ class RemoteNode:
         while self.running:
             await trio.sleep(period)
             for name, ref in list(self._refs.items()):
-                target = ref._cell
+                target = ref._target
                 if not target.watchers:
                     continue
                 try:

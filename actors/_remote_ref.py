@@ -83,6 +83,10 @@ class RemoteRef(ActorRef[Any]):
         return self
 
     @property
+    def _target(self) -> _RemoteTarget:
+        return self._cell  # type: ignore[return-value]  # always a _RemoteTarget here
+
+    @property
     def name(self) -> str:
         """The public name this ref sends to."""
         return self._remote_name
