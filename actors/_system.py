@@ -24,6 +24,7 @@ from ._groups import one_exception
 from ._exceptions import ActorNameTaken, ActorNotFound, ActorStopped, EscalatedFailure, MailboxFull, WorkerProcessError
 from ._ref import ActorRef
 from ._remote import RemoteNode, check_node
+from ._transport import Transport
 from ._text import SafeRepr, safe_repr
 from ._threads import Workers
 from ._tools import current_system
@@ -81,7 +82,7 @@ class ActorSystem:
         dead_letters_size: int = 1000,
         trace: bool | Tracer | str | os.PathLike[str] | None = None,
         node: str | None = None,
-        transport: Any = None,
+        transport: Transport | None = None,
     ) -> None:
         self._shutdown_timeout = _seconds("shutdown_timeout", shutdown_timeout, allow_inf=False)
         self._default_ask_timeout = _seconds("ask_timeout", ask_timeout)
@@ -114,7 +115,9 @@ class ActorSystem:
         self._token: trio.lowlevel.TrioToken | None = None
         # The remote face (public actors, remote refs), only with node= and transport=.
         check_node(node, transport)
-        self._remote: RemoteNode | None = None if node is None else RemoteNode(self, node, transport)
+        self._remote: RemoteNode | None = (
+            None if node is None or transport is None else RemoteNode(self, node, transport)
+        )
         self._guardian: Cell = Cell(
             self, None, _Guardian, (), {}, "/", None,
             shutdown_timeout=self._shutdown_timeout, message_timeout=None,
