@@ -78,6 +78,13 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "desk: researchers now: none",
         "summary: 4 questions answered, 1 malformed answer resumed, 1 lost connection restarted, 2 dead letters",
     ),
+    "distributed_team": (  # needs Redis (ACTORS_REDIS_URL, else 127.0.0.1:6379): .ci/run starts one
+        "planner: 6 questions on 'keeping a team of LLM agents responsive' to the worker pool ['w1', 'w2']",
+        "planner: q1 answered ('notes on time agents spend waiting on tools')",
+        "planner: q6 answered ('notes on durable inboxes for agents on several machines')",
+        "planner: 6 findings in, from 2 worker nodes",
+        "main: Report on keeping a team of LLM agents responsive: 6 findings",
+    ),
     "race_condition": (
         "shared counter: expected 100, got ",
         "updates were lost",
