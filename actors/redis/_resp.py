@@ -9,6 +9,10 @@ thread hop and little Python: an ask's four hops were most of its latency.
 With Redis Cluster it is a `ThreadChannel` over redis-py's
 cluster client (slot routing, redirections), each call in a worker thread.
 
+Timeouts: a call on a plain connection records its deadline, and one task
+per client (`enforce_timeouts`) closes a connection whose call waits past it;
+a cancel scope per wait cost as much as the rest of the call.
+
 Cancellation: a native call cut short leaves its connection in an unknown
 state, so the connection is closed and the next call opens a new one (nothing
 leaks, unlike a pool slot). Errors are redis-py's exception types, so callers
@@ -17,6 +21,7 @@ handle both kinds of channel alike.
 
 from __future__ import annotations
 
+import math
 import socket
 import ssl
 import urllib.parse
@@ -29,7 +34,7 @@ import trio
 if TYPE_CHECKING:
     from ._client import Client
 
-__all__ = ["Channel", "NativeChannel", "ThreadChannel", "entries"]
+__all__ = ["Channel", "NativeChannel", "ThreadChannel", "enforce_timeouts", "entries"]
 
 Command = tuple[Any, ...]
 
@@ -60,18 +65,40 @@ def entries(reply: Any) -> list[tuple[bytes, dict[bytes, bytes] | None]]:
     return found
 
 
-def _encode(command: Command) -> bytes:
-    parts = [b"*%d\r\n" % len(command)]
-    for arg in command:
-        if isinstance(arg, bytes):
-            data = arg
-        elif isinstance(arg, str):
-            data = arg.encode()
-        elif isinstance(arg, (int, float)) and not isinstance(arg, bool):
-            data = repr(arg).encode()
-        else:
-            raise TypeError(f"cannot send {type(arg).__name__} to Redis")
-        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+#: RESP bulk strings of the str and int arguments seen lately (command names, keys, group
+#: and consumer names, counts): a command is mostly the same words each time.
+_BULK: dict[str | int, bytes] = {}
+_BULK_MAX = 4096
+
+
+def _bulk(arg: Any) -> bytes:
+    if type(arg) is bytes:
+        return b"$%d\r\n%s\r\n" % (len(arg), arg)
+    if isinstance(arg, str):
+        data = arg.encode()
+    elif isinstance(arg, (int, float)) and not isinstance(arg, bool):
+        data = repr(arg).encode()
+    elif isinstance(arg, (bytes, bytearray, memoryview)):
+        data = bytes(arg)
+    else:
+        raise TypeError(f"cannot send {type(arg).__name__} to Redis")
+    chunk = b"$%d\r\n%s\r\n" % (len(data), data)
+    if type(arg) is str or type(arg) is int:
+        if len(_BULK) >= _BULK_MAX:
+            _BULK.clear()
+        _BULK[arg] = chunk
+    return chunk
+
+
+def _encode(commands: list[Command]) -> bytes:
+    """Commands as RESP arrays of bulk strings, in one buffer."""
+    parts: list[bytes] = []
+    append, cached = parts.append, _BULK.get
+    for command in commands:
+        append(b"*%d\r\n" % len(command))
+        for arg in command:
+            chunk = cached(arg) if type(arg) is str or type(arg) is int else None
+            append(chunk if chunk is not None else _bulk(arg))
     return b"".join(parts)
 
 
@@ -123,6 +150,10 @@ class NativeChannel:
         self._socket: socket.socket | None = None  # a plain connection (non-blocking)
         self._stream: trio.SSLStream[trio.SocketStream] | None = None  # a TLS connection
         self._reader = hiredis.Reader()
+        # While a call on the plain connection waits for Redis: when it times out (else inf).
+        # `enforce_timeouts` closes a connection past it: cheaper than a cancel scope per wait.
+        self.deadline = math.inf
+        self._timed_out = False
 
     @property
     def connected(self) -> bool:
@@ -147,6 +178,7 @@ class NativeChannel:
         except (OSError, trio.BrokenResourceError, trio.TooSlowError) as exc:
             raise redis.ConnectionError(f"Error connecting to {self._host}:{self._port}: {exc}") from None
         self._reader = hiredis.Reader()
+        self._timed_out = False
         hello: list[Command] = []
         if self._password is not None:
             hello.append(("AUTH", self._username, self._password) if self._username else ("AUTH", self._password))
@@ -163,7 +195,7 @@ class NativeChannel:
     async def _roundtrip(self, commands: list[Command], block_seconds: float) -> list[Any]:
         if self._socket is None and self._stream is None:
             await self._connect()
-        payload = b"".join(map(_encode, commands))
+        payload = _encode(commands)
         limit = self._timeout + block_seconds
         try:
             if self._socket is not None:
@@ -175,13 +207,15 @@ class NativeChannel:
             raise redis.TimeoutError(f"Redis did not answer within {limit:g} s") from None
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             self.close()
+            if self._timed_out:  # closed by enforce_timeouts
+                raise redis.TimeoutError(f"Redis did not answer within {limit:g} s") from None
             raise redis.ConnectionError(f"lost the connection to Redis: {exc}") from None
         except BaseException:
             self.close()  # cancelled mid-call: the connection's state is unknown
             raise
 
     async def _socket_roundtrip(self, sock: socket.socket, payload: bytes, count: int, limit: float) -> list[Any]:
-        deadline = trio.current_time() + limit
+        self.deadline = trio.current_time() + limit
         waited = False
         view = memoryview(payload)
         while view:
@@ -189,8 +223,7 @@ class NativeChannel:
                 view = view[sock.send(view):]
             except BlockingIOError:
                 waited = True
-                with trio.fail_at(deadline):
-                    await trio.lowlevel.wait_writable(sock)
+                await trio.lowlevel.wait_writable(sock)
         reader = self._reader
         replies: list[Any] = []
         while len(replies) < count:
@@ -200,14 +233,14 @@ class NativeChannel:
                     data = sock.recv(65536)
                 except BlockingIOError:
                     waited = True
-                    with trio.fail_at(deadline):
-                        await trio.lowlevel.wait_readable(sock)
+                    await trio.lowlevel.wait_readable(sock)
                     continue
                 if not data:
                     raise redis.ConnectionError("Redis closed the connection")
                 reader.feed(data)
                 continue
             replies.append(_error(reply) if isinstance(reply, hiredis.ReplyError) else reply)
+        self.deadline = math.inf
         if not waited:  # every async call is a checkpoint, even when Redis was that fast
             await trio.lowlevel.checkpoint()
         return replies
@@ -237,7 +270,14 @@ class NativeChannel:
             raise reply
         return reply
 
+    def expire(self, now: float) -> None:
+        """Close the connection if its call has waited past its deadline (see `enforce_timeouts`)."""
+        if self.deadline <= now:
+            self._timed_out = True
+            self.close()
+
     def close(self) -> None:
+        self.deadline = math.inf
         sock, self._socket = self._socket, None
         if sock is not None:
             try:
@@ -253,6 +293,23 @@ class NativeChannel:
             trio_socket = getattr(transport, "socket", None)
             if trio_socket is not None:
                 trio_socket.close()
+
+
+async def enforce_timeouts(channels: list[Channel], period: float) -> None:
+    """Fail the calls of native channels that wait on Redis past their deadline.
+
+    One task watches all of a client's channels: every ``period`` seconds it
+    closes the connection of a call waiting too long, which then raises
+    `redis.TimeoutError` (so a timeout fires up to ``period`` late). Run it
+    for as long as the channels are used; without it, calls on plain
+    connections wait for as long as Redis takes.
+    """
+    while True:
+        await trio.sleep(period)
+        now = trio.current_time()
+        for channel in channels:
+            if isinstance(channel, NativeChannel):
+                channel.expire(now)
 
 
 class ThreadChannel:

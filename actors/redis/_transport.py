@@ -171,6 +171,7 @@ class RedisTransport:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 self._serving = True
+                nursery.start_soon(client.enforce_timeouts)
                 nursery.start_soon(self._outbox.run)
                 nursery.start_soon(replies.run)
                 nursery.start_soon(self._heartbeat)
