@@ -127,6 +127,8 @@ class RedisTransport:
         self._inboxes: dict[str, Inbox] = {}
         self._nursery: trio.Nursery | None = None
         self._serving = False  # taking messages in (False once quiesced)
+        self._heartbeat_scope = trio.CancelScope()
+        self._heartbeat_ended = trio.Event()
 
     def __repr__(self) -> str:
         return f"<RedisTransport namespace={self.namespace!r} node={getattr(self._hooks, 'node', None)!r}>"
@@ -181,20 +183,26 @@ class RedisTransport:
             client.close()
 
     async def _heartbeat(self) -> None:
+        """Renew the lease every third of it and claim what dead servers left pending;
+        stopped by `close` before the node leaves (a late beat would bring it back)."""
         assert self._liveness is not None and self._replies is not None
         period = self.lease / 3
-        while True:
-            await trio.sleep(period)
-            try:
-                if not await self._liveness.beat(list(self._inboxes)):
-                    log.error("the reply stream of node '%s' was gone (Redis lost its data?); "
-                              "answers to asks in flight were lost", self._liveness.node)
-                    await self._replies.create(3 * self._liveness.lease_ms)
-                for name, inbox in list(self._inboxes.items()):
-                    live = set(await self._liveness.servers(name))
-                    await inbox.claim_orphans(live)
-            except Exception as exc:
-                log.warning("heartbeat to Redis failed: %s", self._error(exc))
+        try:
+            with self._heartbeat_scope:
+                while True:
+                    await trio.sleep(period)
+                    try:
+                        if not await self._liveness.beat(list(self._inboxes)):
+                            log.error("the reply stream of node '%s' was gone (Redis lost its data?); "
+                                      "answers to asks in flight were lost", self._liveness.node)
+                            await self._replies.create(3 * self._liveness.lease_ms)
+                        for name, inbox in list(self._inboxes.items()):
+                            live = set(await self._liveness.servers(name))
+                            await inbox.claim_orphans(live)
+                    except Exception as exc:
+                        log.warning("heartbeat to Redis failed: %s", self._error(exc))
+        finally:
+            self._heartbeat_ended.set()
 
     async def quiesce(self) -> None:
         """Stop reading every inbox (messages not yet read stay for other nodes)."""
@@ -210,6 +218,8 @@ class RedisTransport:
         assert self._outbox is not None and self._liveness is not None
         with trio.move_on_after(self.socket_timeout):
             await self._outbox.wait_flushed()
+            self._heartbeat_scope.cancel()  # (a beat in flight ends first: its thread is waited for)
+            await self._heartbeat_ended.wait()
             try:
                 await self._liveness.leave(list(self._inboxes))
             except Exception as exc:
