@@ -40,7 +40,7 @@ import trio
 from .._transport import InboundMessage, RemoteError, TransportHooks
 from ._client import Client, Keys, is_nogroup
 from ._outbox import FIELD, Ack, Outbox, Reply
-from ._resp import Channel, entries
+from ._resp import Channel, Words, entries
 from ._wire import Codec, Frame, Kind, WireError
 
 __all__ = ["Inbox", "InboxSettings"]
@@ -136,6 +136,9 @@ class Inbox:
 
     async def _read_with(self, channel: Channel) -> None:
         pending_from: bytes | str | None = "0"  # reading our own pending list first (None: done)
+        read = Words("XREADGROUP", "GROUP", self.group, self._consumer)
+        block_ms = self._settings.block_ms
+        blocking_reads: dict[int, Words] = {}  # the whole blocking read, by COUNT
         backoff = 0.05
         while True:
             room = self._settings.prefetch - len(self._in_flight)
@@ -145,13 +148,13 @@ class Inbox:
                 continue
             try:
                 if pending_from is not None:
-                    reply = await channel.execute("XREADGROUP", "GROUP", self.group, self._consumer,
-                                                  "COUNT", room, "STREAMS", self.key, pending_from)
+                    reply = await channel.execute(read, "COUNT", room, "STREAMS", self.key, pending_from)
                 else:
-                    block_ms = self._settings.block_ms
-                    reply = await channel.execute("XREADGROUP", "GROUP", self.group, self._consumer, "COUNT",
-                                                  room, "BLOCK", block_ms, "STREAMS", self.key, ">",
-                                                  block_seconds=block_ms / 1000)
+                    words = blocking_reads.get(room)
+                    if words is None:
+                        words = blocking_reads[room] = Words("XREADGROUP", "GROUP", self.group, self._consumer,
+                                                             "COUNT", room, "BLOCK", block_ms, "STREAMS", self.key, ">")
+                    reply = await channel.execute(words, block_seconds=block_ms / 1000)
             except Exception as exc:
                 if is_nogroup(exc):
                     await self._recover_group()

@@ -23,8 +23,9 @@ import trio
 
 from .._exceptions import MailboxFull
 from ._client import Client, is_transient
+from ._resp import Command, Words
 
-__all__ = ["Ack", "Outbox", "Post", "Reply"]
+__all__ = ["Ack", "Outbox", "Post", "Reply", "pipeline"]
 
 log = logging.getLogger("actors.redis")
 
@@ -109,6 +110,54 @@ class Ack:
 Op = Post | Reply | Ack
 
 
+Carried = list[Post] | Reply | None
+
+
+def pipeline(batch: list[Op], heads: dict[tuple[Any, ...], Words]) -> tuple[list[Command], list[Carried]]:
+    """The commands of one pipeline, and what each carries (its posts, its reply, or None).
+
+    Posts and replies go in order (one script call per run of posts to one inbox), then
+    the acknowledgements, one script call per inbox (after the replies: an answer is
+    written before its ask is acknowledged). A command's fixed words come from
+    ``heads`` (encoded once per inbox or reply stream; the caller keeps it).
+    """
+    commands: list[Command] = []
+    carried: list[Carried] = []
+    acks: dict[tuple[str, str], list[bytes]] = {}
+    run: list[Post] = []  # consecutive posts to one inbox (with one bound)
+
+    def head(*words: Any) -> Words:
+        found = heads.get(words)
+        if found is None:
+            if len(heads) >= 4096:
+                heads.clear()
+            found = heads[words] = Words(*words)
+        return found
+
+    def end_run() -> None:
+        if run:
+            commands.append((head("EVAL", _POST, 1, run[0].key, run[0].limit), *[post.data for post in run]))
+            carried.append(run.copy())
+            run.clear()
+
+    for op in batch:
+        if isinstance(op, Post):
+            if run and (run[0].key != op.key or run[0].limit != op.limit):
+                end_run()
+            run.append(op)
+        elif isinstance(op, Reply):
+            end_run()
+            commands.append((head("XADD", op.key, "NOMKSTREAM", "MAXLEN", "~", op.maxlen, "*", FIELD), op.data))
+            carried.append(op)
+        else:
+            acks.setdefault((op.key, op.group), []).append(op.entry_id)
+    end_run()
+    for (key, group), ids in acks.items():
+        commands.append((head("EVAL", _ACK, 1, key, group), *ids))
+        carried.append(None)
+    return commands, carried
+
+
 class Outbox:
     """The write queue and its flusher (run `run` in a nursery)."""
 
@@ -121,6 +170,7 @@ class Outbox:
         self._wake = trio.Event()
         self._idle = trio.Event()
         self._idle.set()
+        self._heads: dict[tuple[Any, ...], Words] = {}  # see `pipeline`
         self.sent = 0  # writes Redis has taken (for tests and statistics)
 
     def __len__(self) -> int:
@@ -154,7 +204,7 @@ class Outbox:
                 await self._wake.wait()
                 continue
             batch = [self._queue.popleft() for _ in range(min(self._batch, len(self._queue)))]
-            commands, carried = self._commands(batch)
+            commands, carried = pipeline(batch, self._heads)
             try:
                 results = await self._channel.execute_many(commands)
             except Exception as exc:
@@ -171,41 +221,7 @@ class Outbox:
             self.sent += len(batch)
             self._settle(carried, results)
 
-    @staticmethod
-    def _commands(batch: list[Op]) -> tuple[list[tuple[Any, ...]], list[list[Post] | Reply | None]]:
-        """One pipeline: posts and replies in order (one script call per run of posts to
-        one inbox), then the acknowledgements, one script call per inbox (after the
-        replies: an answer is written before its ask is acknowledged). Also, for each
-        command, what it carries: its posts, its reply, or None (acknowledgements)."""
-        commands: list[tuple[Any, ...]] = []
-        carried: list[list[Post] | Reply | None] = []
-        acks: dict[tuple[str, str], list[bytes]] = {}
-        run: list[Post] = []  # consecutive posts to one inbox (with one bound)
-
-        def end_run() -> None:
-            if run:
-                commands.append(("EVAL", _POST, 1, run[0].key, run[0].limit, *[post.data for post in run]))
-                carried.append(run.copy())
-                run.clear()
-
-        for op in batch:
-            if isinstance(op, Post):
-                if run and (run[0].key != op.key or run[0].limit != op.limit):
-                    end_run()
-                run.append(op)
-            elif isinstance(op, Reply):
-                end_run()
-                commands.append(("XADD", op.key, "NOMKSTREAM", "MAXLEN", "~", op.maxlen, "*", FIELD, op.data))
-                carried.append(op)
-            else:
-                acks.setdefault((op.key, op.group), []).append(op.entry_id)
-        end_run()
-        for (key, group), ids in acks.items():
-            commands.append(("EVAL", _ACK, 1, key, group, *ids))
-            carried.append(None)
-        return commands, carried
-
-    def _settle(self, carried: list[list[Post] | Reply | None], results: list[Any]) -> None:
+    def _settle(self, carried: list[Carried], results: list[Any]) -> None:
         for what, result in zip(carried, results):
             if isinstance(what, list):  # posts: the script took the first ``result`` of them
                 if isinstance(result, Exception):

@@ -23,7 +23,7 @@ import trio
 from .._transport import RemoteError, ReplyCallback
 from ._client import Client
 from ._outbox import FIELD
-from ._resp import Channel, entries
+from ._resp import Channel, Words, entries
 from ._wire import Codec, Kind, WireError
 
 __all__ = ["Replies"]
@@ -81,11 +81,11 @@ class Replies:
             channel.close()
 
     async def _read_with(self, channel: Channel) -> None:
+        read = Words("XREAD", "COUNT", 1000, "BLOCK", self._block_ms, "STREAMS", self.key)
         backoff = 0.05
         while True:
             try:
-                reply = await channel.execute("XREAD", "COUNT", 1000, "BLOCK", self._block_ms, "STREAMS",
-                                              self.key, self._last_id, block_seconds=self._block_ms / 1000)
+                reply = await channel.execute(read, self._last_id, block_seconds=self._block_ms / 1000)
             except Exception as exc:
                 log.warning("reading replies failed, retrying in %.2f s: %s", backoff, self._client.error(exc))
                 await trio.sleep(backoff)

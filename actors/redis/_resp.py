@@ -34,7 +34,7 @@ import trio
 if TYPE_CHECKING:
     from ._client import Client
 
-__all__ = ["Channel", "NativeChannel", "ThreadChannel", "enforce_timeouts", "entries"]
+__all__ = ["Channel", "NativeChannel", "ThreadChannel", "Words", "enforce_timeouts", "entries", "expand"]
 
 Command = tuple[Any, ...]
 
@@ -60,9 +60,33 @@ def entries(reply: Any) -> list[tuple[bytes, dict[bytes, bytes] | None]]:
     found = []
     for entry_id, fields in reply[0][1]:
         if isinstance(fields, list):  # raw RESP (a native channel); redis-py gives a dict
-            fields = dict(zip(fields[::2], fields[1::2]))
+            fields = {fields[0]: fields[1]} if len(fields) == 2 else dict(zip(fields[::2], fields[1::2]))
         found.append((entry_id, fields or None))
     return found
+
+
+class Words:
+    """The fixed first words of a command, encoded once: ``(Words("XREAD", "COUNT", 10), ...)``.
+
+    A command read in a loop (a blocking XREAD) differs from the last only in an id or
+    two; its other words cost nothing to send again.
+    """
+
+    __slots__ = ("resp", "words")
+
+    def __init__(self, *words: Any) -> None:
+        self.words = words
+        self.resp = b"".join(_bulk(word) for word in words)
+
+    def __repr__(self) -> str:
+        return f"Words{self.words!r}"
+
+
+def expand(command: Command) -> Command:
+    """The command as plain words (for redis-py)."""
+    if command and type(command[0]) is Words:
+        return (*command[0].words, *command[1:])
+    return command
 
 
 #: RESP bulk strings of the str and int arguments seen lately (command names, keys, group
@@ -95,7 +119,13 @@ def _encode(commands: list[Command]) -> bytes:
     parts: list[bytes] = []
     append, cached = parts.append, _BULK.get
     for command in commands:
-        append(b"*%d\r\n" % len(command))
+        head = command[0]
+        if type(head) is Words:
+            append(b"*%d\r\n" % (len(head.words) + len(command) - 1))
+            append(head.resp)
+            command = command[1:]
+        else:
+            append(b"*%d\r\n" % len(command))
         for arg in command:
             chunk = cached(arg) if type(arg) is str or type(arg) is int else None
             append(chunk if chunk is not None else _bulk(arg))
@@ -216,30 +246,35 @@ class NativeChannel:
 
     async def _socket_roundtrip(self, sock: socket.socket, payload: bytes, count: int, limit: float) -> list[Any]:
         self.deadline = trio.current_time() + limit
-        waited = False
-        view = memoryview(payload)
-        while view:
-            try:
-                view = view[sock.send(view):]
-            except BlockingIOError:
-                waited = True
+        try:
+            sent = sock.send(payload)
+        except BlockingIOError:
+            sent = 0
+        if sent < len(payload):  # more than the socket's buffer takes at once
+            view = memoryview(payload)[sent:]
+            while view:
                 await trio.lowlevel.wait_writable(sock)
+                try:
+                    view = view[sock.send(view):]
+                except BlockingIOError:
+                    pass
         reader = self._reader
         replies: list[Any] = []
+        waited = False
         while len(replies) < count:
             reply = reader.gets()
-            if reply is False:
+            if reply is False:  # Redis has not answered yet: wait (it never has, right after a send)
+                waited = True
+                await trio.lowlevel.wait_readable(sock)
                 try:
                     data = sock.recv(65536)
                 except BlockingIOError:
-                    waited = True
-                    await trio.lowlevel.wait_readable(sock)
                     continue
                 if not data:
                     raise redis.ConnectionError("Redis closed the connection")
                 reader.feed(data)
                 continue
-            replies.append(_error(reply) if isinstance(reply, hiredis.ReplyError) else reply)
+            replies.append(_error(reply) if type(reply) is hiredis.ReplyError else reply)
         self.deadline = math.inf
         if not waited:  # every async call is a checkpoint, even when Redis was that fast
             await trio.lowlevel.checkpoint()
@@ -322,12 +357,13 @@ class ThreadChannel:
         def run() -> list[Any]:
             pipe = self._client.redis.pipeline(transaction=False)
             for command in commands:
-                pipe.execute_command(*command)
+                pipe.execute_command(*expand(command))
             return pipe.execute(raise_on_error=False)  # type: ignore[no-any-return]
 
         return await self._client.call(run)
 
     async def execute(self, *command: Any, block_seconds: float = 0.0) -> Any:
+        command = expand(command)
         if block_seconds:
             return await self._client.blocking(self._client.redis.execute_command, *command)
         return await self._client.call(self._client.redis.execute_command, *command)

@@ -125,6 +125,7 @@ class RedisTransport:
         self._replies: Replies | None = None
         self._liveness: Liveness | None = None
         self._inboxes: dict[str, Inbox] = {}
+        self._inbox_keys: dict[str, str] = {}  # public names sent to, checked: their inbox keys
         self._nursery: trio.Nursery | None = None
         self._serving = False  # taking messages in (False once quiesced)
         self._heartbeat_scope = trio.CancelScope()
@@ -274,7 +275,7 @@ class RedisTransport:
 
     def post(self, name: str, message: Any, *, sender: str | None, trace_id: int) -> None:
         """Tell (see `Transport.post`); a full inbox turns the message into a dead letter."""
-        outbox = self._outbox_for(name)
+        outbox, key = self._outbox_for(name)
         data = self.codec.encode(Kind.TELL, message, cid=0, trace=trace_id, sender=sender)
         hooks = self._require_attached()
 
@@ -283,11 +284,11 @@ class RedisTransport:
                 reason = str(error) if error is not None else self._full(name, message)
                 hooks.dead_letter(message, name, reason, error or MailboxFull(reason))
 
-        outbox.put(Post(self._keys.inbox(name), self.inbox_size, data, done), what=type(message).__name__)
+        outbox.put(Post(key, self.inbox_size, data, done), what=type(message).__name__)
 
     async def post_wait(self, name: str, message: Any, *, sender: str | None, trace_id: int) -> None:
         """Send (see `Transport.post_wait`): wait until Redis holds it, while the inbox is full."""
-        outbox = self._outbox_for(name)
+        outbox, key = self._outbox_for(name)
         data = self.codec.encode(Kind.TELL, message, cid=0, trace=trace_id, sender=sender)
         backoff = 0.01
         while True:
@@ -300,7 +301,7 @@ class RedisTransport:
 
             while len(outbox) >= self.outbox_size:
                 await trio.sleep(backoff)
-            outbox.put(Post(self._keys.inbox(name), self.inbox_size, data, done))
+            outbox.put(Post(key, self.inbox_size, data, done))
             await landed.wait()
             accepted, error = outcome
             if error is not None:
@@ -321,7 +322,7 @@ class RedisTransport:
         on_reply: ReplyCallback,
     ) -> Callable[[], None]:
         """Ask (see `Transport.request`): the deadline travels with the message."""
-        outbox = self._outbox_for(name)
+        outbox, key = self._outbox_for(name)
         replies = self._replies
         assert replies is not None
         cid = replies.open_slot(on_reply)
@@ -335,7 +336,7 @@ class RedisTransport:
                 elif not accepted:
                     replies.fail(cid, MailboxFull(self._full(name, message)))
 
-            outbox.put(Post(self._keys.inbox(name), self.inbox_size, data, done), what=type(message).__name__)
+            outbox.put(Post(key, self.inbox_size, data, done), what=type(message).__name__)
         except BaseException:
             replies.forget(cid)
             raise
@@ -359,12 +360,18 @@ class RedisTransport:
                                f"or closing)")
         return self._nursery
 
-    def _outbox_for(self, name: str) -> Outbox:
-        check_public_name(name)
+    def _outbox_for(self, name: str) -> tuple[Outbox, str]:
+        """The outbox and the inbox key of public ``name`` (checked once per name)."""
+        key = self._inbox_keys.get(name)
+        if key is None:
+            check_public_name(name)
+            if len(self._inbox_keys) >= 10_000:
+                self._inbox_keys.clear()
+            key = self._inbox_keys[name] = self._keys.inbox(name)
         if self._outbox is None or self._nursery is None:
             raise ActorStopped(f"cannot send to '{name}': the node's Redis transport is not running "
                                f"(the system is closed or closing)")
-        return self._outbox
+        return self._outbox, key
 
     def _error(self, exc: BaseException) -> TransportError:
         if isinstance(exc, TransportError):

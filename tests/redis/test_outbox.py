@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.redis._outbox import _ACK, _POST, Ack, Outbox, Post, Reply
+from actors.redis._outbox import _ACK, _POST, Ack, Post, Reply, pipeline
+from actors.redis._resp import expand
 
 
 def ignore(accepted: bool, error: BaseException | None) -> None:
@@ -19,7 +20,9 @@ def post(key: str, data: bytes, limit: int = 10) -> Post:
 def test_a_run_of_posts_to_one_inbox_is_one_call_and_the_order_of_writes_is_kept() -> None:
     batch = [post("a", b"1"), post("a", b"2"), Reply("r", 5, b"answer"), post("a", b"3"), post("b", b"4"),
              Ack("a", "g", b"1-0"), post("b", b"5"), post("b", b"6", limit=99), Ack("a", "g", b"2-0")]
-    commands, carried = Outbox._commands(batch)
+    heads: dict[Any, Any] = {}
+    encoded, carried = pipeline(batch, heads)
+    commands = [expand(command) for command in encoded]
     assert [(c[0], c[3], c[5:]) if c[0] == "EVAL" else (c[0], c[1]) for c in commands] == [
         ("EVAL", "a", (b"1", b"2")),
         ("XADD", "r"),
@@ -31,6 +34,8 @@ def test_a_run_of_posts_to_one_inbox_is_one_call_and_the_order_of_writes_is_kept
     assert [c[1] == _POST for c in commands] == [True, False, True, True, True, False]
     assert commands[-1][1] == _ACK and commands[-1][4] == "g"
     assert [len(c) if isinstance(c, list) else c for c in carried] == [2, batch[2], 1, 2, 1, None]
+    again, _ = pipeline(batch, heads)
+    assert all(a[0] is b[0] for a, b in zip(again, encoded))  # each command's fixed words, encoded once
 
 
 def test_posts_past_the_bound_are_refused_from_the_first_that_does_not_fit(raw: Any, namespace: str) -> None:
