@@ -222,7 +222,7 @@ class Inbox:
         except WireError as exc:
             self._reject(entry_id, data, None, str(exc))
             return
-        if frame.kind not in (Kind.TELL, Kind.ASK):
+        if frame.kind is not Kind.TELL and frame.kind is not Kind.ASK:
             self._reject(entry_id, data, frame, f"a {frame.kind.name} frame in an inbox")
             return
         try:

@@ -127,6 +127,9 @@ def _encode(commands: list[Command]) -> bytes:
         else:
             append(b"*%d\r\n" % len(command))
         for arg in command:
+            if type(arg) is bytes:  # data: a frame, an entry id
+                append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+                continue
             chunk = cached(arg) if type(arg) is str or type(arg) is int else None
             append(chunk if chunk is not None else _bulk(arg))
     return b"".join(parts)
