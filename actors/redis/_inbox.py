@@ -9,7 +9,9 @@ consumer). How it reads:
   short (a cancel, a lost connection, a crash before this start) leaves entries
   delivered to this consumer but never handled; they are handled first, at
   start and after any error. Entries already in flight here are skipped.
-- At most ``prefetch`` entries are in flight (read, not yet settled).
+- At most ``prefetch`` entries are in flight (read, not yet settled), read at
+  most half of that at a time: the next read is under way while the actor
+  handles the last one's (an actor handles up to 100 messages before yielding).
 - A blocking read is never cancelled while serving; its BLOCK is seconds long
   (Redis 7.0 wakes it at once for data, but times it out on ~100 ms ticks).
 - An entry is acknowledged (XACK, then XDEL, so the stream's length is the
@@ -140,12 +142,15 @@ class Inbox:
         block_ms = self._settings.block_ms
         blocking_reads: dict[int, Words] = {}  # the whole blocking read, by COUNT
         backoff = 0.05
+        prefetch = self._settings.prefetch
+        most = max(1, prefetch // 2)  # per read: the next read is under way while an actor works
         while True:
-            room = self._settings.prefetch - len(self._in_flight)
+            room = prefetch - len(self._in_flight)
             if room <= 0:
                 self._room = trio.Event()
                 await self._room.wait()
                 continue
+            room = min(room, most)
             try:
                 if pending_from is not None:
                     reply = await channel.execute(read, "COUNT", room, "STREAMS", self.key, pending_from)
