@@ -41,7 +41,12 @@ from actors import Actor, open_actor_system
 
 from ._report import spread
 
-URL = os.environ.get("ACTORS_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def redis_url() -> str:
+    """The Redis to measure with: ``ACTORS_REDIS_URL``, else 127.0.0.1:6379 (read at each
+    call; the peer processes inherit the environment)."""
+    return os.environ.get("ACTORS_REDIS_URL", "redis://127.0.0.1:6379")
 
 
 @attrs.frozen
@@ -65,8 +70,9 @@ RATIOS: tuple[tuple[str, str, str, float], ...] = (
 )
 
 
-def unavailable(url: str = URL) -> str | None:
+def unavailable() -> str | None:
     """Why the remote benchmark cannot run here (None: it can)."""
+    url = redis_url()
     try:
         import hiredis  # noqa: F401
         import msgspec  # noqa: F401
@@ -106,7 +112,7 @@ def serve_raw(request: str, reply: str) -> None:
     """The raw peer: XREADGROUP requests, XADD each to the reply stream, XACK."""
     import redis
 
-    client = redis.Redis.from_url(URL)
+    client = redis.Redis.from_url(redis_url())
     try:
         client.xgroup_create(request, "g", id="0", mkstream=True)
     except redis.ResponseError:
@@ -129,7 +135,7 @@ async def serve_node(namespace: str) -> None:
     """The remote peer: a node serving the public actor ``echo``."""
     from actors.redis import RedisTransport  # (the 'redis' extra: imported only when used)
 
-    transport = RedisTransport(URL, namespace=namespace, messages=[Echo])
+    transport = RedisTransport(redis_url(), namespace=namespace, messages=[Echo])
     async with open_actor_system(node="server", transport=transport) as system:
         await system.spawn(Echoer, name="echo", public=True)
         print("ready", flush=True)
@@ -218,7 +224,7 @@ async def one_round(sizes: RemoteSizes, client: Any) -> dict[str, float]:
     raw = RawPeer(client)
     figures: dict[str, float] = {}
     try:
-        transport = RedisTransport(URL, namespace=namespace, messages=[Echo])
+        transport = RedisTransport(redis_url(), namespace=namespace, messages=[Echo])
         async with open_actor_system(node="client", transport=transport) as system:
             echo = system.remote("echo")
             for _ in range(100):  # warm up: connections, caches
@@ -294,7 +300,7 @@ def measure(sizes: RemoteSizes, progress: Callable[[str], None] = lambda _: None
     """Every figure of every round: ``{key: [round 1, round 2, ...]}``."""
     import redis
 
-    client = redis.Redis.from_url(URL)
+    client = redis.Redis.from_url(redis_url())
     rates: dict[str, list[float]] = {}
     try:
         for repeat in range(sizes.repeats):
@@ -318,7 +324,7 @@ def summarise(rates: dict[str, list[float]], sizes: RemoteSizes | None = None) -
         value = None if ratios[key] is None else ratios[key]["median"]
         targets[f"{key}_{limit:g}x"] = {"of": key, "op": ">=", "limit": limit, "source": "issue 14",
                                         "value": value, "met": value is not None and value >= limit}
-    return {"url": URL, "sizes": None if sizes is None else attrs.asdict(sizes), "figures": figures,
+    return {"url": redis_url(), "sizes": None if sizes is None else attrs.asdict(sizes), "figures": figures,
             "ratios": ratios, "targets": targets}
 
 
