@@ -76,6 +76,10 @@ class RemoteNode:
         """The public name ``cell`` serves, or None when it is not public."""
         return cell.name if self._public.get(cell.name) is cell else None
 
+    def public_names(self) -> list[str]:
+        """The public names this node serves now (its living public actors), sorted."""
+        return sorted(name for name, cell in self._public.items() if not cell.closed)
+
     def address_of(self, ref: ActorRef[Any]) -> str:
         """The name a ref crosses the wire as; TypeError for a non-public local actor."""
         if isinstance(ref, RemoteRef):
