@@ -43,6 +43,7 @@ class _RemoteTarget:
 
     stopped = False  # (read by Cell.watch: a remote name is never "stopped" up front)
     stop_reason = None
+    current = None  # (read by the tracer for a message's parent: another node's, unknown here)
 
     def __init__(self, ref: RemoteRef) -> None:
         self.ref = ref
