@@ -42,7 +42,6 @@ from actors import Actor, open_actor_system
 from ._report import spread
 
 
-
 def redis_url() -> str:
     """The Redis to measure with: ``ACTORS_REDIS_URL``, else 127.0.0.1:6379 (read at each
     call; the peer processes inherit the environment)."""
@@ -112,7 +111,7 @@ def serve_raw(request: str, reply: str) -> None:
     """The raw peer: XREADGROUP requests, XADD each to the reply stream, XACK."""
     import redis
 
-    client = redis.Redis.from_url(redis_url())
+    client: Any = redis.Redis.from_url(redis_url())  # (redis-py's stubs type replies loosely)
     try:
         client.xgroup_create(request, "g", id="0", mkstream=True)
     except redis.ResponseError:

@@ -232,5 +232,5 @@ class Outbox:
                 for index, post in enumerate(what):
                     post.done(index < result, None)
             elif isinstance(result, Exception):
-                what = "a reply" if what is not None else "an acknowledgement"
-                log.warning("Redis refused %s: %s", what, self._client.error(result))
+                refused = "a reply" if what is not None else "an acknowledgement"
+                log.warning("Redis refused %s: %s", refused, self._client.error(result))

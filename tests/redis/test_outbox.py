@@ -35,7 +35,7 @@ def test_a_run_of_posts_to_one_inbox_is_one_call_and_the_order_of_writes_is_kept
     assert commands[-1][1] == _ACK and commands[-1][4] == "g"
     assert [len(c) if isinstance(c, list) else c for c in carried] == [2, batch[2], 1, 2, 1, None]
     again, _ = pipeline(batch, heads)
-    assert all(a[0] is b[0] for a, b in zip(again, encoded))  # each command's fixed words, encoded once
+    assert all(a[0] is b[0] for a, b in zip(again, encoded, strict=True))  # each command's fixed words, encoded once
 
 
 def test_posts_past_the_bound_are_refused_from_the_first_that_does_not_fit(raw: Any, namespace: str) -> None:

@@ -8,9 +8,9 @@ import sys
 from typing import Any
 
 import trio
+from nodekit import ERRORS, MESSAGES, Echo
 
 from actors import Actor, open_actor_system
-from nodekit import ERRORS, MESSAGES, Echo
 
 
 def transport_for(make_transport: Any, **options: Any) -> Any:
