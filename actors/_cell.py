@@ -27,6 +27,7 @@ import trio
 from ._context import blocking_cell, current_cell
 from ._envelope import Envelope, _next_id
 from ._groups import leaves
+from ._deadlines import abandoned_error
 from ._exceptions import ActorError, ActorStopped, AskAbandoned, DeadlockError, MailboxFull, MessageTimeout, UnhandledMessage
 from ._mailbox import Mailbox
 from ._messages import Terminated
@@ -100,6 +101,7 @@ class Cell:
         "control",
         "control_reason",
         "current",
+        "cut",
         "deferred",
         "deferred_current",
         "directive",
@@ -175,6 +177,9 @@ class Cell:
         self.children: dict[str, Cell] = {}
         self.instance: Actor | None = None
         self.current: Envelope | None = None
+        # The ask whose handler `scope` was cancelled because its asker gave up
+        # (_deadlines.asker_gave_up); that scope is spent, so the loop opens a new one.
+        self.cut: Envelope | None = None
         self.task: trio.lowlevel.Task | None = None
         self.nursery: trio.Nursery | None = None  # children's nursery, opened on the first child
         self.home: trio.Nursery | None = None  # the nursery this cell's own task runs in
@@ -261,14 +266,19 @@ class Cell:
             await self.wait_for_space()
         self.tell(message)
 
-    def ask(self, message: Any, *, deadlock_check: bool = True) -> tuple[Cell | None, Reply[Any]]:
-        """Enqueue an ask; return (the asking cell if it blocks its own actor, the reply)."""
+    def ask(self, message: Any, *, deadlock_check: bool = True,
+            reply: Reply[Any] | None = None) -> tuple[Cell | None, Reply[Any]]:
+        """Enqueue an ask; return (the asking cell if it blocks its own actor, the reply).
+
+        ``reply``: a promise made by the caller (an ask_stream's), else a new `Reply`.
+        """
         if self.closed:
             raise self._stopped_error(type(message).__name__)
         blocking = blocking_cell() if deadlock_check else None
         if blocking is not None:
             self._check_deadlock(blocking, message)
-        reply: Reply[Any] = Reply._create(self.system, self)
+        if reply is None:
+            reply = Reply._create(self.system, self)
         envelope = self._envelope(message, reply)
         reply.envelope = envelope
         self.mailbox.put_nowait(envelope)
@@ -754,6 +764,11 @@ class Cell:
             envelope = self.current
             self.current = None
             self.deferred_current = False
+            cut, self.cut = self.cut, None
+            if envelope is not None and cut is envelope and self.control is None:
+                # Its asker gave up (deadline, cancel): recorded, not a failure; go on.
+                self._abandoned(envelope, abandoned_error(self, envelope, started=True))
+                continue
             if envelope is not None:
                 break
             if self.control is not None:
@@ -783,6 +798,7 @@ class Cell:
         task = trio.lowlevel.current_task()
         park = trio.lowlevel.wait_task_rescheduled
         abort = mailbox.abort_wait
+        cuts = not type(instance).finish_abandoned_asks  # (see _deadlines: deadlines flow)
         while True:
             if self.control is not None:
                 return None
@@ -805,6 +821,12 @@ class Cell:
             handled = 0
             while True:
                 envelope = mailbox.popleft()
+                if cuts and envelope.reply is not None and envelope.reply._abandoned:
+                    # Its asker gave up while it waited: drop it unhandled (recorded).
+                    self._abandoned(envelope, abandoned_error(self, envelope, started=False))
+                    if not queue or self.control is not None or self.sysq:
+                        break
+                    continue
                 self.current = envelope
                 if tracer is not None:
                     tracer._message("receive", self, envelope)
@@ -845,6 +867,8 @@ class Cell:
                     scope.deadline = math.inf  # the limit was this handler's, not the next checkpoint's
                 self.current = None
                 self.deferred_current = False  # (a defer_reply() on a tell defers nothing)
+                if self.cut is not None:  # cut, but it finished anyway (shielded): the scope is spent,
+                    await trio.lowlevel.checkpoint()  # so raise its Cancelled: _loop opens a new one
                 handled += 1
                 if handled >= throughput or not queue or self.control is not None or self.sysq:
                     break
@@ -868,6 +892,8 @@ class Cell:
 
     def _abandoned(self, envelope: Envelope, exc: AskAbandoned) -> None:
         # The asker gets AskTimeout from the deadline ticker; only record the message.
+        if self.system._tracer is not None:
+            self.system._tracer._message("abandoned", self, envelope, str(exc))
         self._settle(envelope, exc, str(exc), answer=False)
 
     def _failed(self, envelope: Envelope, exc: BaseException) -> None:

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import trio
 
+from ._deadlines import ask_deadline
 from ._exceptions import ActorStopped, AskTimeout
+from ._streams import AskStream
 
 
 if TYPE_CHECKING:
@@ -88,14 +90,18 @@ class ActorRef(Generic[M]):
         Args:
           message: any object; the actor's ``receive`` gets it.
           timeout: seconds to wait; None means the system's ``ask_timeout``
-            (30 s unless configured), ``math.inf`` waits forever.
+            (30 s unless configured), ``math.inf`` waits forever. Asked from a
+            handler serving an ask, the ask ends no later than the served one.
 
         Returns:
           What the actor's ``receive`` returned for this message.
 
         Raises:
-          AskTimeout: no reply in time (a `TimeoutError`); the actor may still
-            handle the message, and its late reply goes to dead letters.
+          AskTimeout: no reply in time (a `TimeoutError`). The handler serving
+            it is cancelled (recorded as `AskAbandoned`), or the message is
+            dropped if not yet started; an actor class with
+            ``finish_abandoned_asks = True`` finishes it, and its late reply
+            goes to dead letters.
           ActorStopped: the actor is stopped, or stopped before answering.
           DeadlockError: the ask would wait on itself (an actor asking itself,
             or a cycle of asks), raised at once.
@@ -103,8 +109,8 @@ class ActorRef(Generic[M]):
         """
         cell = self._cell
         system = cell.system
-        seconds = system._ask_timeout(timeout)
-        deadline = trio.current_time() + seconds
+        # (from a handler serving an ask: no later than that ask's deadline)
+        deadline, seconds, inherited = ask_deadline(system._ask_timeout(timeout))
         if cell.mailbox._maxsize is not None and cell.mailbox.full():
             with trio.move_on_at(deadline):
                 await cell.wait_for_space()
@@ -115,7 +121,7 @@ class ActorRef(Generic[M]):
                 )
         _, reply = cell.ask(message)
         if seconds != math.inf:
-            system._deadlines.add(reply, deadline, seconds, cell.name)
+            system._deadlines.add(reply, deadline, seconds, cell.name, inherited)
         try:
             return await reply._wait()
         except trio.Cancelled:
@@ -139,13 +145,35 @@ class ActorRef(Generic[M]):
           MailboxFull: the bounded mailbox has no room (as ``tell``).
         """
         cell = self._cell
-        seconds = cell.system._ask_timeout(timeout)
+        deadline, seconds, inherited = ask_deadline(cell.system._ask_timeout(timeout))
         if cell.closed:
             return cell.rejected_ask(message)
         _, reply = cell.ask(message, deadlock_check=False)
         if seconds != math.inf:
-            cell.system._deadlines.add(reply, trio.current_time() + seconds, seconds, cell.name)
+            cell.system._deadlines.add(reply, deadline, seconds, cell.name, inherited)
         return reply
+
+    def ask_stream(self, message: M, timeout: float | None = None, buffer: int = 16) -> AskStream[Any]:
+        """Ask for a stream of items: ``async with ref.ask_stream(m) as items: async for item in items``.
+
+        The handler answers with ``stream = self.reply_stream()`` and ``await
+        stream.send(item)``; see `AskStream` for the semantics (order,
+        backpressure, errors after the items before them, leaving early).
+
+        Args:
+          message: any object; the actor's ``receive`` gets it.
+          timeout: seconds for the whole stream, as for `ask` (None: the
+            system's ``ask_timeout``); from a handler serving an ask, no later
+            than the served ask's deadline.
+          buffer: how many items may wait unread before ``send`` waits (0: each
+            ``send`` waits until the reader takes the item).
+
+        Raises (on entering the block):
+          ActorStopped: the actor has stopped.
+          DeadlockError: the stream would wait on itself.
+          AskTimeout: a bounded mailbox stayed full until the deadline.
+        """
+        return AskStream._create(self._cell, message, timeout, buffer)
 
     def tell_from_thread(self, message: M) -> None:
         """`tell` from a thread outside trio (a sync SDK callback, a worker thread).

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import trio
 
 from ._context import blocking_cell
+from ._deadlines import asker_gave_up
 from ._exceptions import ActorStopped
 from ._text import safe_repr
 
@@ -179,11 +180,13 @@ class Reply(Generic[T]):
         """Complete with ``error`` (a timeout); a later answer becomes a dead letter."""
         if self._set(None, error):
             self._abandoned = True
+            asker_gave_up(self)  # deadlines flow: the handler serving it is cancelled
 
     def _abandon(self) -> None:
         """The asker stopped waiting: a later answer becomes a dead letter."""
         if self._value is _PENDING:
             self._abandoned = True
+            asker_gave_up(self)  # deadlines flow: the handler serving it is cancelled
 
     def _late(self, value: Any, error: BaseException | None) -> None:
         if isinstance(error, ActorStopped):

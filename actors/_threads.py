@@ -137,8 +137,9 @@ def _served_scope(owner: Cell | None) -> tuple[Cell | None, Envelope | None, tri
     """
     handler = owner if owner is not None and blocking_cell() is owner else None
     envelope = handler.current if handler is not None else None
-    deadline = envelope.reply._deadline if envelope is not None and envelope.reply is not None else math.inf
-    scope = trio.CancelScope(deadline=deadline)
+    # No deadline of its own: the served ask's deadline (or its asker giving up) now
+    # cancels the whole handler (_deadlines.asker_gave_up), which ends this wait too.
+    scope = trio.CancelScope()
     if handler is not None:
         if handler.thread_scopes is None:
             handler.thread_scopes = set()
