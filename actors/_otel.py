@@ -99,9 +99,9 @@ class OpenTelemetrySink:
             self._trim(self._contexts)
             self._enter(cid, span)
         elif event.kind == "item":
-            span = self._open.get(cid)
-            if span is not None:
-                span.add_event("stream.item", {"stream.item.index": int((event.detail or "0").split()[-1])})
+            streaming = self._open.get(cid)
+            if streaming is not None:
+                streaming.add_event("stream.item", {"stream.item.index": int((event.detail or "0").split()[-1])})
         elif event.kind == "done" and event.ask:
             # The handler returned but deferred its reply: the span ends with the answer.
             self._leave(cid)

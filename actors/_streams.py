@@ -245,7 +245,11 @@ class AskStream(Generic[T]):
 
     __slots__ = ("_buffer", "_cell", "_message", "_reply", "_timeout")
 
+    _buffer: int
+    _cell: Cell
+    _message: Any
     _reply: StreamReply | None
+    _timeout: float | None
 
     def __init__(self) -> None:
         raise TypeError("AskStream has no public constructor; use ref.ask_stream(message)")

@@ -327,9 +327,9 @@ def offline_openai_client(stand_in: ModelStandIn | None = None, *, max_retries: 
     try:
         import httpx2  # the HTTP client of openai 3.x
     except ImportError:  # pragma: no cover - openai 1.x and 2.x use httpx, whose API this shares
-        import httpx as httpx2  # type: ignore[no-redef]
+        import httpx as httpx2  # type: ignore[no-redef, import-not-found, unused-ignore]
 
-    stand_in = stand_in or ModelStandIn()
+    model: ModelStandIn = stand_in or ModelStandIn()
     refused: set[str] = set()
 
     class Pieces(httpx2.AsyncByteStream):
@@ -337,8 +337,8 @@ def offline_openai_client(stand_in: ModelStandIn | None = None, *, max_retries: 
             self.prompt, self.model = prompt, model
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
-            pieces = stand_in.pieces(self.prompt)
-            pause = stand_in.latency(self.prompt) / len(pieces)
+            pieces = model.pieces(self.prompt)
+            pause = model.latency(self.prompt) / len(pieces)
             for piece in pieces:
                 await trio.sleep(pause)
                 yield _sse({"id": "offline", "object": "chat.completion.chunk", "created": 0, "model": self.model,
@@ -355,7 +355,7 @@ def offline_openai_client(stand_in: ModelStandIn | None = None, *, max_retries: 
         if body.get("stream"):
             return httpx2.Response(200, headers={"content-type": "text/event-stream"},
                                    stream=Pieces(prompt, body["model"]))
-        return httpx2.Response(200, json=_completion(body["model"], await stand_in.complete(prompt)))
+        return httpx2.Response(200, json=_completion(body["model"], await model.complete(prompt)))
 
     http_client = httpx2.AsyncClient(transport=httpx2.MockTransport(handle))
     client = AsyncOpenAI(base_url="http://offline.invalid/v1", api_key="offline", http_client=http_client,

@@ -18,7 +18,7 @@ Run: ``python -m examples.streaming_team``.
 
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import attrs
 import trio
@@ -89,7 +89,7 @@ class Planner(Actor):
 async def scripted_plan() -> AsyncIterator[AsyncIterator[str]]:
     """The offline Planner's 'model': the plan, word by word, at a steady token rate."""
 
-    async def tokens() -> AsyncIterator[str]:
+    async def tokens() -> AsyncGenerator[str, None]:
         for line in PLAN:
             first, *rest = line.split(" ")
             for token in [first, *(f" {word}" for word in rest), "\n"]:
@@ -193,7 +193,7 @@ async def main() -> None:
         print(f"summary: plan streamed in {outcome.tokens} tokens, {outcome.done} steps done, "
               f"{outcome.cut_off} cut off at the deadline, in {wall:.1f} s")
         for letter in abandoned:
-            print(f"  dead letter to {letter.recipient.name}: step {letter.message.number}: {letter.reason}")
+            print(f"  dead letter to {letter.recipient.name if letter.recipient else '-'}: step {letter.message.number}: {letter.reason}")
 
 
 if __name__ == "__main__":
