@@ -33,6 +33,7 @@ from ._reply import DeferredReply as DeferredReply
 from ._reply import Reply as Reply
 from ._streams import AskStream as AskStream
 from ._streams import ReplyStream as ReplyStream
+from ._transport import RemoteError as RemoteError
 from ._system import ActorSystem as ActorSystem
 from ._system import open_actor_system as open_actor_system
 from ._timers import Timer as Timer
@@ -66,6 +67,7 @@ __all__ = [
     "MessageTimeout",
     "PykkaBridge",
     "PykkaChild",
+    "RemoteError",
     "Reply",
     "ReplyStream",
     "Terminated",

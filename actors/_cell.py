@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -33,11 +34,11 @@ from ._mailbox import Mailbox
 from ._messages import Terminated
 from ._ref import ActorRef
 from ._reply import DeferredReply, Reply
-from ._text import SafeRepr, safe_repr
+from ._text import SafeRepr, qualname, safe_repr
 from ._timers import Timer
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Coroutine
 
     from ._actor import Actor
     from ._system import ActorSystem
@@ -49,7 +50,7 @@ async def _noop_on_start(self: Any) -> None:  # replaced below by Actor.on_start
 
 _base_on_start: Any = _noop_on_start
 
-__all__ = ["RESTART", "RESUME", "STOP", "SUSPEND", "Cell", "Directive", "current_cell"]
+__all__ = ["CONTINUE", "RESTART", "RESUME", "STOP", "SUSPEND", "Cell", "Directive", "current_cell"]
 
 log = logging.getLogger("actors")
 
@@ -71,6 +72,7 @@ class Directive:
 
 STOP = Directive("stop")
 SUSPEND = Directive("suspend")  # end the incarnation, keep the cell, wait for RESUME or STOP
+CONTINUE = Directive("continue")  # after a failure: keep the instance (and its timers), go on with the next message
 
 
 def RESTART(delay: float = 0.0) -> Directive:  # noqa: N802 - reads as a constant
@@ -348,10 +350,18 @@ class Cell:
         self.mailbox.put_nowait(envelope, force=True)
 
     def _stopped_error(self, what: str) -> ActorStopped:
-        return ActorStopped(
-            f"actor '{self.name}' has stopped and cannot receive {what}; look it up again "
-            f"after its supervisor restarts it, or check ref.is_alive"
-        )
+        return ActorStopped(f"actor '{self.name}' has stopped and cannot receive {what}; {self._stopped_advice()}")
+
+    def _stopped_advice(self) -> str:
+        """What a sender can do now that this actor stopped: only a supervisor restarts one."""
+        parent = self.parent
+        if self.spec is None or parent is None or parent.parent is None:  # (a tree's root: the guardian's)
+            return ("it has no supervisor to restart it: spawn it again if you need it (watch an actor "
+                    "to learn when it stops)")
+        if getattr(self.spec, "restart", "permanent") == "temporary":
+            return ("its supervisor does not restart it (restart='temporary'): start it again if you "
+                    "need it, or check ref.is_alive")
+        return "look it up again after its supervisor restarts it, or check ref.is_alive"
 
     # ------------------------------------------------------------------
     # Control (called from other tasks)
@@ -683,16 +693,17 @@ class Cell:
                 directive = SUSPEND
                 error = self.control_reason
             else:
-                self._cancel_timers()
                 self._set_phase("exiting")
                 directive = await self._ask_parent(error)
+                while directive is CONTINUE and self.control is None:
+                    error, directive = await self._continue_incarnation()
             await self._end_incarnation(final=directive is STOP)
             while True:  # between incarnations: wait, then stop or start again
                 # A stop or suspend may have come while the incarnation ended (its on_stop,
                 # its children): it overrides a restart decided before.
                 if self.control is _STOP and directive.kind != "stop":
                     directive = STOP
-                elif self.control is _SUSPEND and directive.kind == "restart":
+                elif self.control is _SUSPEND and directive.kind in ("restart", "continue"):
                     directive = SUSPEND
                 if directive.kind == "suspend":
                     self._set_phase("suspended")
@@ -717,6 +728,18 @@ class Cell:
             self.control_reason = None
             if reason is None:
                 reason = ActorError(f"actor '{self.name}' exited normally and was restarted")
+
+    async def _continue_incarnation(self) -> tuple[BaseException | None, Directive]:
+        """The parent kept this instance after its failure (CONTINUE): handle messages again,
+        until the incarnation ends once more; return (its error, what ends it)."""
+        self._set_phase("running")
+        error = await self._loop()
+        if self.control is _STOP:
+            return error, STOP
+        if self.control is _SUSPEND:
+            return self.control_reason, SUSPEND
+        self._set_phase("exiting")
+        return error, await self._ask_parent(error)
 
     async def _incarnate(self, reason: BaseException | None, *, build: bool) -> BaseException | None:
         """Build a fresh instance (unless spawn did) and start it; return the error if that failed."""
@@ -852,7 +875,9 @@ class Cell:
                         self._failed(envelope, exc)
                         return exc
                 else:
-                    if envelope.reply is not None:
+                    if type(result) is CoroutineType and result is not envelope.message:
+                        self._returned_coroutine(envelope, result)  # an 'await' is missing in the handler
+                    elif envelope.reply is not None:
                         if self.deferred_current:
                             self.deferred_current = False
                             if tracer is not None:
@@ -889,6 +914,33 @@ class Cell:
             envelope.reply._set(None, exc)  # an answered ask is not a dead letter
         else:
             self._settle(envelope, exc, f"unhandled by '{self.name}' ({type(self.instance).__name__})")
+
+    def _returned_coroutine(self, envelope: Envelope, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """The handler returned a coroutine object, not a value: its asker gets a TypeError.
+
+        (Not called when the coroutine is the message itself: an echo hands back what
+        it got, and a coroutine sent as a value is its sender's to await or close.)
+
+        The coroutine is closed (it never runs, and Python does not warn "never
+        awaited" later, far from the cause). A tell's (or a deferred ask's)
+        mistake is nobody's error to catch: it is logged as a warning, reported
+        to the test kit, and a tell is recorded in dead letters.
+        """
+        coroutine.close()
+        what = type(envelope.message).__name__
+        error = TypeError(
+            f"the handler of actor '{self.name}' ({type(self.instance).__name__}) returned a coroutine "
+            f"({qualname(coroutine)}) for {what} instead of a value: an 'await' is "
+            f"missing (write 'return await ...'); the coroutine was closed without running"
+        )
+        reply = envelope.reply
+        if reply is not None and not self.deferred_current:
+            reply._set(None, error)
+            return
+        log.warning("%s", error, extra={"actor": self.path, "trace_id": envelope.trace_id})
+        self.system._report_failure(self.path, f"handling {what}", error)
+        if reply is None:
+            self._settle(envelope, error, str(error), answer=False)
 
     def _abandoned(self, envelope: Envelope, exc: AskAbandoned) -> None:
         # The asker gets AskTimeout from the deadline ticker; only record the message.
@@ -933,6 +985,8 @@ class Cell:
         if parent is None:
             return STOP
         directive = parent.child_exited(self, error)
+        if directive is not CONTINUE:
+            self._cancel_timers()  # they belong to this incarnation, which ends
         if directive is None:
             directive = await self._wait_directive()
         return directive
@@ -1013,7 +1067,7 @@ class Cell:
             if envelope.reply is not None:
                 envelope.reply._set(None, ActorStopped(
                     f"actor '{self.name}' stopped before handling {type(envelope.message).__name__}; "
-                    f"look it up again after its supervisor restarts it, or check ref.is_alive"
+                    f"{self._stopped_advice()}"
                 ))
             self.system._dead_letter(envelope.message, recipient=self.ref, reason=reason, envelope=envelope)
 

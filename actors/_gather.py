@@ -48,6 +48,7 @@ async def gather(
                 raise TypeError(f"timeout must be a number >= 0 or None, not {type(timeout).__name__}")
             if math.isnan(timeout) or timeout < 0:
                 raise ValueError(f"timeout must be a number >= 0 or None, got {timeout!r}")
+            timeout += 0.0  # -0.0 is 0, and is printed "0 s"
     except (TypeError, ValueError):
         for item in awaitables:  # they will never run: close them, so none warns "never awaited"
             if inspect.iscoroutine(item):

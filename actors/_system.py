@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import trio
 
-from ._actor import Actor, check_actor_class
+from ._actor import Actor, check_actor_class, check_init_arguments
 from ._cell import STOP, Cell, Directive
 from ._dead_letters import DeadLetter, DeadLetters
 from ._envelope import Envelope
@@ -23,6 +23,8 @@ from ._deadlines import Deadlines
 from ._groups import one_exception
 from ._exceptions import ActorNameTaken, ActorNotFound, ActorStopped, EscalatedFailure, MailboxFull, WorkerProcessError
 from ._ref import ActorRef
+from ._remote import RemoteNode, check_node
+from ._transport import Transport
 from ._text import SafeRepr, safe_repr
 from ._threads import Workers
 from ._tools import current_system
@@ -79,6 +81,8 @@ class ActorSystem:
         throughput: int = 100,
         dead_letters_size: int = 1000,
         trace: bool | Tracer | str | os.PathLike[str] | None = None,
+        node: str | None = None,
+        transport: Transport | None = None,
     ) -> None:
         self._shutdown_timeout = _seconds("shutdown_timeout", shutdown_timeout, allow_inf=False)
         self._default_ask_timeout = _seconds("ask_timeout", ask_timeout)
@@ -109,6 +113,11 @@ class ActorSystem:
         self._body_scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
         self._token: trio.lowlevel.TrioToken | None = None
+        # The remote face (public actors, remote refs), only with node= and transport=.
+        check_node(node, transport)
+        self._remote: RemoteNode | None = (
+            None if node is None or transport is None else RemoteNode(self, node, transport)
+        )
         self._guardian: Cell = Cell(
             self, None, _Guardian, (), {}, "/", None,
             shutdown_timeout=self._shutdown_timeout, message_timeout=None,
@@ -143,26 +152,86 @@ class ActorSystem:
         *args: Any,
         name: str | None = None,
         mailbox_size: int | None = None,
+        public: bool = False,
         **kwargs: Any,
     ) -> ActorRef[Any]:
         """Start a top-level actor and return its ref once its ``on_start`` has run.
 
-        ``*args`` and ``**kwargs`` go to the actor's ``__init__``. A top-level
-        actor that fails is stopped (its watchers get `Terminated` with the
-        error); put it under a `supervision.Supervisor` to have it restarted.
+        ``*args`` and ``**kwargs`` go to the actor's ``__init__``, except the
+        keywords spawn keeps for itself: ``name`` and ``mailbox_size``. An
+        ``__init__`` that needs a parameter of one of those names gets it
+        positionally (``spawn(Greeter, "bob", name="greeter")``), or call the
+        parameter something else (``greeter_name``); spawn raises a TypeError
+        saying so when such a parameter would be left without a value. A
+        top-level actor that fails is stopped (its watchers get `Terminated`
+        with the error); put it under a `supervision.Supervisor` to have it
+        restarted.
 
         Args:
-          actor_cls: an `Actor` subclass (the class, not an instance).
+          actor_cls: an `Actor` subclass (the class, not an instance), whose
+            ``receive``, ``on_start``, ``on_stop`` and ``on_restart`` are
+            ``async def``.
           name: unique in the system; generated from the class name if None.
+            Reserved by spawn: never passed to ``__init__``.
           mailbox_size: bound the mailbox (``tell`` then raises `MailboxFull`
-            when full, ``send`` waits); None for unbounded.
+            when full, ``send`` waits); None for unbounded. Reserved by spawn
+            too.
+          public: also serve the actor's name to other nodes through the
+            system's transport (``open_actor_system(node=, transport=)``);
+            returns once the node serves it. Reserved by spawn too.
 
         Raises:
+          TypeError: ``actor_cls`` is not an `Actor` subclass, one of its hooks
+            is not ``async def``, or its ``__init__`` needs ``name`` or
+            ``mailbox_size`` and the arguments leave it without one.
           ActorNameTaken: ``name`` belongs to a living actor.
           Exception: what the actor's ``__init__`` or ``on_start`` raised.
         """
         check_actor_class(actor_cls, "spawn")
-        return await self._guardian.spawn_child(actor_cls, args, kwargs, name=name, mailbox_size=mailbox_size)
+        check_init_arguments(actor_cls, args, "spawn")
+        if public and self._remote is None:
+            raise TypeError(
+                "spawn(..., public=True) needs a transport: open the system with "
+                "open_actor_system(node='name', transport=RedisTransport(...))"
+            )
+        ref = await self._guardian.spawn_child(actor_cls, args, kwargs, name=name, mailbox_size=mailbox_size)
+        if public:
+            assert self._remote is not None
+            try:
+                await self._remote.publish(ref._cell)
+            except BaseException:
+                with trio.CancelScope(shield=True):
+                    await ref._cell.stop()  # not served: do not leave a half-public actor
+                raise
+        return ref
+
+    def remote(self, name: str) -> ActorRef[Any]:
+        """The ref of public ``name``, served by whichever nodes serve it (no round trip).
+
+        ``tell``, ``send``, ``ask`` and ``ask_nowait`` work as on a local ref;
+        messages to a name nobody serves yet wait in its inbox (bounded).
+
+        Raises:
+          TypeError: the system has no transport (see ``open_actor_system``).
+        """
+        return self._require_remote("remote").ref(name)
+
+    async def serving(self, name: str) -> list[str]:
+        """The names of the nodes that serve public ``name`` now (sorted)."""
+        return await self._require_remote("serving").serving(name)
+
+    @property
+    def node(self) -> str | None:
+        """This system's node name (``open_actor_system(node=...)``), or None."""
+        return None if self._remote is None else self._remote.node
+
+    def _require_remote(self, verb: str) -> RemoteNode:
+        if self._remote is None:
+            raise TypeError(
+                f"{verb}() needs a transport: open the system with "
+                f"open_actor_system(node='name', transport=RedisTransport(...))"
+            )
+        return self._remote
 
     async def spawn_tree(self, tree: Any) -> ActorRef[Any]:
         """Start a supervision tree (a `supervision.Supervisor`) and return its root's ref."""
@@ -338,7 +407,7 @@ class ActorSystem:
             raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
         if math.isnan(timeout) or timeout < 0:
             raise ValueError(f"timeout must be >= 0 seconds (or None), got {timeout!r}")
-        return float(timeout)
+        return float(timeout) + 0.0  # -0.0 is 0 (an expired ask), and is printed "0 s"
 
     def _dead_letter(
         self,
@@ -415,6 +484,11 @@ class open_actor_system:  # noqa: N801 - used like a function, as trio's open_nu
       dead_letters_size: how many dead letters are kept (default 1000).
       trace: True (or a `Tracer`) records message events in ``system.tracer``;
         a file path also writes them there as JSON lines when the system closes.
+      node: this node's name, unique among the nodes sharing a transport's
+        namespace; give it together with ``transport``.
+      transport: an `actors.redis.RedisTransport` (or another `Transport`):
+        enables ``spawn(..., public=True)``, ``system.remote(name)`` and
+        ``system.serving(name)``. The block connects before its body runs.
     """
 
     def __init__(self, **config: Any) -> None:
@@ -471,6 +545,8 @@ async def _run_system(system: ActorSystem) -> AsyncIterator[ActorSystem]:
                 nursery.start_soon(system._deadlines.run)  # (sync: no cancel can come between)
                 system._guardian.build()
                 await system._guardian.start_in(nursery)
+                if system._remote is not None:
+                    await system._remote.start(nursery)  # connected before the body runs
                 try:
                     with trio.CancelScope() as body_scope:
                         system._body_scope = body_scope
@@ -480,7 +556,11 @@ async def _run_system(system: ActorSystem) -> AsyncIterator[ActorSystem]:
                 finally:
                     system._body_scope = None
                     with trio.CancelScope(shield=True):
+                        if system._remote is not None:
+                            await system._remote.quiesce()  # take no more remote messages in
                         await system._shutdown(settle=body_error is None)
+                        if system._remote is not None:
+                            await system._remote.close()  # send the last answers and acks
             finally:
                 system._deadlines.close()
                 nursery.cancel_scope.cancel()

@@ -153,6 +153,7 @@ class TestProbe:
         """
         if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0 or math.isnan(timeout):
             raise ValueError(f"timeout must be a number >= 0, got {timeout!r}")
+        timeout += 0.0  # -0.0 is 0, and is printed "0 s"
         item = await self._next(timeout)
         if item is None:
             raise AssertionError(
@@ -175,6 +176,9 @@ class TestProbe:
 
     async def expect_no_message(self, *, within: float = 0.1) -> None:
         """Assert that no (unconsumed) message arrives within ``within`` seconds."""
+        if not isinstance(within, (int, float)) or isinstance(within, bool) or within < 0 or math.isnan(within):
+            raise ValueError(f"within must be a number >= 0, got {within!r}")
+        within += 0.0  # -0.0 is 0
         item = await self._next(within)
         if item is not None:
             self._pending.appendleft(item)
