@@ -193,7 +193,8 @@ async def main() -> None:
         print(f"summary: plan streamed in {outcome.tokens} tokens, {outcome.done} steps done, "
               f"{outcome.cut_off} cut off at the deadline, in {wall:.1f} s")
         for letter in abandoned:
-            print(f"  dead letter to {letter.recipient.name if letter.recipient else '-'}: step {letter.message.number}: {letter.reason}")
+            to = letter.recipient.name if letter.recipient else "-"
+            print(f"  dead letter to {to}: step {letter.message.number}: {letter.reason}")
 
 
 if __name__ == "__main__":
