@@ -33,6 +33,7 @@ from ._messages import Terminated
 from ._ref import ActorRef
 from ._reply import DeferredReply, Reply
 from ._text import SafeRepr, safe_repr
+from ._threads import require_trio_thread
 from ._timers import Timer
 
 if TYPE_CHECKING:
@@ -81,6 +82,9 @@ def RESUME(reason: BaseException | None) -> Directive:  # noqa: N802
     """Start a new incarnation of a suspended cell (``on_restart(reason)`` if given)."""
     return Directive("resume", 0.0, reason)
 
+
+# what to do instead of a call that needs trio's thread, made in a worker thread
+_IN_HANDLER = "call it in receive() or on_start(), around the thread call, or tell the actor to do it"
 
 # control requests
 _EXIT = "exit"  # the actor called self.stop(): a normal exit, the parent decides
@@ -358,6 +362,8 @@ class Cell:
 
     def request_exit(self) -> None:
         """The actor stops itself after the current message (a normal exit)."""
+        require_trio_thread(self.system, "self.stop()", "from a worker thread, tell the actor a message whose "
+                            "handler calls self.stop() (ref.tell is thread-safe)")
         if self.control is None:
             self.control = _EXIT
             self._interrupt(grace=False)
@@ -475,6 +481,8 @@ class Cell:
         spec: Any = None,
     ) -> ActorRef[Any]:
         system = self.system
+        require_trio_thread(system, "spawn()", "from a worker thread, use "
+                            "trio.from_thread.run(system.spawn, ...), or tell an actor to spawn it")
         if self.closed or self.ending:
             raise ActorStopped(f"actor '{self.name}' is stopping or restarting and cannot spawn "
                                f"{actor_cls.__name__}; spawn children in on_start or receive")
@@ -569,6 +577,7 @@ class Cell:
             await trio.lowlevel.checkpoint_if_cancelled()
 
     def watch(self, target: Cell) -> None:
+        require_trio_thread(self.system, "self.watch()", _IN_HANDLER)
         if target.stopped:
             self.deliver_system(Terminated(target.ref, target.stop_reason))
             return
@@ -580,12 +589,14 @@ class Cell:
         self.watching[target] = None
 
     def unwatch(self, target: Cell) -> None:
+        require_trio_thread(self.system, "self.unwatch()", _IN_HANDLER)
         if target.watchers is not None:
             target.watchers.pop(self, None)
         if self.watching is not None:
             self.watching.pop(target, None)
 
     def schedule(self, interval: float, message: Any, *, repeat: bool) -> Timer:
+        require_trio_thread(self.system, "self.schedule_once()/schedule_every()", _IN_HANDLER)
         if self.closed or self.home is None or self.ending:
             raise ActorStopped(f"actor '{self.name}' is stopping or restarting and cannot schedule "
                                f"{type(message).__name__}; set timers in on_start or receive")
@@ -594,6 +605,8 @@ class Cell:
         return Timer._start(self, interval, message, repeat)
 
     def defer_reply(self) -> DeferredReply[Any]:
+        require_trio_thread(self.system, "self.defer_reply()", "call it in receive() before starting the "
+                            "thread, and answer from the thread with handle.reply(value), which is thread-safe")
         envelope = self.current
         if envelope is None or trio.lowlevel.current_task() is not self.task:
             raise ActorError(

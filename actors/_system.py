@@ -24,7 +24,7 @@ from ._groups import one_exception
 from ._exceptions import ActorNameTaken, ActorNotFound, ActorStopped, EscalatedFailure, MailboxFull, WorkerProcessError
 from ._ref import ActorRef
 from ._text import SafeRepr, safe_repr
-from ._threads import Workers
+from ._threads import Workers, get_ident, hand_over, require_trio_thread
 from ._tools import current_system
 from ._tracing import Tracer
 
@@ -32,6 +32,10 @@ __all__ = ["ActorSystem", "open_actor_system"]
 
 log = logging.getLogger("actors")
 A = TypeVar("A", bound=Actor)
+
+# the thread-safe way to make a call that needs trio's thread (format with the call's arguments)
+_RUN_IN_TRIO = ("hand it to trio's thread: trio.from_thread.run_sync(system.{}) (from a thread trio did "
+                "not start, add trio_token=trio.lowlevel.current_trio_token(), captured in trio)")
 
 
 def _seconds(name: str, value: float, *, allow_inf: bool = True) -> float:
@@ -108,7 +112,10 @@ class ActorSystem:
         self._escalation: EscalatedFailure | None = None
         self._body_scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
-        self._token: trio.lowlevel.TrioToken | None = None
+        self._token: trio.lowlevel.TrioToken | None = None  # None once closed: threads get ActorStopped
+        # The thread that runs the system (set when it opens, kept after it closes). Sync calls
+        # compare it with threading.get_ident() to tell trio's thread from any other.
+        self._thread_id: int | None = None
         self._guardian: Cell = Cell(
             self, None, _Guardian, (), {}, "/", None,
             shutdown_timeout=self._shutdown_timeout, message_timeout=None,
@@ -178,6 +185,9 @@ class ActorSystem:
     def lookup(self, name_or_path: str) -> ActorRef[Any]:
         """The ref of the living actor with this name (or path, like ``/team/planner``).
 
+        Thread-safe: a read, so another thread may look an actor up (and then
+        ``tell`` it).
+
         Raises:
           ActorNotFound: no living actor has it (an actor that is stopping is not
             found either, though its name stays taken until it has stopped).
@@ -214,6 +224,8 @@ class ActorSystem:
         """
         if not isinstance(ref, ActorRef):
             raise TypeError(f"stop() takes an ActorRef, not {type(ref).__name__}")
+        require_trio_thread(self, "await system.stop()", "from a worker thread, use "
+                            "trio.from_thread.run(system.stop, ref), or tell the actor to stop itself")
         await ref._cell.stop()
 
     def publish(self, topic: Hashable, message: Any) -> int:
@@ -222,7 +234,19 @@ class ActorSystem:
         Sync, like ``tell``. Publishing to a topic nobody subscribes to is not a
         dead letter (returns 0). A subscriber whose bounded mailbox is full
         misses the message, recorded in dead letters.
+
+        Thread-safe, like ``tell``: from another thread than trio's the message
+        is handed to the event loop and published there soon (in the order of
+        that thread's calls); the count returned is then of the subscribers at
+        the time of the call.
+
+        Raises:
+          ActorStopped: (from another thread) the actor system has finished.
         """
+        if get_ident() != self._thread_id:
+            subscribers = self._topics.get(topic)
+            hand_over(self, f"publish({type(message).__name__})", self.publish, topic, message)
+            return 0 if subscribers is None else len(subscribers)
         subscribers = self._topics.get(topic)
         if not subscribers:
             return 0
@@ -247,6 +271,7 @@ class ActorSystem:
         """
         if not isinstance(ref, ActorRef):
             raise TypeError(f"subscribe() takes an ActorRef, not {type(ref).__name__}")
+        require_trio_thread(self, "system.subscribe()", _RUN_IN_TRIO.format("subscribe, ref, topic"))
         hash(topic)
         cell = ref._cell
         if cell.closed:
@@ -260,6 +285,7 @@ class ActorSystem:
         """Unsubscribe ``ref`` from ``topic`` (nothing happens if it was not subscribed)."""
         if not isinstance(ref, ActorRef):
             raise TypeError(f"unsubscribe() takes an ActorRef, not {type(ref).__name__}")
+        require_trio_thread(self, "system.unsubscribe()", _RUN_IN_TRIO.format("unsubscribe, ref, topic"))
         cell = ref._cell
         subscribers = self._topics.get(topic)
         if subscribers is not None:
@@ -270,11 +296,21 @@ class ActorSystem:
             cell.topics.discard(topic)
 
     def inspect(self) -> list[ActorInfo]:
-        """A snapshot of every living actor: path, state, mailbox depth, restarts, last error."""
+        """A snapshot of every living actor: path, state, mailbox depth, restarts, last error.
+
+        Raises:
+          RuntimeError: called in another thread than trio's.
+        """
+        require_trio_thread(self, "system.inspect()", _RUN_IN_TRIO.format("inspect"))
         return snapshot(self._guardian)
 
     def actors(self) -> list[ActorRef[Any]]:
-        """Refs of every living actor, parents before their children."""
+        """Refs of every living actor, parents before their children.
+
+        Raises:
+          RuntimeError: called in another thread than trio's.
+        """
+        require_trio_thread(self, "system.actors()", _RUN_IN_TRIO.format("actors"))
         found: list[ActorRef[Any]] = []
 
         def walk(cell: Cell) -> None:
@@ -462,6 +498,7 @@ def _refuse_in_a_bootstrapping_worker() -> None:
 async def _run_system(system: ActorSystem) -> AsyncIterator[ActorSystem]:
     body_error: BaseException | None = None
     system._token = trio.lowlevel.current_trio_token()
+    system._thread_id = get_ident()
     token = current_system.set(system)
     try:
         async with _system_nursery(system, token) as nursery:
