@@ -26,7 +26,7 @@ import trio
 
 from ._context import blocking_cell, current_cell
 from ._envelope import Envelope, _next_id
-from ._groups import leaves
+from ._groups import fatal_error, leaves
 from ._exceptions import ActorError, ActorStopped, AskAbandoned, DeadlockError, MailboxFull, MessageTimeout, UnhandledMessage
 from ._mailbox import Mailbox
 from ._messages import Terminated
@@ -237,7 +237,8 @@ class Cell:
         envelope = self._envelope(message, None)
         if self.closed:
             self.system._dead_letter(
-                message, recipient=self.ref, reason=f"actor '{self.name}' has stopped", envelope=envelope
+                message, recipient=self.ref, reason=self._why_stopped(f"actor '{self.name}' has stopped"),
+                envelope=envelope,
             )
             return
         self.mailbox.put_nowait(envelope)
@@ -336,12 +337,15 @@ class Cell:
         envelope = Envelope(message, None, None, cid, cid)
         if self.closed:
             self.system._dead_letter(
-                message, recipient=self.ref, reason=f"actor '{self.name}' has stopped", envelope=envelope
+                message, recipient=self.ref, reason=self._why_stopped(f"actor '{self.name}' has stopped"),
+                envelope=envelope,
             )
             return
         self.mailbox.put_nowait(envelope, force=True)
 
     def _stopped_error(self, what: str) -> ActorStopped:
+        if self.system._fatal_note is not None:
+            return ActorStopped(self._why_stopped(f"actor '{self.name}' has stopped and cannot receive {what}"))
         return ActorStopped(
             f"actor '{self.name}' has stopped and cannot receive {what}; look it up again "
             f"after its supervisor restarts it, or check ref.is_alive"
@@ -359,6 +363,17 @@ class Cell:
             self.closed = True
             self._drain(f"actor '{self.name}' was stopped before handling it")
         self._interrupt()
+
+    def refuse_messages(self) -> None:
+        """Take no more messages (the system is going down); the stop itself comes later, in order."""
+        if not self.closed:
+            self.closed = True
+            self._drain(f"actor '{self.name}' was stopped before handling it")
+
+    def _why_stopped(self, text: str) -> str:
+        """``text``, plus why the whole system is going down, if it is (a KeyboardInterrupt...)."""
+        note = self.system._fatal_note
+        return text if note is None else f"{text}: {note}"
 
     def request_exit(self) -> None:
         """The actor stops itself after the current message (a normal exit)."""
@@ -635,12 +650,17 @@ class Cell:
         try:
             reason = await self._lifecycle()
         except trio.Cancelled:
-            # Cancelled from outside (a cancel scope around the system): settle
-            # the message being handled, then stop in order (the parent stops
-            # its children, last started first) and run on_stop, shielded and bounded.
+            # Cancelled from outside (a cancel scope around the system, or an error that
+            # escaped a task of the runtime and cancelled its nursery): settle the message
+            # being handled, make the block's body end (so that the system's shutdown
+            # starts now, not when the body would have ended), then stop in order (the
+            # parent stops its children, last started first) and run on_stop, shielded and
+            # bounded.
             if self.current is not None:
                 envelope, self.current = self.current, None
-                self._interrupted(envelope, "the actor system was cancelled from outside")
+                self._interrupted(envelope, "the actor system was cancelled (from outside its block, "
+                                            "or by an error that escaped a task of the runtime)")
+            self.system._cancel_body()
             with trio.CancelScope(shield=True) as scope:
                 if self.parent is not None and self.control is not _STOP:
                     with trio.move_on_after(10 * self.shutdown_timeout):
@@ -649,9 +669,40 @@ class Cell:
                 self.request_stop()
                 await self._end_incarnation(final=True)
             raise
+        except BaseException as exc:
+            if fatal_error(exc) is None:
+                raise
+            reason = await self._end_fatally(exc)
         finally:
             self._terminate(reason)
             current_cell.reset(token)
+
+    async def _end_fatally(self, exc: BaseException) -> ActorStopped:
+        """A KeyboardInterrupt, SystemExit or other BaseException escaped this actor's code.
+
+        Settle the message in flight at once (its asker gets `ActorStopped`, it is
+        a dead letter), have the system go down (it raises ``exc`` out of its
+        block), and end this actor as a stop would: children, then ``on_stop``,
+        shielded and bounded. Returns the reason it stopped.
+        """
+        envelope, self.current = self.current, None
+        self.deferred_current = False
+        self.scope = self.start_scope = None
+        if envelope is not None:
+            doing = f"handling {type(envelope.message).__name__}"
+        else:
+            doing = "starting" if not self.started else "between messages"
+        error = self.system._fatal(exc, f"actor '{self.name}'", doing, settle=None if envelope is None else
+                                   lambda error: self._settle(envelope, error, str(error)))
+        if self.starting is not None:  # its spawner waits for on_start
+            self.start_error = error
+            trio.lowlevel.reschedule(self.starting)
+            self.starting = None
+        self.request_stop()
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + 2 * self.shutdown_timeout
+            await self._end_incarnation(final=True)
+        return error
 
     def build(self) -> None:
         """Make a fresh instance of the actor class (``__init__`` with the spawn arguments)."""
@@ -894,9 +945,9 @@ class Cell:
     def _interrupted(self, envelope: Envelope, why: str | None = None) -> None:
         if why is None:
             why = f"the handler ran past its shutdown_timeout of {self.shutdown_timeout:g} s and was cancelled"
-        error = ActorStopped(
+        error = ActorStopped(self._why_stopped(
             f"actor '{self.name}' was stopped while handling {type(envelope.message).__name__}; {why}"
-        )
+        ))
         self._settle(envelope, error, str(error))
 
     def _log_failure(self, exc: BaseException, doing: str, envelope: Envelope | None = None, *,
@@ -971,6 +1022,10 @@ class Cell:
                     log.error("on_stop of actor %s raised %s", self.path, SafeRepr(exc), exc_info=exc,
                               extra={"actor": self.path, "trace_id": "-"})
                     self.system._report_failure(self.path, "stopping", exc)
+                except BaseException as exc:
+                    if fatal_error(exc) is None:
+                        raise
+                    self.system._fatal(exc, f"on_stop of actor '{self.name}'", "stopping")
             if scope.cancelled_caught:
                 hung = ActorError(f"on_stop of actor '{self.name}' ran past its shutdown_timeout "
                                   f"({self.shutdown_timeout:g} s) and was cancelled")
@@ -996,11 +1051,13 @@ class Cell:
                     ))
 
     def _drain(self, reason: str) -> None:
+        note = self.system._fatal_note
+        reason = self._why_stopped(reason)
         for envelope in self.mailbox.drain():
             if envelope.reply is not None:
                 envelope.reply._set(None, ActorStopped(
                     f"actor '{self.name}' stopped before handling {type(envelope.message).__name__}; "
-                    f"look it up again after its supervisor restarts it, or check ref.is_alive"
+                    + (note or "look it up again after its supervisor restarts it, or check ref.is_alive")
                 ))
             self.system._dead_letter(envelope.message, recipient=self.ref, reason=reason, envelope=envelope)
 
@@ -1009,6 +1066,8 @@ class Cell:
         self.closed = True
         self.stopped = True
         self.retired = None
+        if reason is None and self.system._fatal_note is not None:
+            reason = ActorStopped(self._why_stopped(f"actor '{self.name}' was stopped"))
         self.stop_reason = reason
         self._drain(f"actor '{self.name}' stopped before handling it")
         self._fail_deferred("stopped")

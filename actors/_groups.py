@@ -6,7 +6,7 @@ import trio
 
 from ._text import safe_repr
 
-__all__ = ["leaves", "one_exception"]
+__all__ = ["fatal_error", "leaves", "one_exception"]
 
 
 def leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
@@ -35,3 +35,18 @@ def one_exception(group: BaseExceptionGroup[BaseException]) -> BaseException:
     if others:
         chosen.add_note("raised at the same time, in other tasks: " + ", ".join(safe_repr(e) for e in others))
     return chosen
+
+
+def fatal_error(error: BaseException) -> BaseException | None:
+    """The exception no actor may survive in ``error``, or None.
+
+    That is a BaseException that is neither an `Exception` nor a trio
+    cancellation: KeyboardInterrupt, SystemExit, or a class of the user's own.
+    In an exception group (a handler's nursery), the one `one_exception` picks.
+    """
+    if isinstance(error, (Exception, trio.Cancelled)):
+        return None
+    if isinstance(error, BaseExceptionGroup):
+        found = [e for e in leaves(error) if not isinstance(e, (Exception, trio.Cancelled))]
+        return one_exception(BaseExceptionGroup("", found)) if found else None
+    return error

@@ -20,7 +20,7 @@ from ._dead_letters import DeadLetter, DeadLetters
 from ._envelope import Envelope
 from ._inspect import ActorInfo, snapshot
 from ._deadlines import Deadlines
-from ._groups import one_exception
+from ._groups import fatal_error, one_exception
 from ._exceptions import ActorNameTaken, ActorNotFound, ActorStopped, EscalatedFailure, MailboxFull, WorkerProcessError
 from ._ref import ActorRef
 from ._text import SafeRepr, safe_repr
@@ -44,6 +44,11 @@ def _seconds(name: str, value: float, *, allow_inf: bool = True) -> float:
     if math.isnan(value) or value <= 0 or (value == math.inf and not allow_inf):
         raise ValueError(f"{name} must be > 0 seconds, got {value!r}")
     return float(value)
+
+
+def _precedence(error: BaseException) -> int:
+    """Which of several fatal exceptions leaves the block: a KeyboardInterrupt, then a SystemExit."""
+    return 0 if isinstance(error, KeyboardInterrupt) else 1 if isinstance(error, SystemExit) else 2
 
 
 def _positive_int(name: str, value: int) -> int:
@@ -110,6 +115,11 @@ class ActorSystem:
         self._topics: dict[Hashable, dict[Cell, None]] = {}
         self._deadlines = Deadlines()
         self._escalation: EscalatedFailure | None = None
+        # A KeyboardInterrupt, SystemExit or other BaseException that escaped an actor (the first
+        # one): raised out of the block once every actor has stopped. `_fatal_note` says why the
+        # system is going down, for the reasons of everything it stops meanwhile.
+        self._fatal_error: BaseException | None = None
+        self._fatal_note: str | None = None
         self._body_scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
         self._token: trio.lowlevel.TrioToken | None = None  # None once closed: threads get ActorStopped
@@ -416,8 +426,56 @@ class ActorSystem:
         if self._escalation is None:
             self._escalation = failure
             log.error("%s", SafeRepr(failure))
-            if self._body_scope is not None:
-                self._body_scope.cancel()
+            self._cancel_body()
+
+    def _cancel_body(self) -> None:
+        """End the block's body now: leaving it stops every actor, in order."""
+        if self._body_scope is not None:
+            self._body_scope.cancel()
+
+    def _fatal(self, error: BaseException, who: str, doing: str,
+               settle: Callable[[ActorStopped], object] | None = None) -> ActorStopped:
+        """A KeyboardInterrupt, SystemExit or other BaseException escaped ``who`` (while ``doing``).
+
+        No actor may go on as if nothing happened, and the system must not stall
+        either: ``settle`` first gets the `ActorStopped` to answer the message in
+        flight with (its asker gets it at once); then every actor refuses
+        messages (what is queued becomes dead letters, asks fail with
+        `ActorStopped`), the block's body is cancelled, every actor stops in the
+        usual order and bounds, and the block raises the first such exception
+        (as itself). Returns that `ActorStopped`.
+        """
+        fatal = fatal_error(error) or error
+        what = f"{who} raised {safe_repr(fatal)} while {doing}"
+        stopped = ActorStopped(f"{what}, so the actor system is shutting down (and raises it out of "
+                               f"its 'async with' block)")
+        stopped.__cause__ = fatal
+        if settle is not None:
+            settle(stopped)
+        first = self._fatal_error
+        if first is None:
+            self._fatal_error = fatal
+            self._fatal_note = f"the actor system is shutting down because {what}"
+            log.error("%s; every actor now stops, and the exception leaves the actor system's block",
+                      what, extra={"actor": "-", "trace_id": "-"})
+            self._close_all()
+            self._cancel_body()
+        elif fatal is not first:
+            # Raise the one a user most expects (as one_exception picks from a group); name the other.
+            if _precedence(fatal) < _precedence(first):
+                self._fatal_error = fatal
+                fatal.add_note(f"raised at the same time, in another actor: {safe_repr(first)}")
+            else:
+                first.add_note(f"while the actor system shut down, {what}")
+        return stopped
+
+    def _close_all(self) -> None:
+        """Every actor stops taking messages now; each stops later, in order."""
+        stack = [self._guardian]
+        while stack:
+            cell = stack.pop()
+            cell.refuse_messages()
+            stack.extend(cell.children.values())
 
     async def _shutdown(self, *, settle: bool) -> None:
         if settle:
@@ -522,10 +580,16 @@ async def _run_system(system: ActorSystem) -> AsyncIterator[ActorSystem]:
                 system._deadlines.close()
                 nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
-        # Something no handler may catch (KeyboardInterrupt, SystemExit...) escaped an
-        # actor, or the block was cancelled from outside: the user gets that exception
+        # Something no handler may catch (KeyboardInterrupt, SystemExit...) escaped the
+        # runtime, or the block was cancelled from outside: the user gets that exception
         # itself, not a group around it.
-        raise one_exception(group) from None
+        if system._fatal_error is None:
+            raise one_exception(group) from None
+    if system._fatal_error is not None:
+        fatal = system._fatal_error
+        if body_error is not None and not isinstance(body_error, trio.Cancelled):
+            fatal.add_note(f"meanwhile the body of the actor system's block raised {safe_repr(body_error)}")
+        raise fatal
     if system._escalation is not None:
         escalation = system._escalation
         raise escalation from escalation.root_cause
