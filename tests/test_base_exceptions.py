@@ -10,6 +10,9 @@ Time bounds are checked on trio's clock: under `MockClock(autojump_threshold=0)`
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from typing import Any
 
 import pytest
@@ -271,3 +274,51 @@ async def test_an_error_escaping_a_runtime_task_makes_the_system_stop_within_its
             await trio.sleep_forever()
     assert trio.current_time() - start <= 1 + 2 * SHUTDOWN
     assert not other.is_alive
+
+
+CTRL_C = textwrap.dedent("""
+    import signal, time, trio
+    from actors import Actor, ActorStopped, open_actor_system
+
+    class Cruncher(Actor):
+        async def receive(self, message):
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C, while the handler is busy on the CPU
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                pass
+            return "never interrupted"
+
+    class Other(Actor):
+        async def receive(self, message):
+            return message
+
+    async def main():
+        try:
+            async with open_actor_system(shutdown_timeout=1) as system:
+                other = await system.spawn(Other, name="other")
+                await other.ask("warm", timeout=5)
+                cruncher = await system.spawn(Cruncher, name="cruncher")
+                start = trio.current_time()
+                try:
+                    await cruncher.ask("crunch", timeout=60)
+                except ActorStopped as exc:
+                    print("asker:", exc)
+                await trio.sleep_forever()
+        except KeyboardInterrupt:
+            elapsed = trio.current_time() - start
+            when = "within shutdown_timeout" if elapsed < 1 else f"after {elapsed:.1f} s"
+            print(f"KeyboardInterrupt {when}; other alive: {other.is_alive}")
+
+    trio.run(main)
+""")
+
+
+def test_a_real_ctrl_c_during_a_cpu_bound_handler_leaves_the_block_within_its_bound() -> None:
+    """A real SIGINT, in a process of its own (trio raises KeyboardInterrupt in the handler)."""
+    result = subprocess.run([sys.executable, "-c", CTRL_C], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "asker: actor 'cruncher' raised KeyboardInterrupt() while handling str, so the actor system is "
+        "shutting down (and raises it out of its 'async with' block)",
+        "KeyboardInterrupt within shutdown_timeout; other alive: False",
+    ]
