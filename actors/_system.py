@@ -20,7 +20,7 @@ from ._dead_letters import DeadLetter, DeadLetters
 from ._envelope import Envelope
 from ._inspect import ActorInfo, snapshot
 from ._deadlines import Deadlines
-from ._groups import fatal_error, one_exception
+from ._groups import fatal_error, one_exception, precedence
 from ._exceptions import ActorNameTaken, ActorNotFound, ActorStopped, EscalatedFailure, MailboxFull, WorkerProcessError
 from ._ref import ActorRef
 from ._text import SafeRepr, safe_repr
@@ -44,11 +44,6 @@ def _seconds(name: str, value: float, *, allow_inf: bool = True) -> float:
     if math.isnan(value) or value <= 0 or (value == math.inf and not allow_inf):
         raise ValueError(f"{name} must be > 0 seconds, got {value!r}")
     return float(value)
-
-
-def _precedence(error: BaseException) -> int:
-    """Which of several fatal exceptions leaves the block: a KeyboardInterrupt, then a SystemExit."""
-    return 0 if isinstance(error, KeyboardInterrupt) else 1 if isinstance(error, SystemExit) else 2
 
 
 def _positive_int(name: str, value: int) -> int:
@@ -437,13 +432,11 @@ class ActorSystem:
                settle: Callable[[ActorStopped], object] | None = None) -> ActorStopped:
         """A KeyboardInterrupt, SystemExit or other BaseException escaped ``who`` (while ``doing``).
 
-        No actor may go on as if nothing happened, and the system must not stall
-        either: ``settle`` first gets the `ActorStopped` to answer the message in
-        flight with (its asker gets it at once); then every actor refuses
-        messages (what is queued becomes dead letters, asks fail with
-        `ActorStopped`), the block's body is cancelled, every actor stops in the
-        usual order and bounds, and the block raises the first such exception
-        (as itself). Returns that `ActorStopped`.
+        ``settle`` first gets the `ActorStopped` that answers the message in flight
+        (returned too). Then every actor refuses messages (queued ones become dead
+        letters), the body is cancelled, the actors stop in the usual order and
+        bounds, and the block raises the exception itself (the first, or a
+        KeyboardInterrupt that came with it).
         """
         fatal = fatal_error(error) or error
         what = f"{who} raised {safe_repr(fatal)} while {doing}"
@@ -462,7 +455,7 @@ class ActorSystem:
             self._cancel_body()
         elif fatal is not first:
             # Raise the one a user most expects (as one_exception picks from a group); name the other.
-            if _precedence(fatal) < _precedence(first):
+            if precedence(fatal) < precedence(first):
                 self._fatal_error = fatal
                 fatal.add_note(f"raised at the same time, in another actor: {safe_repr(first)}")
             else:
@@ -497,6 +490,19 @@ class open_actor_system:  # noqa: N801 - used like a function, as trio's open_nu
     This cleanup also runs, bounded, when the block is cancelled from outside.
     A failure that escalates past the root supervisor cancels the block's body
     and is raised out of it as one `EscalatedFailure`.
+
+    A KeyboardInterrupt, SystemExit or other BaseException (not an Exception)
+    raised by a handler, a hook or a thread tool is not a failure to
+    supervise: the message being handled is settled at once (its asker gets
+    `ActorStopped`, it is a dead letter), every actor refuses new messages,
+    the body is cancelled, the actors stop as above, and the block raises
+    that exception itself.
+
+    The system lives in the thread that entered the block. From any other
+    thread, ``ref.tell``, ``system.publish``, ``system.lookup`` and
+    ``DeferredReply.reply``/``fail`` work (handed to the event loop, never
+    blocking; ``ref.ask_from_thread`` blocks that thread for an answer);
+    every other call raises `RuntimeError` naming the way to do it.
 
     Args:
       shutdown_timeout: seconds (default 5) a stopping actor's handler, and

@@ -19,7 +19,7 @@ import pytest
 import trio
 import trio.testing
 
-from actors import Actor, ActorStopped, DeadLetter, Terminated, open_actor_system
+from actors import Actor, ActorStopped, DeadLetter, Terminated, open_actor_system, tool
 from actors._cell import Cell
 
 
@@ -135,16 +135,23 @@ async def test_the_other_actors_stop_with_a_reason_that_names_the_base_exception
     assert "cancelled from outside" not in " ".join(d.reason for d in system.dead_letters)
 
 
+@pytest.mark.parametrize("via", ["run_in_thread", "@tool"])
 @pytest.mark.parametrize("kind", KINDS)
-async def test_a_base_exception_from_a_thread_tool_leaves_the_block_as_itself(kind: type[BaseException]) -> None:
+async def test_a_base_exception_from_a_thread_tool_leaves_the_block_as_itself(
+    kind: type[BaseException], via: str
+) -> None:
     raised = kind()
 
-    def tool() -> None:
+    def interrupted() -> None:
         raise raised
+
+    decorated = tool(interrupted)
 
     class ToolUser(Actor):
         async def receive(self, message: Any) -> Any:
-            return await self.run_in_thread(tool)
+            if via == "@tool":
+                return await decorated()
+            return await self.run_in_thread(interrupted)
 
     with trio.fail_after(5 * SHUTDOWN):  # a stall (10 x shutdown_timeout) fails here
         start = trio.current_time()
