@@ -690,8 +690,10 @@ class Cell:
         self.scope = self.start_scope = None
         if envelope is not None:
             doing = f"handling {type(envelope.message).__name__}"
+        elif not self.started:
+            doing = "starting" if self.incarnations <= 1 else "restarting"
         else:
-            doing = "starting" if not self.started else "between messages"
+            doing = "running"
         error = self.system._fatal(exc, f"actor '{self.name}'", doing, settle=None if envelope is None else
                                    lambda error: self._settle(envelope, error, str(error)))
         if self.starting is not None:  # its spawner waits for on_start

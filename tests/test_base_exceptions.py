@@ -245,7 +245,10 @@ async def test_a_base_exception_from_a_hook_leaves_the_block_as_itself_at_once(a
             elif hook == "on_restart":
                 await system.spawn_tree(Supervisor(name="sup", children=[
                     ChildSpec(BadHook, hook, raised, name="bad")]))
-                system.lookup("bad").tell("fail")
+                with pytest.raises(ValueError):
+                    await system.lookup("bad").ask("fail", timeout=1)
+                with pytest.raises(ActorStopped, match=r"actor 'bad' raised SystemExit\(3\) while restarting"):
+                    await system.lookup("bad").ask("after", timeout=60)
             else:
                 await system.spawn(BadHook, "on_stop", raised, name="bad")
                 after.append("the body ended normally")
