@@ -246,6 +246,7 @@ class CallsFromItsTool(Actor):
     async def receive(self, message: Any) -> Any:
         call = message
         other = self.system.lookup("other")
+        timer = self.schedule_once(60, "tick")
 
         def in_thread() -> BaseException | None:
             try:
@@ -255,6 +256,7 @@ class CallsFromItsTool(Actor):
                     "self.unwatch()": lambda: self.unwatch(other),
                     "self.schedule_once()/schedule_every()": lambda: self.schedule_once(1, "tick"),
                     "self.defer_reply()": lambda: self.defer_reply(),
+                    "timer.cancel()": timer.cancel,
                 }[call]()
             except BaseException as exc:  # noqa: BLE001 - returned to the test
                 return exc
@@ -271,6 +273,7 @@ class CallsFromItsTool(Actor):
         ("self.unwatch()", "call it in receive() or on_start()"),
         ("self.schedule_once()/schedule_every()", "call it in receive() or on_start()"),
         ("self.defer_reply()", "handle.reply(value), which is thread-safe"),
+        ("timer.cancel()", "handler cancels it"),
     ],
 )
 async def test_an_actor_call_from_its_tool_thread_raises_runtime_error_at_once(call: str, instead: str) -> None:
