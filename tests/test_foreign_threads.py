@@ -2,14 +2,17 @@
 every other sync call refuses at once, naming the thread-safe way.
 
 Every test uses real threads (a tool in ``run_in_thread``, or a plain `threading.Thread`) and
-waits on events, never on sleeps; a `trio.fail_after` bound turns a regression (a hang) into a
-failure.
+waits on events, never on sleeps. Each runs under `bounded`, so that a regression fails instead
+of hanging: a `trio.fail_after`, and, since a system's shutdown is shielded from cancellation
+(a lost wake-up used to hang it for good), a bound on the thread that runs trio.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -19,6 +22,50 @@ from actors import Actor, ActorStopped, ActorSystem, DeadLetter, open_actor_syst
 from actors.testing import TestProbe
 
 BOUND = 10  # seconds: far above what any of these needs, so only a hang reaches it
+
+
+def bounded(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+    """Run an async test in a trio run of its own thread, under ``trio.fail_after(BOUND)``.
+
+    A test with a ``system`` parameter gets a fresh ``open_actor_system(shutdown_timeout=1)``.
+    If the run has not ended 2 x BOUND seconds later (stuck where no cancel reaches), the test
+    fails and the thread, a daemon, is left behind.
+    """
+    wants_system = "system" in inspect.signature(test).parameters
+
+    async def body(*args: Any, **kwargs: Any) -> None:
+        with trio.fail_after(BOUND):
+            if not wants_system:
+                await test(*args, **kwargs)
+                return
+            async with open_actor_system(shutdown_timeout=1) as system:
+                await test(*args, system=system, **kwargs)
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        outcome: list[BaseException | None] = []
+
+        def in_thread() -> None:
+            try:
+                trio.run(functools.partial(body, *args, **kwargs))
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+                outcome.append(exc)
+            else:
+                outcome.append(None)
+
+        runner = threading.Thread(target=in_thread, name=f"trio for {test.__name__}", daemon=True)
+        runner.start()
+        runner.join(2 * BOUND)
+        if not outcome:
+            pytest.fail(f"{test.__name__} hung for {2 * BOUND} s (past its trio.fail_after)")
+        if outcome[0] is not None:
+            raise outcome[0]
+
+    signature = inspect.signature(test)
+    run.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p for name, p in signature.parameters.items() if name != "system"])
+    del run.__wrapped__  # (pytest would read the wrapped test's signature and ask for a fixture)
+    return run
 
 
 class Collector(Actor):
@@ -79,53 +126,54 @@ async def wait_for(done: threading.Event) -> None:
 # tell, publish and DeferredReply.reply/fail work from any thread
 
 
+@bounded
 async def test_a_tool_in_run_in_thread_tells_chunks_in_order_with_the_actor_as_sender() -> None:
-    with trio.fail_after(BOUND):
-        async with open_actor_system(shutdown_timeout=1) as system:
-            collector = await system.spawn(Collector, name="collector")
-            streamer = await system.spawn(Streamer, name="streamer")
-            chunks = [f"chunk {n}" for n in range(200)]
-            assert await streamer.ask((collector, chunks), timeout=5) == "streamed"
-            # The tells were handed over before the tool's result: the ask below comes after them.
-            assert await collector.ask(None, timeout=5) == chunks
-            assert await collector.ask("probe", timeout=5) is None
-            assert await streamer.ask((collector, []), timeout=5) == "streamed"  # still serving
+    async with open_actor_system(shutdown_timeout=1) as system:
+        collector = await system.spawn(Collector, name="collector")
+        streamer = await system.spawn(Streamer, name="streamer")
+        chunks = [f"chunk {n}" for n in range(200)]
+        assert await streamer.ask((collector, chunks), timeout=5) == "streamed"
+        # The tells were handed over before the tool's result: the ask below comes after them.
+        assert await collector.ask(None, timeout=5) == chunks
+        assert await collector.ask("probe", timeout=5) is None
+        assert await streamer.ask((collector, []), timeout=5) == "streamed"  # still serving
     assert not collector.is_alive and not streamer.is_alive
 
 
+@bounded
 async def test_a_tell_from_a_tool_carries_the_handlers_sender_and_trace() -> None:
-    with trio.fail_after(BOUND):
-        async with open_actor_system() as system:
-            probe = await TestProbe.spawn(system)
-            streamer = await system.spawn(Streamer, name="streamer")
-            reply = streamer.ask_nowait((probe.ref, ["hello"]), timeout=5)
-            assert await probe.expect("hello", timeout=5) == "hello"
-            assert await reply == "streamed"
-            got = probe.received[-1]
-            assert got.sender is streamer
-            assert reply.envelope is not None and got.envelope.trace_id == reply.envelope.trace_id
+    async with open_actor_system() as system:
+        probe = await TestProbe.spawn(system)
+        streamer = await system.spawn(Streamer, name="streamer")
+        reply = streamer.ask_nowait((probe.ref, ["hello"]), timeout=5)
+        assert await probe.expect("hello", timeout=5) == "hello"
+        assert await reply == "streamed"
+        got = probe.received[-1]
+        assert got.sender is streamer
+        assert reply.envelope is not None and got.envelope.trace_id == reply.envelope.trace_id
 
 
+@bounded
 async def test_plain_threads_tell_without_blocking_and_each_keeps_its_order() -> None:
-    with trio.fail_after(BOUND):
-        async with open_actor_system(shutdown_timeout=1) as system:
-            collector = await system.spawn(Collector)
-            threads = [
-                start_thread(lambda name=name: [collector.tell((name, n)) for n in range(500)])
-                for name in ("a", "b", "c")
-            ]
-            for _, done, errors in threads:
-                await wait_for(done)
-                assert errors == []
-            got = await collector.ask(None, timeout=5)
-            assert len(got) == 1500
-            for name in ("a", "b", "c"):
-                assert [n for who, n in got if who == name] == list(range(500))
-            assert await collector.ask("senders", timeout=5) == [None] * 1500  # not from an actor
-        for thread, _, _ in threads:
-            thread.join()
+    async with open_actor_system(shutdown_timeout=1) as system:
+        collector = await system.spawn(Collector)
+        threads = [
+            start_thread(lambda name=name: [collector.tell((name, n)) for n in range(500)])
+            for name in ("a", "b", "c")
+        ]
+        for _, done, errors in threads:
+            await wait_for(done)
+            assert errors == []
+        got = await collector.ask(None, timeout=5)
+        assert len(got) == 1500
+        for name in ("a", "b", "c"):
+            assert [n for who, n in got if who == name] == list(range(500))
+        assert await collector.ask("senders", timeout=5) == [None] * 1500  # not from an actor
+    for thread, _, _ in threads:
+        thread.join()
 
 
+@bounded
 async def test_a_full_mailbox_seen_from_a_thread_is_a_dead_letter_not_an_error() -> None:
     gate = trio.Event()
 
@@ -133,33 +181,32 @@ async def test_a_full_mailbox_seen_from_a_thread_is_a_dead_letter_not_an_error()
         async def receive(self, message: Any) -> Any:
             await gate.wait()
 
-    with trio.fail_after(BOUND):
-        async with open_actor_system() as system:
-            slow = await system.spawn(Slow, name="slow", mailbox_size=1)
-            slow.tell("first")  # taken by the handler, which waits on the gate
-            await trio.testing.wait_all_tasks_blocked()
-            slow.tell("second")  # fills the mailbox
-            _, done, errors = start_thread(lambda: slow.tell("third"))
-            await wait_for(done)
-            assert errors == []
-            await trio.testing.wait_all_tasks_blocked()  # the hand-over has run
-            [letter] = [d for d in system.dead_letters if d.message == "third"]
-            assert "mailbox of actor 'slow' is full" in letter.reason
-            gate.set()
+    async with open_actor_system() as system:
+        slow = await system.spawn(Slow, name="slow", mailbox_size=1)
+        slow.tell("first")  # taken by the handler, which waits on the gate
+        await trio.testing.wait_all_tasks_blocked()
+        slow.tell("second")  # fills the mailbox
+        _, done, errors = start_thread(lambda: slow.tell("third"))
+        await wait_for(done)
+        assert errors == []
+        await trio.testing.wait_all_tasks_blocked()  # the hand-over has run
+        [letter] = [d for d in system.dead_letters if d.message == "third"]
+        assert "mailbox of actor 'slow' is full" in letter.reason
+        gate.set()
 
 
+@bounded
 async def test_publish_from_a_plain_thread_reaches_every_subscriber() -> None:
-    with trio.fail_after(BOUND):
-        async with open_actor_system() as system:
-            probes = [await TestProbe.spawn(system) for _ in range(3)]
-            for probe in probes:
-                system.subscribe(probe.ref, "news")
-            counts: list[int] = []
-            _, done, errors = start_thread(lambda: counts.extend(system.publish("news", n) for n in range(3)))
-            await wait_for(done)
-            assert errors == [] and counts == [3, 3, 3]
-            for probe in probes:
-                assert [(await probe.expect(int, timeout=5)) for _ in range(3)] == [0, 1, 2]
+    async with open_actor_system() as system:
+        probes = [await TestProbe.spawn(system) for _ in range(3)]
+        for probe in probes:
+            system.subscribe(probe.ref, "news")
+        counts: list[int] = []
+        _, done, errors = start_thread(lambda: counts.extend(system.publish("news", n) for n in range(3)))
+        await wait_for(done)
+        assert errors == [] and counts == [3, 3, 3]
+        for probe in probes:
+            assert [(await probe.expect(int, timeout=5)) for _ in range(3)] == [0, 1, 2]
 
 
 class Deferring(Actor):
@@ -178,17 +225,18 @@ class Deferring(Actor):
         threading.Thread(target=answer, name="answerer").start()
 
 
+@bounded
 async def test_a_deferred_reply_answered_from_a_plain_thread_reaches_the_asker() -> None:
-    with trio.fail_after(BOUND):
-        async with open_actor_system(shutdown_timeout=1) as system:
-            deferring = await system.spawn(Deferring)
-            assert await deferring.ask(("reply", 42), timeout=1) == 42
-            with pytest.raises(KeyError, match="from a thread"):
-                await deferring.ask(("fail", KeyError("from a thread")), timeout=1)
-            assert await deferring.ask(("reply", "again"), timeout=1) == "again"
-        assert list(system.dead_letters) == []
+    async with open_actor_system(shutdown_timeout=1) as system:
+        deferring = await system.spawn(Deferring)
+        assert await deferring.ask(("reply", 42), timeout=1) == 42
+        with pytest.raises(KeyError, match="from a thread"):
+            await deferring.ask(("fail", KeyError("from a thread")), timeout=1)
+        assert await deferring.ask(("reply", "again"), timeout=1) == "again"
+    assert list(system.dead_letters) == []
 
 
+@bounded
 async def test_a_deferred_reply_from_a_tool_reports_whether_the_ask_still_waited() -> None:
     results: list[bool] = []
 
@@ -197,11 +245,10 @@ async def test_a_deferred_reply_from_a_tool_reports_whether_the_ask_still_waited
             handle = self.defer_reply()
             results.append(await self.run_in_thread(handle.reply, "done"))
 
-    with trio.fail_after(BOUND):
-        async with open_actor_system() as system:
-            answering = await system.spawn(Answering)
-            assert await answering.ask("go", timeout=5) == "done"
-        assert results == [True]  # (the handler has ended once the system closed)
+    async with open_actor_system() as system:
+        answering = await system.spawn(Answering)
+        assert await answering.ask("go", timeout=5) == "done"
+    assert results == [True]  # (the handler has ended once the system closed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,6 +256,7 @@ async def test_a_deferred_reply_from_a_tool_reports_whether_the_ask_still_waited
 
 
 @pytest.mark.parametrize("call", ["tell", "tell_from_thread", "publish", "reply", "ask_from_thread"])
+@bounded
 async def test_after_the_system_closed_a_call_from_a_thread_raises_actor_stopped(call: str) -> None:
     handles: list[Any] = []
 
@@ -216,22 +264,21 @@ async def test_after_the_system_closed_a_call_from_a_thread_raises_actor_stopped
         async def receive(self, message: Any) -> Any:
             handles.append(self.defer_reply())
 
-    with trio.fail_after(BOUND):
-        async with open_actor_system() as system:
-            keeper = await system.spawn(Keeper)
-            pending = keeper.ask_nowait("keep", timeout=5)
-            await trio.testing.wait_all_tasks_blocked()
-        with pytest.raises(ActorStopped):
-            await pending
-        calls: dict[str, Callable[[], object]] = {
-            "tell": lambda: keeper.tell("late"),
-            "tell_from_thread": lambda: keeper.tell_from_thread("late"),
-            "publish": lambda: system.publish("news", "late"),
-            "reply": lambda: handles[0].reply("late"),
-            "ask_from_thread": lambda: keeper.ask_from_thread("late", timeout=1),
-        }
-        _, done, errors = start_thread(calls[call])
-        await wait_for(done)
+    async with open_actor_system() as system:
+        keeper = await system.spawn(Keeper)
+        pending = keeper.ask_nowait("keep", timeout=5)
+        await trio.testing.wait_all_tasks_blocked()
+    with pytest.raises(ActorStopped):
+        await pending
+    calls: dict[str, Callable[[], object]] = {
+        "tell": lambda: keeper.tell("late"),
+        "tell_from_thread": lambda: keeper.tell_from_thread("late"),
+        "publish": lambda: system.publish("news", "late"),
+        "reply": lambda: handles[0].reply("late"),
+        "ask_from_thread": lambda: keeper.ask_from_thread("late", timeout=1),
+    }
+    _, done, errors = start_thread(calls[call])
+    await wait_for(done)
     assert len(errors) == 1 and isinstance(errors[0], ActorStopped), errors
     assert "has finished" in str(errors[0])
 
@@ -276,16 +323,16 @@ class CallsFromItsTool(Actor):
         ("timer.cancel()", "handler cancels it"),
     ],
 )
+@bounded
 async def test_an_actor_call_from_its_tool_thread_raises_runtime_error_at_once(call: str, instead: str) -> None:
-    with trio.fail_after(BOUND):
-        async with open_actor_system() as system:
-            await system.spawn(Collector, name="other")
-            caller = await system.spawn(CallsFromItsTool, name="caller")
-            error = await caller.ask(call, timeout=5)
-            assert isinstance(error, RuntimeError), error
-            assert str(error).startswith(f"{call} must be called in the trio thread that runs the actor system")
-            assert instead in str(error)
-            assert caller.is_alive and await caller.ask("self.watch()", timeout=5) is not None
+    async with open_actor_system() as system:
+        await system.spawn(Collector, name="other")
+        caller = await system.spawn(CallsFromItsTool, name="caller")
+        error = await caller.ask(call, timeout=5)
+        assert isinstance(error, RuntimeError), error
+        assert str(error).startswith(f"{call} must be called in the trio thread that runs the actor system")
+        assert instead in str(error)
+        assert caller.is_alive and await caller.ask("self.watch()", timeout=5) is not None
 
 
 @pytest.mark.parametrize(
@@ -299,23 +346,23 @@ async def test_an_actor_call_from_its_tool_thread_raises_runtime_error_at_once(c
         ("reply.add_done_callback()", "ref.ask_from_thread()"),
     ],
 )
+@bounded
 async def test_a_system_call_from_a_plain_thread_raises_runtime_error_at_once(
-    actor_system: ActorSystem, call: str, instead: str
+    system: ActorSystem, call: str, instead: str
 ) -> None:
-    collector = await actor_system.spawn(Collector)
+    collector = await system.spawn(Collector)
     reply = collector.ask_nowait(None, timeout=5)
     calls: dict[str, Callable[[], object]] = {
         "ref.ask_nowait()": lambda: collector.ask_nowait("x"),
-        "system.subscribe()": lambda: actor_system.subscribe(collector, "news"),
-        "system.unsubscribe()": lambda: actor_system.unsubscribe(collector, "news"),
-        "system.inspect()": actor_system.inspect,
-        "system.actors()": actor_system.actors,
+        "system.subscribe()": lambda: system.subscribe(collector, "news"),
+        "system.unsubscribe()": lambda: system.unsubscribe(collector, "news"),
+        "system.inspect()": system.inspect,
+        "system.actors()": system.actors,
         "reply.add_done_callback()": lambda: reply.add_done_callback(print),
     }
-    with trio.fail_after(BOUND):
-        _, done, errors = start_thread(calls[call])
-        await wait_for(done)
-        assert await reply == []
+    _, done, errors = start_thread(calls[call])
+    await wait_for(done)
+    assert await reply == []
     assert len(errors) == 1 and isinstance(errors[0], RuntimeError), errors
     message = str(errors[0])
     assert message.startswith(f"{call} must be called in the trio thread that runs the actor system, "
@@ -324,9 +371,10 @@ async def test_a_system_call_from_a_plain_thread_raises_runtime_error_at_once(
 
 
 @pytest.mark.parametrize("call", ["ask", "send", "spawn", "stop"])
-async def test_an_async_call_from_another_trio_run_raises_runtime_error(actor_system: ActorSystem, call: str) -> None:
+@bounded
+async def test_an_async_call_from_another_trio_run_raises_runtime_error(system: ActorSystem, call: str) -> None:
     """A second event loop in another thread must not drive this system's actors."""
-    collector = await actor_system.spawn(Collector)
+    collector = await system.spawn(Collector)
 
     async def elsewhere() -> None:
         if call == "ask":
@@ -334,38 +382,38 @@ async def test_an_async_call_from_another_trio_run_raises_runtime_error(actor_sy
         elif call == "send":
             await collector.send("x")
         elif call == "spawn":
-            await actor_system.spawn(Collector)
+            await system.spawn(Collector)
         else:
-            await actor_system.stop(collector)
+            await system.stop(collector)
 
-    with trio.fail_after(BOUND):
-        _, done, errors = start_thread(lambda: trio.run(elsewhere))
-        await wait_for(done)
+    _, done, errors = start_thread(lambda: trio.run(elsewhere))
+    await wait_for(done)
     assert len(errors) == 1 and isinstance(errors[0], RuntimeError), errors
     assert "must be called in the trio thread that runs the actor system" in str(errors[0])
     assert await collector.ask(None, timeout=5) == []
 
 
-async def test_lookup_works_from_a_thread(actor_system: ActorSystem) -> None:
-    collector = await actor_system.spawn(Collector, name="collector")
+@bounded
+async def test_lookup_works_from_a_thread(system: ActorSystem) -> None:
+    collector = await system.spawn(Collector, name="collector")
     found: list[Any] = []
-    with trio.fail_after(BOUND):
-        _, done, errors = start_thread(lambda: found.append(actor_system.lookup("collector")))
-        await wait_for(done)
+    _, done, errors = start_thread(lambda: found.append(system.lookup("collector")))
+    await wait_for(done)
     assert errors == [] and found == [collector]
 
 
-async def test_ask_from_thread_in_trios_own_thread_raises_runtime_error(actor_system: ActorSystem) -> None:
-    collector = await actor_system.spawn(Collector)
+@bounded
+async def test_ask_from_thread_in_trios_own_thread_raises_runtime_error(system: ActorSystem) -> None:
+    collector = await system.spawn(Collector)
     with pytest.raises(RuntimeError, match=r"use 'await ref.ask\(message\)'$"):
         collector.ask_from_thread(None)
 
 
-async def test_tell_from_thread_is_still_a_thread_safe_tell(actor_system: ActorSystem) -> None:
-    probe = await TestProbe.spawn(actor_system)
-    actor_system.subscribe(probe.ref, DeadLetter)
-    with trio.fail_after(BOUND):
-        _, done, errors = start_thread(lambda: [probe.ref.tell_from_thread(n) for n in range(3)])
-        await wait_for(done)
-        assert errors == []
-        assert [(await probe.expect(int, timeout=5)) for _ in range(3)] == [0, 1, 2]
+@bounded
+async def test_tell_from_thread_is_still_a_thread_safe_tell(system: ActorSystem) -> None:
+    probe = await TestProbe.spawn(system)
+    system.subscribe(probe.ref, DeadLetter)
+    _, done, errors = start_thread(lambda: [probe.ref.tell_from_thread(n) for n in range(3)])
+    await wait_for(done)
+    assert errors == []
+    assert [(await probe.expect(int, timeout=5)) for _ in range(3)] == [0, 1, 2]
