@@ -135,6 +135,9 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "dead letters: 7",
         "all 7 permanent agents alive: True",
     ),
+    "live_team": (
+        "12 rounds done; restarts: {'worker-1': 2, 'worker-2': 1, 'worker-3': 1}; 4 dead letters",
+    ),
     "tool_agents": (
         "    Oslo: 23°C",
         "    Pune: 18°C",
