@@ -27,13 +27,15 @@ import trio
 
 from ._context import blocking_cell, current_cell
 from ._envelope import Envelope, _next_id
-from ._groups import leaves
+from ._deadlines import abandoned_error
+from ._groups import fatal_error, leaves
 from ._exceptions import ActorError, ActorStopped, AskAbandoned, DeadlockError, MailboxFull, MessageTimeout, UnhandledMessage
 from ._mailbox import Mailbox
 from ._messages import Terminated
 from ._ref import ActorRef
 from ._reply import DeferredReply, Reply
 from ._text import SafeRepr, qualname, safe_repr
+from ._threads import require_trio_thread
 from ._timers import Timer
 
 if TYPE_CHECKING:
@@ -84,6 +86,9 @@ def RESUME(reason: BaseException | None) -> Directive:  # noqa: N802
     return Directive("resume", 0.0, reason)
 
 
+# what to do instead of a call that needs trio's thread, made in a worker thread
+_IN_HANDLER = "call it in receive() or on_start(), around the thread call, or tell the actor to do it"
+
 # control requests
 _EXIT = "exit"  # the actor called self.stop(): a normal exit, the parent decides
 _STOP = "stop"  # stopped from outside: terminate
@@ -102,6 +107,7 @@ class Cell:
         "control",
         "control_reason",
         "current",
+        "cut",
         "deferred",
         "deferred_current",
         "directive",
@@ -177,6 +183,9 @@ class Cell:
         self.children: dict[str, Cell] = {}
         self.instance: Actor | None = None
         self.current: Envelope | None = None
+        # The ask whose handler `scope` was cancelled because its asker gave up
+        # (_deadlines.asker_gave_up); that scope is spent, so the loop opens a new one.
+        self.cut: Envelope | None = None
         self.task: trio.lowlevel.Task | None = None
         self.nursery: trio.Nursery | None = None  # children's nursery, opened on the first child
         self.home: trio.Nursery | None = None  # the nursery this cell's own task runs in
@@ -235,7 +244,8 @@ class Cell:
         envelope = self._envelope(message, None)
         if self.closed:
             self.system._dead_letter(
-                message, recipient=self.ref, reason=f"actor '{self.name}' has stopped", envelope=envelope
+                message, recipient=self.ref, reason=self._why_stopped(f"actor '{self.name}' has stopped"),
+                envelope=envelope,
             )
             return
         self.mailbox.put_nowait(envelope)
@@ -263,14 +273,19 @@ class Cell:
             await self.wait_for_space()
         self.tell(message)
 
-    def ask(self, message: Any, *, deadlock_check: bool = True) -> tuple[Cell | None, Reply[Any]]:
-        """Enqueue an ask; return (the asking cell if it blocks its own actor, the reply)."""
+    def ask(self, message: Any, *, deadlock_check: bool = True,
+            reply: Reply[Any] | None = None) -> tuple[Cell | None, Reply[Any]]:
+        """Enqueue an ask; return (the asking cell if it blocks its own actor, the reply).
+
+        ``reply``: a promise made by the caller (an ask_stream's), else a new `Reply`.
+        """
         if self.closed:
             raise self._stopped_error(type(message).__name__)
         blocking = blocking_cell() if deadlock_check else None
         if blocking is not None:
             self._check_deadlock(blocking, message)
-        reply: Reply[Any] = Reply._create(self.system, self)
+        if reply is None:
+            reply = Reply._create(self.system, self)
         envelope = self._envelope(message, reply)
         reply.envelope = envelope
         self.mailbox.put_nowait(envelope)
@@ -334,12 +349,15 @@ class Cell:
         envelope = Envelope(message, None, None, cid, cid)
         if self.closed:
             self.system._dead_letter(
-                message, recipient=self.ref, reason=f"actor '{self.name}' has stopped", envelope=envelope
+                message, recipient=self.ref, reason=self._why_stopped(f"actor '{self.name}' has stopped"),
+                envelope=envelope,
             )
             return
         self.mailbox.put_nowait(envelope, force=True)
 
     def _stopped_error(self, what: str) -> ActorStopped:
+        if self.system._fatal_note is not None:
+            return ActorStopped(self._why_stopped(f"actor '{self.name}' has stopped and cannot receive {what}"))
         return ActorStopped(f"actor '{self.name}' has stopped and cannot receive {what}; {self._stopped_advice()}")
 
     def _stopped_advice(self) -> str:
@@ -366,8 +384,21 @@ class Cell:
             self._drain(f"actor '{self.name}' was stopped before handling it")
         self._interrupt()
 
+    def refuse_messages(self) -> None:
+        """Take no more messages (the system is going down); the stop itself comes later, in order."""
+        if not self.closed:
+            self.closed = True
+            self._drain(f"actor '{self.name}' was stopped before handling it")
+
+    def _why_stopped(self, text: str) -> str:
+        """``text``, plus why the whole system is going down, if it is (a KeyboardInterrupt...)."""
+        note = self.system._fatal_note
+        return text if note is None else f"{text}: {note}"
+
     def request_exit(self) -> None:
         """The actor stops itself after the current message (a normal exit)."""
+        require_trio_thread(self.system, "self.stop()", "from a worker thread, tell the actor a message whose "
+                            "handler calls self.stop() (ref.tell is thread-safe)")
         if self.control is None:
             self.control = _EXIT
             self._interrupt(grace=False)
@@ -485,6 +516,8 @@ class Cell:
         spec: Any = None,
     ) -> ActorRef[Any]:
         system = self.system
+        require_trio_thread(system, "spawn()", "from a worker thread, use "
+                            "trio.from_thread.run(system.spawn, ...), or tell an actor to spawn it")
         if self.closed or self.ending:
             raise ActorStopped(f"actor '{self.name}' is stopping or restarting and cannot spawn "
                                f"{actor_cls.__name__}; spawn children in on_start or receive")
@@ -579,6 +612,7 @@ class Cell:
             await trio.lowlevel.checkpoint_if_cancelled()
 
     def watch(self, target: Cell) -> None:
+        require_trio_thread(self.system, "self.watch()", _IN_HANDLER)
         if target.stopped:
             self.deliver_system(Terminated(target.ref, target.stop_reason))
             return
@@ -590,12 +624,14 @@ class Cell:
         self.watching[target] = None
 
     def unwatch(self, target: Cell) -> None:
+        require_trio_thread(self.system, "self.unwatch()", _IN_HANDLER)
         if target.watchers is not None:
             target.watchers.pop(self, None)
         if self.watching is not None:
             self.watching.pop(target, None)
 
     def schedule(self, interval: float, message: Any, *, repeat: bool) -> Timer:
+        require_trio_thread(self.system, "self.schedule_once()/schedule_every()", _IN_HANDLER)
         if self.closed or self.home is None or self.ending:
             raise ActorStopped(f"actor '{self.name}' is stopping or restarting and cannot schedule "
                                f"{type(message).__name__}; set timers in on_start or receive")
@@ -604,6 +640,8 @@ class Cell:
         return Timer._start(self, interval, message, repeat)
 
     def defer_reply(self) -> DeferredReply[Any]:
+        require_trio_thread(self.system, "self.defer_reply()", "call it in receive() before starting the "
+                            "thread, and answer from the thread with handle.reply(value), which is thread-safe")
         envelope = self.current
         if envelope is None or trio.lowlevel.current_task() is not self.task:
             raise ActorError(
@@ -632,12 +670,17 @@ class Cell:
         try:
             reason = await self._lifecycle()
         except trio.Cancelled:
-            # Cancelled from outside (a cancel scope around the system): settle
-            # the message being handled, then stop in order (the parent stops
-            # its children, last started first) and run on_stop, shielded and bounded.
+            # Cancelled from outside (a cancel scope around the system, or an error that
+            # escaped a task of the runtime and cancelled its nursery): settle the message
+            # being handled, make the block's body end (so that the system's shutdown
+            # starts now, not when the body would have ended), then stop in order (the
+            # parent stops its children, last started first) and run on_stop, shielded and
+            # bounded.
             if self.current is not None:
                 envelope, self.current = self.current, None
-                self._interrupted(envelope, "the actor system was cancelled from outside")
+                self._interrupted(envelope, "the actor system was cancelled (from outside its block, "
+                                            "or by an error that escaped a task of the runtime)")
+            self.system._cancel_body()
             with trio.CancelScope(shield=True) as scope:
                 if self.parent is not None and self.control is not _STOP:
                     with trio.move_on_after(10 * self.shutdown_timeout):
@@ -646,9 +689,42 @@ class Cell:
                 self.request_stop()
                 await self._end_incarnation(final=True)
             raise
+        except BaseException as exc:
+            if fatal_error(exc) is None:
+                raise
+            reason = await self._end_fatally(exc)
         finally:
             self._terminate(reason)
             current_cell.reset(token)
+
+    async def _end_fatally(self, exc: BaseException) -> ActorStopped:
+        """A KeyboardInterrupt, SystemExit or other BaseException escaped this actor's code.
+
+        Settle the message in flight at once (its asker gets `ActorStopped`, it is
+        a dead letter), have the system go down (it raises ``exc`` out of its
+        block), and end this actor as a stop would: children, then ``on_stop``,
+        shielded and bounded. Returns the reason it stopped.
+        """
+        envelope, self.current = self.current, None
+        self.deferred_current = False
+        self.scope = self.start_scope = None
+        if envelope is not None:
+            doing = f"handling {type(envelope.message).__name__}"
+        elif not self.started:
+            doing = "starting" if self.incarnations <= 1 else "restarting"
+        else:
+            doing = "running"
+        error = self.system._fatal(exc, f"actor '{self.name}'", doing, settle=None if envelope is None else
+                                   lambda error: self._settle(envelope, error, str(error)))
+        if self.starting is not None:  # its spawner waits for on_start
+            self.start_error = error
+            trio.lowlevel.reschedule(self.starting)
+            self.starting = None
+        self.request_stop()
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + 2 * self.shutdown_timeout
+            await self._end_incarnation(final=True)
+        return error
 
     def build(self) -> None:
         """Make a fresh instance of the actor class (``__init__`` with the spawn arguments)."""
@@ -777,6 +853,11 @@ class Cell:
             envelope = self.current
             self.current = None
             self.deferred_current = False
+            cut, self.cut = self.cut, None
+            if envelope is not None and cut is envelope and self.control is None:
+                # Its asker gave up (deadline, cancel): recorded, not a failure; go on.
+                self._abandoned(envelope, abandoned_error(self, envelope, started=True))
+                continue
             if envelope is not None:
                 break
             if self.control is not None:
@@ -806,6 +887,7 @@ class Cell:
         task = trio.lowlevel.current_task()
         park = trio.lowlevel.wait_task_rescheduled
         abort = mailbox.abort_wait
+        cuts = not type(instance).finish_abandoned_asks  # (see _deadlines: deadlines flow)
         while True:
             if self.control is not None:
                 return None
@@ -828,6 +910,12 @@ class Cell:
             handled = 0
             while True:
                 envelope = mailbox.popleft()
+                if cuts and envelope.reply is not None and envelope.reply._abandoned:
+                    # Its asker gave up while it waited: drop it unhandled (recorded).
+                    self._abandoned(envelope, abandoned_error(self, envelope, started=False))
+                    if not queue or self.control is not None or self.sysq:
+                        break
+                    continue
                 self.current = envelope
                 if tracer is not None:
                     tracer._message("receive", self, envelope)
@@ -870,6 +958,8 @@ class Cell:
                     scope.deadline = math.inf  # the limit was this handler's, not the next checkpoint's
                 self.current = None
                 self.deferred_current = False  # (a defer_reply() on a tell defers nothing)
+                if self.cut is not None:  # cut, but it finished anyway (shielded): the scope is spent,
+                    await trio.lowlevel.checkpoint()  # so raise its Cancelled: _loop opens a new one
                 handled += 1
                 if handled >= throughput or not queue or self.control is not None or self.sysq:
                     break
@@ -920,6 +1010,8 @@ class Cell:
 
     def _abandoned(self, envelope: Envelope, exc: AskAbandoned) -> None:
         # The asker gets AskTimeout from the deadline ticker; only record the message.
+        if self.system._tracer is not None:
+            self.system._tracer._message("abandoned", self, envelope, str(exc))
         self._settle(envelope, exc, str(exc), answer=False)
 
     def _failed(self, envelope: Envelope, exc: BaseException) -> None:
@@ -933,9 +1025,9 @@ class Cell:
     def _interrupted(self, envelope: Envelope, why: str | None = None) -> None:
         if why is None:
             why = f"the handler ran past its shutdown_timeout of {self.shutdown_timeout:g} s and was cancelled"
-        error = ActorStopped(
+        error = ActorStopped(self._why_stopped(
             f"actor '{self.name}' was stopped while handling {type(envelope.message).__name__}; {why}"
-        )
+        ))
         self._settle(envelope, error, str(error))
 
     def _log_failure(self, exc: BaseException, doing: str, envelope: Envelope | None = None, *,
@@ -1012,6 +1104,10 @@ class Cell:
                     log.error("on_stop of actor %s raised %s", self.path, SafeRepr(exc), exc_info=exc,
                               extra={"actor": self.path, "trace_id": "-"})
                     self.system._report_failure(self.path, "stopping", exc)
+                except BaseException as exc:
+                    if fatal_error(exc) is None:
+                        raise
+                    self.system._fatal(exc, f"on_stop of actor '{self.name}'", "stopping")
             if scope.cancelled_caught:
                 hung = ActorError(f"on_stop of actor '{self.name}' ran past its shutdown_timeout "
                                   f"({self.shutdown_timeout:g} s) and was cancelled")
@@ -1037,11 +1133,13 @@ class Cell:
                     ))
 
     def _drain(self, reason: str) -> None:
+        note = self.system._fatal_note
+        reason = self._why_stopped(reason)
         for envelope in self.mailbox.drain():
             if envelope.reply is not None:
                 envelope.reply._set(None, ActorStopped(
                     f"actor '{self.name}' stopped before handling {type(envelope.message).__name__}; "
-                    f"{self._stopped_advice()}"
+                    + (note or self._stopped_advice())
                 ))
             self.system._dead_letter(envelope.message, recipient=self.ref, reason=reason, envelope=envelope)
 
@@ -1050,6 +1148,8 @@ class Cell:
         self.closed = True
         self.stopped = True
         self.retired = None
+        if reason is None and self.system._fatal_note is not None:
+            reason = ActorStopped(self._why_stopped(f"actor '{self.name}' was stopped"))
         self.stop_reason = reason
         self._drain(f"actor '{self.name}' stopped before handling it")
         self._fail_deferred("stopped")

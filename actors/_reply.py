@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import trio
 
 from ._context import blocking_cell
+from ._deadlines import asker_gave_up
 from ._exceptions import ActorStopped
 from ._text import safe_repr
+from ._threads import get_ident, hand_over, require_trio_thread
 
 if TYPE_CHECKING:
     from ._cell import Cell
@@ -95,7 +97,12 @@ class Reply(Generic[T]):
 
         Callbacks run in the event loop's thread, in the order added. An error a
         callback raises is logged and does not stop the others.
+
+        Raises:
+          RuntimeError: called in another thread than trio's.
         """
+        require_trio_thread(self._system, "reply.add_done_callback()",
+                            "add it in trio's thread, or block a thread on the reply with ref.ask_from_thread()")
         if self._value is not _PENDING:
             self._run_callback(fn)
         elif self._callbacks is None:
@@ -179,11 +186,13 @@ class Reply(Generic[T]):
         """Complete with ``error`` (a timeout); a later answer becomes a dead letter."""
         if self._set(None, error):
             self._abandoned = True
+            asker_gave_up(self)  # deadlines flow: the handler serving it is cancelled
 
     def _abandon(self) -> None:
         """The asker stopped waiting: a later answer becomes a dead letter."""
         if self._value is _PENDING:
             self._abandoned = True
+            asker_gave_up(self)  # deadlines flow: the handler serving it is cancelled
 
     def _late(self, value: Any, error: BaseException | None) -> None:
         if isinstance(error, ActorStopped):
@@ -215,12 +224,16 @@ class Reply(Generic[T]):
 
 
 class DeferredReply(Generic[T]):
-    """A handle to answer the current ask later, from another message or task.
+    """A handle to answer the current ask later, from another message, task or thread.
 
     Got from `Actor.defer_reply`; the handler's own return value is then
     ignored. Answer exactly once with ``reply(value)`` or ``fail(exc)``; later
     calls are ignored and return False. If the actor stops first, the asker
     gets `ActorStopped`. For a told message (no asker) both calls do nothing.
+
+    ``reply`` and ``fail`` are thread-safe: from a thread other than trio's (a
+    callback of a streaming SDK in ``run_in_thread``, a `threading.Thread`) the
+    answer is handed to the event loop, never blocking.
     """
 
     __slots__ = ("_on_done", "_reply")
@@ -249,11 +262,25 @@ class DeferredReply(Generic[T]):
         return None if self._reply is None else self._reply.correlation_id
 
     def reply(self, value: T) -> bool:
-        """Answer the ask with ``value``. True if the asker got it."""
+        """Answer the ask with ``value``.
+
+        Returns:
+          True if the asker got it. From another thread: True if the ask was
+          still waiting when the answer was handed over (the asker may still
+          time out before it arrives; a late answer goes to dead letters).
+
+        Raises:
+          ActorStopped: (from another thread) the actor system has finished.
+        """
         return self._complete(value, None)
 
     def fail(self, error: BaseException) -> bool:
-        """Answer the ask with an error, raised in the asker. True if delivered."""
+        """Answer the ask with an error, raised in the asker. True if delivered (see `reply`).
+
+        Raises:
+          TypeError: ``error`` is not an exception.
+          ActorStopped: (from another thread) the actor system has finished.
+        """
         if not isinstance(error, BaseException):
             raise TypeError(f"fail() takes an exception, not {type(error).__name__}")
         return self._complete(None, error)
@@ -262,6 +289,11 @@ class DeferredReply(Generic[T]):
         reply = self._reply
         if reply is None:
             return False
+        if get_ident() != reply._system._thread_id:
+            pending = not reply._finished()
+            hand_over(reply._system, "DeferredReply." + ("reply()" if error is None else "fail()"),
+                      self._complete, value, error)
+            return pending
         # The first answer is traced even if late (its asker timed out), like an
         # answer returned from the handler; a second answer is ignored silently.
         answering = not reply.done() or reply._abandoned

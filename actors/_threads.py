@@ -1,9 +1,18 @@
-"""Worker threads and processes for blocking and CPU-bound tools."""
+"""Threads: worker threads and processes for tools, and calls made from other threads.
+
+The actor system lives in one thread, trio's. Blocking tools run in worker
+threads (`Workers`); code running in any other thread (a tool, an SDK
+callback, a plain `threading.Thread`) reaches the system only through
+`hand_over` (``tell``, ``publish``, ``DeferredReply.reply``/``fail``), and every
+other sync API checks `require_trio_thread` and refuses at once.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import math
+import contextvars
+import logging
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,9 +27,60 @@ if TYPE_CHECKING:
     from ._envelope import Envelope
     from ._system import ActorSystem
 
-__all__ = ["Workers"]
+__all__ = ["Workers", "hand_over", "require_trio_thread"]
 
 T = TypeVar("T")
+log = logging.getLogger("actors")
+
+#: The thread's identity; the hot path (``tell``) compares it with ``ActorSystem._thread_id``.
+get_ident = threading.get_ident
+
+
+def require_trio_thread(system: ActorSystem, what: str, instead: str) -> None:
+    """Raise `RuntimeError` unless called in the thread that runs ``system``.
+
+    ``what`` names the call (``"ref.ask_nowait()"``), ``instead`` the thread-safe
+    way to do it from another thread.
+    """
+    if get_ident() != system._thread_id:
+        raise RuntimeError(
+            f"{what} must be called in the trio thread that runs the actor system, not in thread "
+            f"{threading.current_thread().name!r}; {instead}"
+        )
+
+
+def hand_over(system: ActorSystem, what: str, fn: Callable[..., object], *args: Any) -> None:
+    """Run ``fn(*args)`` soon in the system's trio thread; called from another thread.
+
+    Never blocks: the call is queued through the system's trio token, and calls
+    queued from one thread run in the order made. ``fn`` runs in a copy of the
+    calling thread's context, so a tell made in a worker thread that an actor
+    started still names that actor as its sender. ``fn`` must not raise (an error
+    escaping a token callback would crash the trio run): one that does is logged.
+
+    Raises:
+      ActorStopped: the system has finished (or not started), so nothing would
+        ever run ``fn``.
+    """
+    token = system._token
+    if token is not None:
+        try:
+            token.run_sync_soon(_run_handed_over, contextvars.copy_context(), what, fn, args)
+        except trio.RunFinishedError:
+            pass
+        else:
+            return
+    raise ActorStopped(
+        f"the actor system has finished, so {what} from thread {threading.current_thread().name!r} "
+        f"cannot be delivered; stop the thread before leaving 'async with open_actor_system()'"
+    )
+
+
+def _run_handed_over(context: contextvars.Context, what: str, fn: Callable[..., object], args: tuple[Any, ...]) -> None:
+    try:
+        context.run(fn, *args)
+    except Exception:
+        log.exception("%s, handed over from another thread, failed in the trio thread", what)
 
 
 class Workers:
@@ -137,8 +197,9 @@ def _served_scope(owner: Cell | None) -> tuple[Cell | None, Envelope | None, tri
     """
     handler = owner if owner is not None and blocking_cell() is owner else None
     envelope = handler.current if handler is not None else None
-    deadline = envelope.reply._deadline if envelope is not None and envelope.reply is not None else math.inf
-    scope = trio.CancelScope(deadline=deadline)
+    # No deadline of its own: the served ask's deadline (or its asker giving up) now
+    # cancels the whole handler (_deadlines.asker_gave_up), which ends this wait too.
+    scope = trio.CancelScope()
     if handler is not None:
         if handler.thread_scopes is None:
             handler.thread_scopes = set()

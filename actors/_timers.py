@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from ._threads import require_trio_thread
+
 if TYPE_CHECKING:
     from ._cell import Cell
 
@@ -62,7 +64,13 @@ class Timer:
         return not self._scope.cancel_called
 
     def cancel(self) -> None:
-        """Stop the timer; a message it already delivered stays delivered."""
+        """Stop the timer; a message it already delivered stays delivered.
+
+        Raises:
+          RuntimeError: called in another thread than trio's.
+        """
+        require_trio_thread(self._cell.system, "timer.cancel()", "tell the actor a message whose handler "
+                            "cancels it (ref.tell is thread-safe)")
         self._scope.cancel()
 
     async def _run(self) -> None:
