@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import secrets
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -14,10 +13,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Envelope"]
 
-# One counter for correlation and trace ids: cheap, unique within a process. It starts at a
-# random point below 2**52 (ids stay exact as JSON numbers), so that the ids of two processes
-# do not collide: trace ids travel between the nodes of a distributed system.
-_next_id = itertools.count(secrets.randbelow(2**52) + 1).__next__
+# One counter for correlation and trace ids: cheap, unique within a process.
+_next_id = itertools.count(1).__next__
 
 
 @attrs.define(slots=True, weakref_slot=False)
