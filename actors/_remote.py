@@ -17,6 +17,7 @@ mailbox itself is not what limits an inbox.
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -170,6 +171,15 @@ class RemoteNode:
         if self.system._tracer is not None:
             self.system._tracer._message("send", cell, envelope)
         reply.add_done_callback(lambda done: self._settled(cell, inbound, done))
+        if inbound.deadline is not None:
+            self._serve_under(reply, inbound.deadline, cell.name)
+
+    def _serve_under(self, reply: Reply[Any], unix_deadline: float, name: str) -> None:
+        """Deadlines flow across the wire: the ask's deadline (Unix time) becomes a
+        deadline on trio's clock, so the local machinery cuts the handler with
+        `AskAbandoned` when it passes, as for a local ask."""
+        left = max(0.0, unix_deadline - time.time())
+        self.system._deadlines.add(reply, trio.current_time() + left, left, name)
 
     def _settled(self, cell: Cell, inbound: InboundMessage, reply: Reply[Any]) -> None:
         error = reply.exception()

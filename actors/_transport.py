@@ -62,6 +62,8 @@ class InboundMessage:
       settle: ``settle(value, error, handled)``; ``handled=False`` leaves the
         message with the engine for another consumer (a tell this node could not
         handle because it was stopping).
+      deadline: an ask's deadline as Unix time (``time.time()``), or None; the
+        handler serving it runs under it, as under a local ask's deadline.
     """
 
     name: str
@@ -70,6 +72,7 @@ class InboundMessage:
     trace_id: int
     expects_reply: bool
     settle: Callable[[Any, BaseException | None, bool], None]
+    deadline: float | None = None
 
 
 @attrs.frozen(kw_only=True)

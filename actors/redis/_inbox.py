@@ -248,6 +248,7 @@ class Inbox:
             trace_id=frame.trace,
             expects_reply=frame.kind is Kind.ASK,
             settle=lambda value, error, handled: self._settle(entry_id, frame, value, error, handled),
+            deadline=frame.deadline if frame.kind is Kind.ASK else None,
         ))
 
     def _reject(self, entry_id: bytes, what: Any, frame: Frame | None, reason: str) -> None:
