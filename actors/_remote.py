@@ -58,6 +58,7 @@ class RemoteNode:
         self.transport = transport
         self.namespace: str = getattr(transport, "namespace", "-")
         self.running = False
+        self._quiescing = False
         self._refs: dict[str, RemoteRef] = {}
         self._public: dict[str, Cell] = {}
         transport.attach(TransportHooks(
@@ -129,6 +130,7 @@ class RemoteNode:
 
     async def quiesce(self) -> None:
         """Stop taking messages in (the system is about to stop its actors)."""
+        self._quiescing = True
         await self.transport.quiesce()
 
     async def close(self) -> None:
@@ -147,6 +149,16 @@ class RemoteNode:
         except BaseException:
             self._public.pop(name, None)
             raise
+        nursery = self.system._nursery
+        if nursery is not None:
+            nursery.start_soon(self._leave_when_stopped, cell)
+
+    async def _leave_when_stopped(self, cell: Cell) -> None:
+        """Stop serving the name once its actor stops for good (a restart keeps the
+        cell, and so the name); at the node's own shutdown, `close` leaves instead."""
+        await cell.wait_terminated()
+        if self.running and not self._quiescing:
+            self._unpublish_soon(cell)
 
     async def serving(self, name: str) -> list[str]:
         return await self.transport.serving(name)

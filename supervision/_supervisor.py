@@ -218,6 +218,8 @@ class Supervisor(Actor):
                     message_timeout=spec.message_timeout,
                     spec=record,
                 )
+                if spec.public:
+                    await cell.system._serve(ref)
         except BaseException as exc:
             if forget:
                 self._table.remove(record)
