@@ -23,19 +23,33 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from ._envelope import Envelope, _next_id
-from ._exceptions import ActorStopped, UnhandledMessage
+from ._exceptions import ActorStopped, AskAbandoned, UnhandledMessage
 from ._ref import ActorRef
 from ._remote_ref import RemoteRef
 from ._reply import Reply
+from ._streams import StreamReply, reading
 from ._transport import InboundMessage, Transport, TransportHooks
 
 if TYPE_CHECKING:
     from ._cell import Cell
     from ._system import ActorSystem
 
-__all__ = ["RemoteNode", "check_node"]
+__all__ = ["STREAM_BUFFER", "RemoteNode", "check_node"]
+
+#: Items a remote ``ask_stream``'s producer may have ahead of Redis on its node
+#: (its ``send`` waits beyond that); the asker's ``buffer`` bounds the rest.
+STREAM_BUFFER = 16
 
 log = logging.getLogger("actors")
+
+
+def _give_up(reply: StreamReply) -> None:
+    """The asker of a streamed answer left (or an item cannot cross): end the stream
+    and cut its producer at its next checkpoint (or drop the ask still queued)."""
+    if not reply.done():
+        reply._channel.reader_gone = True
+        reply._expire(AskAbandoned("the remote asker left the stream early"))
+        reply._channel.wake_writers()
 
 
 def check_node(node: Any, transport: Any) -> None:
@@ -174,7 +188,9 @@ class RemoteNode:
             inbound.settle(None, error, inbound.expects_reply)
             return
         sender = self.ref(inbound.sender) if inbound.sender is not None else None
-        reply: Reply[Any] = Reply._create(self.system, cell)
+        streamed = inbound.send_item is not None
+        reply: Reply[Any] = (StreamReply._open(self.system, cell, STREAM_BUFFER) if streamed
+                             else Reply._create(self.system, cell))
         envelope = Envelope(inbound.message, sender, reply, _next_id(), inbound.trace_id)
         reply.envelope = envelope
         # (force: the transport's prefetch bounds what is in flight; a bounded
@@ -182,7 +198,11 @@ class RemoteNode:
         cell.mailbox.put_nowait(envelope, force=True)
         if self.system._tracer is not None:
             self.system._tracer._message("send", cell, envelope)
-        reply.add_done_callback(lambda done: self._settled(cell, inbound, done))
+        if isinstance(reply, StreamReply) and self.system._nursery is not None:
+            inbound.on_cancel = lambda: _give_up(reply)
+            self.system._nursery.start_soon(self._forward, cell, inbound, reply)
+        else:
+            reply.add_done_callback(lambda done: self._settled(cell, inbound, done))
         if inbound.deadline is not None:
             self._serve_under(reply, inbound.deadline, cell.name)
 
@@ -193,9 +213,29 @@ class RemoteNode:
         left = max(0.0, unix_deadline - time.time())
         self.system._deadlines.add(reply, trio.current_time() + left, left, name)
 
-    def _settled(self, cell: Cell, inbound: InboundMessage, reply: Reply[Any]) -> None:
-        error = reply.exception()
-        value = None if error is not None else reply.result()
+    async def _forward(self, cell: Cell, inbound: InboundMessage, reply: StreamReply) -> None:
+        """Send a streamed answer's items over the wire as the handler makes them, then
+        its end (after the last item, so the asker sees the items before the end)."""
+        assert inbound.send_item is not None
+        error: BaseException | None = None
+        try:
+            async for item in reading(reply):
+                try:
+                    inbound.send_item(item)
+                except (TypeError, ValueError) as exc:  # an item that cannot cross the wire
+                    error = exc
+                    _give_up(reply)
+                    break
+        except Exception:
+            pass  # the stream's end: reply.exception(), settled below
+        self._settled(cell, inbound, reply, error)
+
+    def _settled(self, cell: Cell, inbound: InboundMessage, reply: Reply[Any],
+                 error: BaseException | None = None) -> None:
+        if error is None:
+            error = reply.exception()
+        # (a streamed answer's value went as its items)
+        value = None if error is not None or isinstance(reply, StreamReply) else reply.result()
         if inbound.expects_reply:
             inbound.settle(value, error, True)
             return

@@ -24,6 +24,7 @@ from ._envelope import Envelope, _next_id
 from ._messages import Terminated
 from ._ref import ActorRef
 from ._reply import Reply
+from ._streams import AskStream, StreamReply, check_buffer
 
 if TYPE_CHECKING:
     from ._remote import RemoteNode
@@ -42,6 +43,7 @@ class _RemoteTarget:
 
     __slots__ = ("ref", "watchers")
 
+    waiting_on = None  # (read by the deadlock guard: a remote name waits on nobody known here)
     stopped = False  # (read by Cell.watch: a remote name is never "stopped" up front)
     stop_reason = None
     current = None  # (read by the tracer for a message's parent: another node's, unknown here)
@@ -64,6 +66,70 @@ class _RemoteTarget:
                 watcher.watching.pop(self, None)
             if not watcher.closed:
                 watcher.deliver_system(Terminated(self.ref, reason))
+
+
+class _RemoteAskStream(AskStream[Any]):
+    """`AskStream` over the wire: the same reading end, fed by the transport."""
+
+    __slots__ = ("_give_up", "_ref")
+
+    _ref: RemoteRef
+    _give_up: Callable[[], None] | None
+
+    @classmethod
+    def _for(cls, ref: RemoteRef, message: Any, timeout: float | None, buffer: int) -> _RemoteAskStream:
+        check_buffer(buffer)
+        ref._node.system._ask_timeout(timeout)  # bad timeouts fail here, not on entering
+        self = object.__new__(cls)
+        self._ref = ref
+        self._cell = ref._target  # type: ignore[assignment]  # (only its name and waiting_on are read)
+        self._message = message
+        self._timeout = timeout
+        self._buffer = buffer
+        self._reply = None
+        self._give_up = None
+        return self
+
+    async def __aenter__(self) -> _RemoteAskStream:
+        if self._reply is not None:
+            raise RuntimeError("an ask_stream() can be entered once; call ref.ask_stream(...) again")
+        ref = self._ref
+        system = ref._node.system
+        deadline, seconds, inherited = ask_deadline(system._ask_timeout(self._timeout))
+        sender, trace_id = ref._origin()
+        reply = StreamReply._open(system, ref._target, self._buffer)  # type: ignore[arg-type]
+        channel = reply._channel
+        channel.opened = True  # (every item comes as an item: the end carries no value)
+        reply.envelope = Envelope(self._message, None, reply, _next_id(), trace_id)
+
+        def on_item(item: Any) -> None:
+            if not reply.done():
+                channel.items.append(item)
+                channel.wake_reader()
+
+        give_up = ref._node.transport.request_stream(
+            ref._remote_name, self._message, sender=sender, trace_id=trace_id,
+            timeout=None if seconds == math.inf else seconds, on_item=on_item,
+            on_reply=lambda value, error: None if reply._set(None, error) else None,
+        )
+        self._reply, self._give_up = reply, give_up
+        reply.add_done_callback(lambda _: give_up())  # (past the deadline: the producer is told to stop)
+        if seconds != math.inf:
+            system._deadlines.add(reply, deadline, seconds, ref._remote_name, inherited)
+        await trio.lowlevel.checkpoint()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        reply = self._reply
+        if reply is not None and not reply.done():
+            reply._channel.reader_gone = True
+            reply._abandon()
+            if self._give_up is not None:
+                self._give_up()  # the serving node cuts its producer
+
+    def __repr__(self) -> str:
+        state = "new" if self._reply is None else ("ended" if self._reply.done() else "open")
+        return f"<AskStream {type(self._message).__name__} to {self._ref.path} ({state})>"
 
 
 class RemoteRef(ActorRef[Any]):
@@ -184,12 +250,21 @@ class RemoteRef(ActorRef[Any]):
             system._deadlines.add(reply, deadline, seconds, self._remote_name, inherited)
         return reply, forget
 
-    def ask_stream(self, message: Any, timeout: float | None = None, buffer: int = 16) -> NoReturn:
-        """Not available for a remote actor yet: raises TypeError."""
-        raise TypeError(
-            f"ask_stream to the remote actor '{self.name}' is not supported yet: ask it for the whole "
-            f"answer with ask(), or stream from an actor of this node"
-        )
+    def ask_stream(self, message: Any, timeout: float | None = None, buffer: int = 16) -> AskStream[Any]:
+        """Ask for a streamed answer: ``async with ref.ask_stream(m) as items``, as locally.
+
+        Items arrive in the order the remote handler sends them; the handler's
+        error comes after the items sent before it; past the deadline (which
+        travels with the ask) the iteration raises `AskTimeout`. Leaving the
+        block early tells the serving node to cut the producer. The producer
+        runs at most ``actors._remote.STREAM_BUFFER`` items ahead of Redis;
+        items Redis holds are delivered to the asker without waiting for it to
+        read them (``buffer`` is checked, and kept for symmetry with local refs).
+
+        Raises:
+          TypeError, ValueError: bad ``buffer`` or ``timeout``; on entering, what `tell` raises.
+        """
+        return _RemoteAskStream._for(self, message, timeout, buffer)
 
     def tell_from_thread(self, message: Any) -> None:
         """`tell` from a thread outside trio (handed to the event loop)."""

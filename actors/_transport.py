@@ -64,6 +64,10 @@ class InboundMessage:
         handle because it was stopping).
       deadline: an ask's deadline as Unix time (``time.time()``), or None; the
         handler serving it runs under it, as under a local ask's deadline.
+      send_item: for an ask made with ``ask_stream``, sends one item of the
+        answer to the asker (before ``settle`` ends the stream); else None.
+      on_cancel: set by the system for a streamed ask: the transport calls it
+        when the asker leaves the stream early.
     """
 
     name: str
@@ -73,6 +77,8 @@ class InboundMessage:
     expects_reply: bool
     settle: Callable[[Any, BaseException | None, bool], None]
     deadline: float | None = None
+    send_item: Callable[[Any], None] | None = None
+    on_cancel: Callable[[], None] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -137,6 +143,21 @@ class Transport(Protocol):
         """Ask: queue ``message`` (``timeout`` seconds to answer, None: no deadline) and
         call ``on_reply`` with the answer. Returns a function that forgets the ask (its
         asker gave up); a later answer is dropped."""
+
+    def request_stream(
+        self,
+        name: str,
+        message: Any,
+        *,
+        sender: str | None,
+        trace_id: int,
+        timeout: float | None,
+        on_item: Callable[[Any], None],
+        on_reply: ReplyCallback,
+    ) -> Callable[[], None]:
+        """Ask for a streamed answer: ``on_item`` for each item in order, then
+        ``on_reply`` once at its end. Returns a function that gives the stream up
+        (the serving node is told to stop its producer)."""
 
     async def serving(self, name: str) -> list[str]:
         """The nodes that serve ``name`` now."""

@@ -42,6 +42,7 @@ import trio
 from .._transport import InboundMessage, RemoteError, TransportHooks
 from ._client import Client, Keys, is_nogroup
 from ._outbox import FIELD, Ack, Outbox, Reply
+from ._replies import Replies
 from ._resp import Channel, Words, entries
 from ._wire import Codec, Frame, Kind, WireError
 
@@ -76,6 +77,7 @@ class Inbox:
         outbox: Outbox,
         hooks: TransportHooks,
         settings: InboxSettings,
+        replies: Replies | None = None,
     ) -> None:
         self.name = name
         self.deliver = deliver
@@ -88,6 +90,7 @@ class Inbox:
         self._outbox = outbox
         self._hooks = hooks
         self._settings = settings
+        self._replies = replies
         self._consumer = hooks.node
         self._in_flight: set[bytes] = set()
         self._room = trio.Event()
@@ -227,7 +230,7 @@ class Inbox:
         except WireError as exc:
             self._reject(entry_id, data, None, str(exc))
             return
-        if frame.kind is not Kind.TELL and frame.kind is not Kind.ASK:
+        if frame.kind is not Kind.TELL and frame.kind is not Kind.ASK and frame.kind is not Kind.STREAM:
             self._reject(entry_id, data, frame, f"a {frame.kind.name} frame in an inbox")
             return
         try:
@@ -235,37 +238,56 @@ class Inbox:
         except WireError as exc:
             self._reject(entry_id, data, frame, str(exc))
             return
-        if frame.kind is Kind.ASK and frame.deadline is not None and time.time() > frame.deadline:
+        asks = frame.kind is not Kind.TELL
+        if asks and frame.deadline is not None and time.time() > frame.deadline:
             self._reject(entry_id, message, None, f"an ask past its deadline (by {time.time() - frame.deadline:.3f} s): "
                                                   f"its asker has given up, so it was not handled")
             return
         self._in_flight.add(entry_id)
         self.delivered += 1
-        self.deliver(InboundMessage(
+        unwatch: list[Callable[[], None]] = []
+        inbound = InboundMessage(
             name=self.name,
             message=message,
             sender=frame.sender,
             trace_id=frame.trace,
-            expects_reply=frame.kind is Kind.ASK,
-            settle=lambda value, error, handled: self._settle(entry_id, frame, value, error, handled),
-            deadline=frame.deadline if frame.kind is Kind.ASK else None,
-        ))
+            expects_reply=asks,
+            settle=lambda value, error, handled: self._settle(entry_id, frame, value, error, handled, unwatch),
+            deadline=frame.deadline if asks else None,
+        )
+        if frame.kind is Kind.STREAM and self._replies is not None and self._replies.is_reply_key(frame.reply_to):
+            assert frame.reply_to is not None
+            inbound.send_item = lambda item: self._send_item(frame, item)
+            unwatch.append(self._replies.watch_cancel(
+                frame.reply_to, frame.cid, lambda: inbound.on_cancel() if inbound.on_cancel is not None else None,
+            ))
+        self.deliver(inbound)
 
     def _reject(self, entry_id: bytes, what: Any, frame: Frame | None, reason: str) -> None:
         """Bad input: a dead letter with the reason, acknowledged; an asker learns why."""
         log.warning("dropped an entry of the inbox of '%s' (%s): %s", self.name, entry_id.decode(), reason)
         self._hooks.dead_letter(what, self.name, f"rejected from the inbox: {reason}", None)
-        if frame is not None and frame.kind is Kind.ASK:
+        if frame is not None and frame.kind is not Kind.TELL:
             self._answer(frame, None, RemoteError("WireError", reason))
         self._outbox.put(Ack(self.key, self.group, entry_id), force=True)
 
-    def _settle(self, entry_id: bytes, frame: Frame, value: Any, error: BaseException | None, handled: bool) -> None:
+    def _settle(self, entry_id: bytes, frame: Frame, value: Any, error: BaseException | None, handled: bool,
+                unwatch: list[Callable[[], None]]) -> None:
         self._in_flight.discard(entry_id)
         self._room.set()
-        if frame.kind is Kind.ASK:
+        for stop_watching in unwatch:
+            stop_watching()
+        if frame.kind is not Kind.TELL:
             self._answer(frame, value, error)
         if handled:
             self._outbox.put(Ack(self.key, self.group, entry_id), force=True)
+
+    def _send_item(self, frame: Frame, item: Any) -> None:
+        """One item of a streamed answer, to the asker's reply stream (in order, through
+        the outbox). Raises TypeError or ValueError for an item that cannot cross."""
+        assert frame.reply_to is not None and self._replies is not None
+        data = self._codec.encode(Kind.ITEM, item, cid=frame.cid, trace=frame.trace, reply_to=self._replies.key)
+        self._outbox.put(Reply(frame.reply_to, self._settings.reply_maxlen, data), force=True)
 
     def _answer(self, frame: Frame, value: Any, error: BaseException | None) -> None:
         reply_to = frame.reply_to

@@ -171,6 +171,8 @@ class RedisTransport:
                 raise client.error(exc) from None
             self._client, self._replies, self._liveness = client, replies, liveness
             self._outbox = Outbox(client, size=self.outbox_size)
+            replies.outbox = self._outbox
+            replies.maxlen = self._settings.reply_maxlen
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 self._serving = True
@@ -240,7 +242,8 @@ class RedisTransport:
             existing.deliver = deliver
             return
         inbox = Inbox(name, deliver, client=self._client, keys=self._keys, codec=self.codec,
-                      outbox=self._outbox, hooks=self._require_attached(), settings=self._settings)
+                      outbox=self._outbox, hooks=self._require_attached(), settings=self._settings,
+                      replies=self._replies)
         try:
             await inbox.ensure_group()
             await self._liveness.join(name)
@@ -322,12 +325,47 @@ class RedisTransport:
         on_reply: ReplyCallback,
     ) -> Callable[[], None]:
         """Ask (see `Transport.request`): the deadline travels with the message."""
+        assert self._replies is not None
+        return self._ask(Kind.ASK, name, message, sender, trace_id, timeout, self._replies.open_slot(on_reply))
+
+    def request_stream(
+        self,
+        name: str,
+        message: Any,
+        *,
+        sender: str | None,
+        trace_id: int,
+        timeout: float | None,
+        on_item: Callable[[Any], None],
+        on_reply: ReplyCallback,
+    ) -> Callable[[], None]:
+        """Ask for a streamed answer (see `Transport.request_stream`). Leaving early
+        sends a CANCEL to the serving node once it is known (its first item)."""
+        replies = self._replies
+        assert replies is not None
+        server: list[str | None] = [None]
+
+        def item(value: Any, from_node: str | None) -> None:
+            server[0] = from_node
+            on_item(value)
+
+        cid = replies.open_stream(item, on_reply)
+        forget = self._ask(Kind.STREAM, name, message, sender, trace_id, timeout, cid)
+
+        def give_up() -> None:
+            if replies.streaming(cid):  # still open: tell its producer (later items get a CANCEL too)
+                replies.cancel(server[0], cid)
+            forget()
+
+        return give_up
+
+    def _ask(self, kind: Kind, name: str, message: Any, sender: str | None, trace_id: int,
+             timeout: float | None, cid: int) -> Callable[[], None]:
         outbox, key = self._outbox_for(name)
         replies = self._replies
         assert replies is not None
-        cid = replies.open_slot(on_reply)
         try:
-            data = self.codec.encode(Kind.ASK, message, cid=cid, trace=trace_id, sender=sender,
+            data = self.codec.encode(kind, message, cid=cid, trace=trace_id, sender=sender,
                                      reply_to=replies.key, timeout=timeout)
 
             def done(accepted: bool, error: BaseException | None) -> None:
