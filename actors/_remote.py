@@ -34,11 +34,7 @@ if TYPE_CHECKING:
     from ._cell import Cell
     from ._system import ActorSystem
 
-__all__ = ["STREAM_BUFFER", "RemoteNode", "check_node"]
-
-#: Items a remote ``ask_stream``'s producer may have ahead of Redis on its node
-#: (its ``send`` waits beyond that); the asker's ``buffer`` bounds the rest.
-STREAM_BUFFER = 16
+__all__ = ["RemoteNode", "check_node"]
 
 log = logging.getLogger("actors")
 
@@ -189,7 +185,7 @@ class RemoteNode:
             return
         sender = self.ref(inbound.sender) if inbound.sender is not None else None
         streamed = inbound.send_item is not None
-        reply: Reply[Any] = (StreamReply._open(self.system, cell, STREAM_BUFFER) if streamed
+        reply: Reply[Any] = (StreamReply._open(self.system, cell, max(1, inbound.window)) if streamed
                              else Reply._create(self.system, cell))
         envelope = Envelope(inbound.message, sender, reply, _next_id(), inbound.trace_id)
         reply.envelope = envelope
@@ -218,8 +214,26 @@ class RemoteNode:
         its end (after the last item, so the asker sees the items before the end)."""
         assert inbound.send_item is not None
         error: BaseException | None = None
+        # Flow control: send while the asker's credit lasts (it grants more as it
+        # reads); meanwhile the handler's send() waits once the local buffer is full.
+        credit = max(1, inbound.window)
+        more = trio.Event()
+
+        def granted(items: int) -> None:
+            nonlocal credit
+            credit += items
+            more.set()
+
+        inbound.on_credit = granted
+        reply.add_done_callback(lambda _: more.set())  # (the end, a cancel, the deadline)
         try:
             async for item in reading(reply):
+                while credit <= 0 and not reply._channel.reader_gone and not reply._abandoned:
+                    await more.wait()
+                    more = trio.Event()
+                if reply._channel.reader_gone or reply._abandoned:
+                    break
+                credit -= 1
                 try:
                     inbound.send_item(item)
                 except (TypeError, ValueError) as exc:  # an item that cannot cross the wire

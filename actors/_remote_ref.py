@@ -25,6 +25,7 @@ from ._messages import Terminated
 from ._ref import ActorRef
 from ._reply import Reply
 from ._streams import AskStream, StreamReply, check_buffer
+from ._transport import StreamHandle
 
 if TYPE_CHECKING:
     from ._remote import RemoteNode
@@ -71,10 +72,10 @@ class _RemoteTarget:
 class _RemoteAskStream(AskStream[Any]):
     """`AskStream` over the wire: the same reading end, fed by the transport."""
 
-    __slots__ = ("_give_up", "_ref")
+    __slots__ = ("_handle", "_ref")
 
     _ref: RemoteRef
-    _give_up: Callable[[], None] | None
+    _handle: StreamHandle | None
 
     @classmethod
     def _for(cls, ref: RemoteRef, message: Any, timeout: float | None, buffer: int) -> _RemoteAskStream:
@@ -87,7 +88,7 @@ class _RemoteAskStream(AskStream[Any]):
         self._timeout = timeout
         self._buffer = buffer
         self._reply = None
-        self._give_up = None
+        self._handle = None
         return self
 
     async def __aenter__(self) -> _RemoteAskStream:
@@ -107,13 +108,13 @@ class _RemoteAskStream(AskStream[Any]):
                 channel.items.append(item)
                 channel.wake_reader()
 
-        give_up = ref._node.transport.request_stream(
+        handle = ref._node.transport.request_stream(
             ref._remote_name, self._message, sender=sender, trace_id=trace_id,
             timeout=None if seconds == math.inf else seconds, on_item=on_item,
             on_reply=lambda value, error: None if reply._set(None, error) else None,
         )
-        self._reply, self._give_up = reply, give_up
-        reply.add_done_callback(lambda _: give_up())  # (past the deadline: the producer is told to stop)
+        self._reply, self._handle = reply, handle
+        reply.add_done_callback(lambda _: handle.give_up())  # (past the deadline: the producer is told to stop)
         if seconds != math.inf:
             system._deadlines.add(reply, deadline, seconds, ref._remote_name, inherited)
         await trio.lowlevel.checkpoint()
@@ -124,8 +125,14 @@ class _RemoteAskStream(AskStream[Any]):
         if reply is not None and not reply.done():
             reply._channel.reader_gone = True
             reply._abandon()
-            if self._give_up is not None:
-                self._give_up()  # the serving node cuts its producer
+            if self._handle is not None:
+                self._handle.give_up()  # the serving node cuts its producer
+
+    async def __anext__(self) -> Any:
+        item = await super().__anext__()
+        if self._handle is not None:
+            self._handle.took(1)  # (flow control: the producer may send one more)
+        return item
 
     def __repr__(self) -> str:
         state = "new" if self._reply is None else ("ended" if self._reply.done() else "open")
@@ -256,10 +263,10 @@ class RemoteRef(ActorRef[Any]):
         Items arrive in the order the remote handler sends them; the handler's
         error comes after the items sent before it; past the deadline (which
         travels with the ask) the iteration raises `AskTimeout`. Leaving the
-        block early tells the serving node to cut the producer. The producer
-        runs at most ``actors._remote.STREAM_BUFFER`` items ahead of Redis;
-        items Redis holds are delivered to the asker without waiting for it to
-        read them (``buffer`` is checked, and kept for symmetry with local refs).
+        block early tells the serving node to cut the producer. Flow control is
+        credit-based: the producer may send a window of 16 items the asker has
+        not read (more as it reads), and its ``send`` waits once another 16 wait
+        on its node; ``buffer`` is checked and kept for symmetry with local refs.
 
         Raises:
           TypeError, ValueError: bad ``buffer`` or ``timeout``; on entering, what `tell` raises.

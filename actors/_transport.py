@@ -19,7 +19,7 @@ from ._exceptions import ActorError
 if TYPE_CHECKING:
     from ._ref import ActorRef
 
-__all__ = ["InboundMessage", "RemoteError", "ReplyCallback", "Transport", "TransportHooks"]
+__all__ = ["InboundMessage", "RemoteError", "ReplyCallback", "StreamHandle", "Transport", "TransportHooks"]
 
 #: Called once with (value, None) or (None, error) when an ask's answer arrives.
 ReplyCallback = Callable[[Any, BaseException | None], None]
@@ -68,6 +68,8 @@ class InboundMessage:
         answer to the asker (before ``settle`` ends the stream); else None.
       on_cancel: set by the system for a streamed ask: the transport calls it
         when the asker leaves the stream early.
+      window: for a streamed ask, how many items may be sent before the asker
+        grants more; ``on_credit(n)`` (set by the system) is called as it does.
     """
 
     name: str
@@ -79,6 +81,21 @@ class InboundMessage:
     deadline: float | None = None
     send_item: Callable[[Any], None] | None = None
     on_cancel: Callable[[], None] | None = None
+    on_credit: Callable[[int], None] | None = None
+    window: int = 0
+
+
+@attrs.frozen
+class StreamHandle:
+    """The asking end of a streamed ask on a transport.
+
+    Attributes:
+      took: ``took(n)``: the asker has read ``n`` more items (the producer may send more).
+      give_up: the asker left early (the producer is told to stop); also forgets the ask.
+    """
+
+    took: Callable[[int], None]
+    give_up: Callable[[], None]
 
 
 @attrs.frozen(kw_only=True)
@@ -154,10 +171,10 @@ class Transport(Protocol):
         timeout: float | None,
         on_item: Callable[[Any], None],
         on_reply: ReplyCallback,
-    ) -> Callable[[], None]:
+    ) -> StreamHandle:
         """Ask for a streamed answer: ``on_item`` for each item in order, then
-        ``on_reply`` once at its end. Returns a function that gives the stream up
-        (the serving node is told to stop its producer)."""
+        ``on_reply`` once at its end. The handle's ``took(n)`` says the asker read
+        ``n`` items (flow control); ``give_up()`` tells the serving node to stop."""
 
     async def serving(self, name: str) -> list[str]:
         """The nodes that serve ``name`` now."""

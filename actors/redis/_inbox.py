@@ -42,7 +42,7 @@ import trio
 from .._transport import InboundMessage, RemoteError, TransportHooks
 from ._client import Client, Keys, is_nogroup
 from ._outbox import FIELD, Ack, Outbox, Reply
-from ._replies import Replies
+from ._replies import STREAM_WINDOW, Replies
 from ._resp import Channel, Words, entries
 from ._wire import Codec, Frame, Kind, WireError
 
@@ -258,9 +258,9 @@ class Inbox:
         if frame.kind is Kind.STREAM and self._replies is not None and self._replies.is_reply_key(frame.reply_to):
             assert frame.reply_to is not None
             inbound.send_item = lambda item: self._send_item(frame, item)
-            unwatch.append(self._replies.watch_cancel(
-                frame.reply_to, frame.cid, lambda: inbound.on_cancel() if inbound.on_cancel is not None else None,
-            ))
+            inbound.window = STREAM_WINDOW
+            unwatch.append(self._replies.watch_controls(frame.reply_to, frame.cid,
+                                                        lambda kind, count: _control(inbound, kind, count)))
         self.deliver(inbound)
 
     def _reject(self, entry_id: bytes, what: Any, frame: Frame | None, reason: str) -> None:
@@ -303,3 +303,12 @@ class Inbox:
         else:
             data = codec.encode_failure(error, cid=frame.cid, trace=frame.trace)
         self._outbox.put(Reply(reply_to, self._settings.reply_maxlen, data), force=True)
+
+
+def _control(inbound: InboundMessage, kind: Kind, count: int) -> None:
+    """A CANCEL or CREDIT frame for a streamed ask this node serves."""
+    if kind is Kind.CANCEL:
+        if inbound.on_cancel is not None:
+            inbound.on_cancel()
+    elif count > 0 and inbound.on_credit is not None:
+        inbound.on_credit(count)

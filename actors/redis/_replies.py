@@ -17,7 +17,8 @@ REPLY or FAILURE); each ITEM names the serving node's reply stream, where the
 asker writes a CANCEL frame when it leaves early. An ITEM that finds no slot
 (its asker has left) is answered with a CANCEL too, so a producer stops at its
 next item even when the asker left before the first one. The serving side
-records, per streamed ask it serves, what to cancel (`watch_cancel`).
+records, per streamed ask it serves, where its CANCEL and CREDIT frames go
+(`watch_controls`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,11 @@ from ._outbox import FIELD, Outbox, Reply
 from ._resp import Channel, Words, entries
 from ._wire import Codec, Kind, WireError
 
-__all__ = ["Replies"]
+__all__ = ["STREAM_WINDOW", "Replies"]
+
+#: Items a streamed answer's producer may send before its asker has read them;
+#: the asker grants more with CREDIT frames as it reads (half a window at a time).
+STREAM_WINDOW = 16
 
 log = logging.getLogger("actors.redis")
 
@@ -55,7 +60,7 @@ class Replies:
         # (asker side) a streamed ask's items: on_item(value, serving node's reply stream)
         self._items: dict[int, Callable[[Any, str | None], None]] = {}
         # (serving side) the streamed asks served here, by (asker's reply stream, cid)
-        self._cancels: dict[tuple[str, int], Callable[[], None]] = {}
+        self._controls: dict[tuple[str, int], Callable[[Kind, int], None]] = {}
         self.outbox: Outbox | None = None  # set by the transport: CANCEL frames go out through it
         self.maxlen = 10_000
 
@@ -88,25 +93,26 @@ class Replies:
 
     def cancel(self, server: str | None, cid: int) -> None:
         """Tell the node serving streamed ask ``cid`` (its reply stream ``server``) to stop."""
+        self._control(Kind.CANCEL, server, cid, 0)
+
+    def grant(self, server: str | None, cid: int, items: int) -> None:
+        """Let the node serving streamed ask ``cid`` send ``items`` more items."""
+        self._control(Kind.CREDIT, server, cid, items)
+
+    def _control(self, kind: Kind, server: str | None, cid: int, count: int) -> None:
         if self.outbox is None or not self.is_reply_key(server):
             return
         assert server is not None
-        data = self._codec.encode(Kind.CANCEL, None, cid=cid, trace=0, reply_to=self.key)
+        data = self._codec.encode(kind, count, cid=cid, trace=0, reply_to=self.key)
         self.outbox.put(Reply(server, self.maxlen, data), force=True)
 
-    def watch_cancel(self, asker: str, cid: int, on_cancel: Callable[[], None]) -> Callable[[], None]:
-        """(Serving side) call ``on_cancel`` if the asker of stream ``cid`` cancels it;
-        returns the function that stops watching (the stream ended)."""
+    def watch_controls(self, asker: str, cid: int, on_control: Callable[[Kind, int], None]) -> Callable[[], None]:
+        """(Serving side) route the CANCEL and CREDIT frames of stream ``cid`` of
+        ``asker`` (its reply stream) to ``on_control(kind, count)``; returns the
+        function that stops the routing (the stream ended)."""
         route = (asker, cid)
-        self._cancels[route] = on_cancel
-        return lambda: None if self._cancels.get(route) is not on_cancel else self._cancels.pop(route)
-
-    def fail(self, cid: int, error: BaseException) -> None:
-        """Complete an ask that could not even be sent."""
-        self._items.pop(cid, None)
-        slot = self._slots.pop(cid, None)
-        if slot is not None:
-            slot(None, error)
+        self._controls[route] = on_control
+        return lambda: None if self._controls.get(route) is not on_control else self._controls.pop(route)
 
     async def create(self, ttl_ms: int) -> None:
         """Make the stream (with a first entry, so NOMKSTREAM writes find it) and its TTL."""
@@ -158,10 +164,14 @@ class Replies:
         if frame.kind is Kind.ITEM:
             self._item(frame)
             return
-        if frame.kind is Kind.CANCEL:
-            on_cancel = self._cancels.pop((frame.reply_to or "", frame.cid), None)
-            if on_cancel is not None:
-                on_cancel()
+        if frame.kind is Kind.CANCEL or frame.kind is Kind.CREDIT:
+            on_control = self._controls.get((frame.reply_to or "", frame.cid))
+            if on_control is not None:
+                try:
+                    count = self._codec.decode_message(frame)
+                except WireError:
+                    count = 0
+                on_control(frame.kind, count if isinstance(count, int) and not isinstance(count, bool) else 0)
             return
         self._items.pop(frame.cid, None)
         slot = self._slots.pop(frame.cid, None)

@@ -11,12 +11,12 @@ from typing import Any
 import trio
 
 from .._exceptions import ActorStopped, MailboxFull
-from .._transport import InboundMessage, ReplyCallback, TransportHooks
+from .._transport import InboundMessage, ReplyCallback, StreamHandle, TransportHooks
 from ._client import Client, Keys, TransportError, check_namespace, check_public_name
 from ._inbox import Inbox, InboxSettings
 from ._liveness import Liveness
 from ._outbox import Outbox, Post
-from ._replies import Replies
+from ._replies import STREAM_WINDOW, Replies
 from ._wire import Codec, Kind
 
 __all__ = ["RedisTransport"]
@@ -338,9 +338,10 @@ class RedisTransport:
         timeout: float | None,
         on_item: Callable[[Any], None],
         on_reply: ReplyCallback,
-    ) -> Callable[[], None]:
+    ) -> StreamHandle:
         """Ask for a streamed answer (see `Transport.request_stream`). Leaving early
-        sends a CANCEL to the serving node once it is known (its first item)."""
+        sends a CANCEL to the serving node once it is known (its first item; a later
+        item finds no slot and is answered with a CANCEL too); reading sends CREDIT."""
         replies = self._replies
         assert replies is not None
         server: list[str | None] = [None]
@@ -357,7 +358,15 @@ class RedisTransport:
                 replies.cancel(server[0], cid)
             forget()
 
-        return give_up
+        owed = [0]
+
+        def took(items: int) -> None:
+            owed[0] += items
+            if owed[0] >= STREAM_WINDOW // 2 and replies.streaming(cid):
+                replies.grant(server[0], cid, owed[0])
+                owed[0] = 0
+
+        return StreamHandle(took, give_up)
 
     def _ask(self, kind: Kind, name: str, message: Any, sender: str | None, trace_id: int,
              timeout: float | None, cid: int) -> Callable[[], None]:

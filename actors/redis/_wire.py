@@ -51,6 +51,7 @@ class Kind(enum.IntEnum):
     STREAM = 4  # an ask whose answer comes as ITEM frames, then a REPLY (its end) or a FAILURE
     ITEM = 5  # one item of a streamed answer; reply_to: the serving node's reply stream (for CANCEL)
     CANCEL = 6  # the asker left a stream early (to the serving node's reply stream; cid, reply_to: the ask's)
+    CREDIT = 7  # the asker read items: the producer may send that many more (body: the count; routed as CANCEL)
 
 
 class Frame(msgspec.Struct, array_like=True, frozen=True):

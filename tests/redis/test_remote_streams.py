@@ -14,8 +14,9 @@ from nodekit import ERRORS, MESSAGES, Overdrawn
 class Producer(Actor):
     """Streams on ``[what, n]`` (plain data, so no type to list)."""
 
-    def __init__(self, cancelled: trio.Event) -> None:
+    def __init__(self, cancelled: trio.Event, sent: list[int] | None = None) -> None:
         self.cancelled = cancelled
+        self.sent = sent if sent is not None else []
 
     async def receive(self, message: Any) -> Any:
         what, n = message
@@ -25,6 +26,7 @@ class Producer(Actor):
         try:
             for i in range(n):
                 await stream.send(i)
+                self.sent.append(i)
                 if what == "forever":
                     await trio.sleep(0.01)
         except trio.Cancelled:
@@ -100,3 +102,20 @@ async def test_remote_ask_stream_checks_its_arguments_at_once(make_transport: An
         with pytest.raises(TypeError, match="not a message type"):
             async with b.remote("producer").ask_stream(object(), timeout=1):
                 pass
+
+
+async def test_a_remote_producer_runs_at_most_two_windows_ahead_of_a_slow_reader(make_transport: Any) -> None:
+    cancelled = trio.Event()
+    sent: list[int] = []
+    async with open_actor_system(node="a", transport=transport_for(make_transport)) as a, \
+            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+        await a.spawn(Producer, cancelled, sent, name="producer", public=True)
+        got: list[int] = []
+        async with b.remote("producer").ask_stream(["count", 200], timeout=30) as items:
+            async for item in items:
+                got.append(item)
+                if item == 0:
+                    await trio.sleep(0.5)  # a slow reader: the producer must wait for it
+                    # 16 items on the wire unread (the window) and 16 waiting on node a, no more
+                    assert 16 <= len(sent) <= 2 * 16 + 1
+        assert got == list(range(200)) and len(sent) == 200
