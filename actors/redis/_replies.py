@@ -87,6 +87,13 @@ class Replies:
         self._slots.pop(cid, None)
         self._items.pop(cid, None)
 
+    def fail(self, cid: int, error: BaseException) -> None:
+        """Complete an ask that could not even be sent."""
+        self._items.pop(cid, None)
+        slot = self._slots.pop(cid, None)
+        if slot is not None:
+            slot(None, error)
+
     def streaming(self, cid: int) -> bool:
         """True while streamed ask ``cid`` waits for items (not ended, not forgotten)."""
         return cid in self._items
