@@ -285,7 +285,8 @@ class Inbox:
     def _send_item(self, frame: Frame, item: Any) -> None:
         """One item of a streamed answer, to the asker's reply stream (in order, through
         the outbox). Raises TypeError or ValueError for an item that cannot cross."""
-        assert frame.reply_to is not None and self._replies is not None
+        assert frame.reply_to is not None
+        assert self._replies is not None
         data = self._codec.encode(Kind.ITEM, item, cid=frame.cid, trace=frame.trace, reply_to=self._replies.key)
         self._outbox.put(Reply(frame.reply_to, self._settings.reply_maxlen, data), force=True)
 

@@ -119,7 +119,12 @@ class Replies:
         function that stops the routing (the stream ended)."""
         route = (asker, cid)
         self._controls[route] = on_control
-        return lambda: None if self._controls.get(route) is not on_control else self._controls.pop(route)
+
+        def stop() -> None:
+            if self._controls.get(route) is on_control:
+                del self._controls[route]
+
+        return stop
 
     async def create(self, ttl_ms: int) -> None:
         """Make the stream (with a first entry, so NOMKSTREAM writes find it) and its TTL."""
