@@ -119,3 +119,16 @@ async def test_a_remote_producer_runs_at_most_two_windows_ahead_of_a_slow_reader
                     # 16 items on the wire unread (the window) and 16 waiting on node a, no more
                     assert 16 <= len(sent) <= 2 * 16 + 1
         assert got == list(range(200)) and len(sent) == 200
+
+
+async def test_leaving_before_the_first_item_cuts_the_producer_at_its_first_item(make_transport: Any) -> None:
+    cancelled = trio.Event()
+    sent: list[int] = []
+    async with open_actor_system(node="a", transport=transport_for(make_transport)) as a, \
+            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+        await a.spawn(Producer, cancelled, sent, name="producer", public=True)
+        async with b.remote("producer").ask_stream(["forever", 100_000], timeout=60):
+            pass  # left before any item came: the serving node is not known yet
+        with trio.fail_after(5):  # its first item finds no asker and is answered with a CANCEL
+            await cancelled.wait()
+        assert len(sent) < 100
