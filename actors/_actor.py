@@ -6,14 +6,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from . import _cell as _cell_module
-from ._cell import STOP
+from ._checks import check_instance
 from ._exceptions import ActorError, UnhandledMessage
+from ._ref import ActorRef
+from ._states import Directive
 from ._text import safe_repr
 
 if TYPE_CHECKING:
-    from ._cell import Cell, Directive
+    from ._cell import Cell
     from ._envelope import Envelope
-    from ._ref import ActorRef
     from ._reply import DeferredReply
     from ._system import ActorSystem
     from ._timers import Timer
@@ -225,7 +226,7 @@ class Actor:
 
         A plain actor stops a child that failed or exited (a supervisor restarts).
         """
-        return STOP
+        return Directive.stop()
 
     async def _actors_before_restart(self) -> None:
         """This actor is being restarted in place: by default its children stop.
@@ -246,11 +247,7 @@ _cell_module._base_on_start = Actor.on_start
 
 
 def _cell_of(ref: Any, verb: str) -> Cell:
-    from ._ref import ActorRef
-
-    if not isinstance(ref, ActorRef):
-        raise TypeError(f"{verb}() takes an ActorRef, not {type(ref).__name__}")
-    return ref._cell
+    return check_instance(ref, ActorRef, verb, "an ActorRef")._cell
 
 
 def check_actor_class(actor_cls: Any, verb: str) -> None:

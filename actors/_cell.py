@@ -31,6 +31,7 @@ from ._exceptions import ActorError, ActorStopped, AskAbandoned, DeadlockError, 
 from ._mailbox import Mailbox
 from ._messages import Terminated
 from ._ref import ActorRef
+from ._states import Control, Directive, DirectiveKind, LifeState, Phase
 from ._reply import DeferredReply, Reply
 from ._text import SafeRepr, safe_repr
 from ._timers import Timer
@@ -48,44 +49,10 @@ async def _noop_on_start(self: Any) -> None:  # replaced below by Actor.on_start
 
 _base_on_start: Any = _noop_on_start
 
-__all__ = ["RESTART", "RESUME", "STOP", "SUSPEND", "Cell", "Directive", "current_cell"]
+__all__ = ["Cell", "current_cell"]
 
 log = logging.getLogger("actors")
 
-
-
-class Directive:
-    """What a parent tells a child whose incarnation ended: a tiny value object."""
-
-    __slots__ = ("delay", "kind", "reason")
-
-    def __init__(self, kind: str, delay: float = 0.0, reason: BaseException | None = None) -> None:
-        self.kind = kind
-        self.delay = delay
-        self.reason = reason
-
-    def __repr__(self) -> str:
-        return f"Directive({self.kind}, delay={self.delay})"
-
-
-STOP = Directive("stop")
-SUSPEND = Directive("suspend")  # end the incarnation, keep the cell, wait for RESUME or STOP
-
-
-def RESTART(delay: float = 0.0) -> Directive:  # noqa: N802 - reads as a constant
-    """Restart after ``delay`` seconds."""
-    return Directive("restart", delay)
-
-
-def RESUME(reason: BaseException | None) -> Directive:  # noqa: N802
-    """Start a new incarnation of a suspended cell (``on_restart(reason)`` if given)."""
-    return Directive("resume", 0.0, reason)
-
-
-# control requests
-_EXIT = "exit"  # the actor called self.stop(): a normal exit, the parent decides
-_STOP = "stop"  # stopped from outside: terminate
-_SUSPEND = "suspend"  # the parent restarts this cell in place
 
 
 class Cell:
@@ -97,12 +64,9 @@ class Cell:
         "args",
         "children",
         "closed",
-        "control",
-        "control_reason",
         "current",
         "deferred",
         "deferred_current",
-        "directive",
         "ending",
         "home",
         "host_release",
@@ -111,19 +75,17 @@ class Cell:
         "instance",
         "kwargs",
         "last_error",
+        "life",
         "mailbox",
         "message_timeout",
         "name",
         "nursery",
         "parent",
         "path",
-        "phase",
-        "phase_event",
         "ref",
         "retired",
         "scope",
         "shutdown_timeout",
-        "signal",
         "spec",
         "start_error",
         "start_scope",
@@ -187,11 +149,8 @@ class Cell:
         self.closed = False
         self.stopped = False
         self.started = False
-        self.control: str | None = None
-        self.control_reason: BaseException | None = None
-        self.directive: Directive | None = None
+        self.life = LifeState()  # phase, pending control request, the parent's directive
         self.ending = False  # its incarnation is ending: no new children or timers
-        self.signal: trio.Event | None = None
         self.terminated: trio.Event | None = None
         self.waiting_on: list[Cell] | None = None  # cells whose answers its handler awaits
         self.sysq: list[tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]] | None = None
@@ -212,8 +171,6 @@ class Cell:
         self.spec = spec
         self.incarnations = 0
         self.in_sysq = False  # running a run_soon() job (a supervisor's restart work)
-        self.phase = "new"  # new, running, exiting (asks its parent), suspended, stopped
-        self.phase_event: trio.Event | None = None
 
     def __repr__(self) -> str:
         return f"<Cell {self.path}>"
@@ -350,7 +307,7 @@ class Cell:
         """Stop for good: close the mailbox now, let a running handler finish (bounded)."""
         if self.stopped:
             return
-        self.control = _STOP
+        self.life.request(Control.STOP)
         if not self.closed:
             self.closed = True
             self._drain(f"actor '{self.name}' was stopped before handling it")
@@ -358,23 +315,18 @@ class Cell:
 
     def request_exit(self) -> None:
         """The actor stops itself after the current message (a normal exit)."""
-        if self.control is None:
-            self.control = _EXIT
+        if self.life.request(Control.EXIT):
             self._interrupt(grace=False)
 
     def request_suspend(self, reason: BaseException | None) -> None:
         """End the current incarnation (bounded) and wait for RESUME or STOP."""
-        if self.stopped or self.control in (_STOP, _SUSPEND):
+        if self.stopped or not self.life.request(Control.SUSPEND, reason):
             return
-        self.control = _SUSPEND
-        self.control_reason = reason
         self._interrupt()
 
     def resolve(self, directive: Directive) -> None:
         """Answer a cell waiting for its parent's directive."""
-        self.directive = directive
-        if self.signal is not None:
-            self.signal.set()
+        self.life.resolve(directive)
 
     def run_soon(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
         """Run ``await fn(*args)`` in this actor's task, before its next message."""
@@ -388,8 +340,7 @@ class Cell:
             for scope in self.thread_scopes:
                 scope.cancel()  # a thread cannot be interrupted: stop waiting for it now
         self.mailbox.wake()
-        if self.signal is not None:
-            self.signal.set()
+        self.life.poke()
         if grace and self.start_scope is not None:
             deadline = trio.current_time() + self.shutdown_timeout
             if deadline < self.start_scope.deadline:
@@ -422,34 +373,26 @@ class Cell:
                 return
         await self.wait_terminated()
 
-    def _set_phase(self, phase: str) -> None:
-        self.phase = phase
-        if self.phase_event is not None:
-            self.phase_event.set()
-            self.phase_event = None
-
-    async def wait_phase(self, *phases: str) -> None:
-        """Wait until this cell is in one of ``phases`` (or stopped)."""
-        while self.phase not in phases and self.phase != "stopped":
-            if self.phase_event is None:
-                self.phase_event = trio.Event()
-            await self.phase_event.wait()
+    @property
+    def phase(self) -> Phase:
+        """Where this cell is in its life."""
+        return self.life.phase
 
     async def suspend(self, reason: BaseException | None) -> None:
         """End the current incarnation (keeping mailbox and ref) and wait until it has."""
         self.request_suspend(reason)
-        if self.phase == "exiting":
+        if self.life.phase is Phase.EXITING:
             # It failed: it may still wait for its parent's directive (this answers it),
             # or have one already, a restart (the request above overrides that).
-            self.resolve(SUSPEND)
-        await self.wait_phase("suspended")
+            self.resolve(Directive.suspend())
+        await self.life.wait_phase(Phase.SUSPENDED)
 
     async def resume(self, reason: BaseException | None) -> None:
         """Start a new incarnation of a suspended cell and wait until it runs (or fails)."""
-        if self.phase != "suspended":
+        if self.life.phase is not Phase.SUSPENDED:
             return
-        self.resolve(RESUME(reason))
-        await self.wait_phase("running", "exiting")
+        self.resolve(Directive.resume(reason))
+        await self.life.wait_phase(Phase.RUNNING, Phase.EXITING)
 
     async def wait_terminated(self) -> None:
         if self.stopped:
@@ -629,9 +572,9 @@ class Cell:
                 envelope, self.current = self.current, None
                 self._interrupted(envelope, "the actor system was cancelled from outside")
             with trio.CancelScope(shield=True) as scope:
-                if self.parent is not None and self.control is not _STOP:
+                if self.parent is not None and self.life.control is not Control.STOP:
                     with trio.move_on_after(10 * self.shutdown_timeout):
-                        await self._wait_signal(lambda: self.control is _STOP)
+                        await self.life.wait_until(lambda: self.life.control is Control.STOP)
                 scope.deadline = trio.current_time() + 2 * self.shutdown_timeout
                 self.request_stop()
                 await self._end_incarnation(final=True)
@@ -664,47 +607,47 @@ class Cell:
                     await self._end_incarnation(final=True)
                     return error
             if error is None:
-                self._set_phase("running")
+                self.life.set_phase(Phase.RUNNING)
                 error = await self._loop()
-            control = self.control
-            if control is _STOP:
-                directive = STOP
-            elif control is _SUSPEND:
-                directive = SUSPEND
-                error = self.control_reason
+            control = self.life.control
+            if control is Control.STOP:
+                directive = Directive.stop()
+            elif control is Control.SUSPEND:
+                directive = Directive.suspend()
+                error = self.life.reason
             else:
                 self._cancel_timers()
-                self._set_phase("exiting")
+                self.life.set_phase(Phase.EXITING)
                 directive = await self._ask_parent(error)
-            await self._end_incarnation(final=directive is STOP)
+            await self._end_incarnation(final=directive.kind is DirectiveKind.STOP)
             while True:  # between incarnations: wait, then stop or start again
                 # A stop or suspend may have come while the incarnation ended (its on_stop,
                 # its children): it overrides a restart decided before.
-                if self.control is _STOP and directive.kind != "stop":
-                    directive = STOP
-                elif self.control is _SUSPEND and directive.kind == "restart":
-                    directive = SUSPEND
-                if directive.kind == "suspend":
-                    self._set_phase("suspended")
+                control = self.life.control
+                if control is Control.STOP and directive.kind is not DirectiveKind.STOP:
+                    directive = Directive.stop()
+                elif control is Control.SUSPEND and directive.kind is DirectiveKind.RESTART:
+                    directive = Directive.suspend()
+                if directive.kind is DirectiveKind.SUSPEND:
+                    self.life.set_phase(Phase.SUSPENDED)
                     directive = await self._wait_directive()
-                elif directive.kind == "stop":
+                elif directive.kind is DirectiveKind.STOP:
                     await self._stop_children()
                     return error
-                elif directive.kind == "restart" and directive.delay > 0:
-                    self._set_phase("restarting")
+                elif directive.kind is DirectiveKind.RESTART and directive.delay > 0:
+                    self.life.set_phase(Phase.RESTARTING)
                     with trio.move_on_after(directive.delay):
-                        await self._wait_signal(lambda: self.control in (_STOP, _SUSPEND))
-                    if self.control is _STOP:
-                        directive = STOP
-                    elif self.control is _SUSPEND:
-                        directive = SUSPEND
+                        await self.life.wait_until(lambda: self.life.control in (Control.STOP, Control.SUSPEND))
+                    if self.life.control is Control.STOP:
+                        directive = Directive.stop()
+                    elif self.life.control is Control.SUSPEND:
+                        directive = Directive.suspend()
                     else:
                         break
                 else:
                     break
-            reason = directive.reason if directive.kind == "resume" else error
-            self.control = None
-            self.control_reason = None
+            reason = directive.reason if directive.kind is DirectiveKind.RESUME else error
+            self.life.clear_control()
             if reason is None:
                 reason = ActorError(f"actor '{self.name}' exited normally and was restarted")
 
@@ -713,12 +656,13 @@ class Cell:
         self.started = False
         self.sysq = None
         self.incarnations += 1
+        self.life.set_phase(Phase.STARTING)
         try:
             if build:
                 self.build()
             instance = self.instance
             assert instance is not None
-            if self.control is _STOP:  # stopped before it ever ran
+            if self.life.control is Control.STOP:  # stopped before it ever ran
                 self.started = type(instance).on_start is _base_on_start  # on_stop still runs
                 return None
             with trio.CancelScope() as scope:
@@ -756,11 +700,11 @@ class Cell:
             self.deferred_current = False
             if envelope is not None:
                 break
-            if self.control is not None:
+            if self.life.control is not None:
                 return None
             # No handler was running (a runtime job was cut short, or a stale
             # deadline): nothing failed, so go on handling messages.
-        if self.control is None:
+        if self.life.control is None:
             error = MessageTimeout(
                 f"actor '{self.name}' took longer than its message_timeout of "
                 f"{self.message_timeout:g} s to handle {type(envelope.message).__name__}; the "
@@ -783,8 +727,9 @@ class Cell:
         task = trio.lowlevel.current_task()
         park = trio.lowlevel.wait_task_rescheduled
         abort = mailbox.abort_wait
+        life = self.life
         while True:
-            if self.control is not None:
+            if life.control is not None:
                 return None
             if self.sysq:
                 fn, args = self.sysq.pop(0)
@@ -817,7 +762,7 @@ class Cell:
                 except Exception as exc:
                     self.current = None
                     self.deferred_current = False
-                    if self.control is not None and self.control is not _EXIT:
+                    if life.control is not None and life.control is not Control.EXIT:
                         # Stopping or restarting anyway: the asker gets the error, the
                         # message is recorded, and it does not count as a failure.
                         self._settle(envelope, exc, f"handler of '{self.name}' raised {safe_repr(exc)} while stopping")
@@ -846,7 +791,7 @@ class Cell:
                 self.current = None
                 self.deferred_current = False  # (a defer_reply() on a tell defers nothing)
                 handled += 1
-                if handled >= throughput or not queue or self.control is not None or self.sysq:
+                if handled >= throughput or not queue or life.control is not None or self.sysq:
                     break
             if handled >= throughput:
                 await trio.lowlevel.checkpoint()  # fairness: let other actors run
@@ -905,7 +850,7 @@ class Cell:
     async def _ask_parent(self, error: BaseException | None) -> Directive:
         parent = self.parent
         if parent is None:
-            return STOP
+            return Directive.stop()
         directive = parent.child_exited(self, error)
         if directive is None:
             directive = await self._wait_directive()
@@ -913,25 +858,19 @@ class Cell:
 
     def child_exited(self, child: Cell, error: BaseException | None) -> Directive | None:
         """A child's incarnation ended by ``error`` (None: normal exit). Decide, or None."""
-        if self.control is _STOP or self.closed or self.instance is None:
-            return STOP
-        if self.control is _SUSPEND:
-            return SUSPEND
+        if self.life.control is Control.STOP or self.closed or self.instance is None:
+            return Directive.stop()
+        if self.life.control is Control.SUSPEND:
+            return Directive.suspend()
         return self.instance._actors_child_exited(child, error)
 
     async def _wait_directive(self) -> Directive:
-        await self._wait_signal(lambda: self.directive is not None or self.control is _STOP)
-        directive = self.directive
-        self.directive = None
-        if self.control is _STOP or directive is None:
-            return STOP
+        life = self.life
+        await life.wait_until(lambda: life.directive is not None or life.control is Control.STOP)
+        directive = life.take_directive()
+        if life.control is Control.STOP or directive is None:
+            return Directive.stop()
         return directive
-
-    async def _wait_signal(self, done: Callable[[], bool]) -> None:
-        while not done():
-            self.signal = trio.Event()
-            await self.signal.wait()
-        self.signal = None
 
     async def _end_incarnation(self, *, final: bool) -> None:
         # No children or timers from here on (say, from on_stop): they would outlive it.
@@ -1017,7 +956,7 @@ class Cell:
             watchers, self.watchers = self.watchers, None
             for watcher in watchers:
                 watcher.deliver_system(Terminated(self.ref, reason))
-        self._set_phase("stopped")
+        self.life.set_phase(Phase.STOPPED)
         if self.host_release is not None:
             self.host_release.set()
         if self.terminated is not None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from ._checks import check_count
 from ._exceptions import MailboxFull
 
 if TYPE_CHECKING:
@@ -35,11 +36,7 @@ class Mailbox:
     __slots__ = ("_consumer", "_launcher", "_maxsize", "_owner", "_queue", "_space")
 
     def __init__(self, maxsize: int | None, owner: str) -> None:
-        if maxsize is not None:
-            if isinstance(maxsize, bool) or not isinstance(maxsize, int):
-                raise TypeError(f"mailbox_size must be an int or None, not {type(maxsize).__name__}")
-            if maxsize < 1:
-                raise ValueError("mailbox_size must be >= 1 (or None for unbounded)")
+        check_count("mailbox_size", maxsize, optional=True)
         self._queue: collections.deque[Envelope] = collections.deque()
         self._maxsize = maxsize
         self._owner = owner

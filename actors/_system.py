@@ -7,7 +7,6 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 import logging
-import math
 from collections.abc import Callable, Hashable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -15,7 +14,8 @@ from typing import Any, TypeVar
 import trio
 
 from ._actor import Actor, check_actor_class
-from ._cell import STOP, Cell, Directive
+from ._cell import Cell
+from ._checks import check_count, check_instance, check_name, check_seconds
 from ._dead_letters import DeadLetter, DeadLetters
 from ._envelope import Envelope
 from ._inspect import ActorInfo, snapshot
@@ -23,6 +23,7 @@ from ._deadlines import Deadlines
 from ._groups import one_exception
 from ._exceptions import ActorNameTaken, ActorNotFound, ActorStopped, EscalatedFailure, MailboxFull, WorkerProcessError
 from ._ref import ActorRef
+from ._states import Directive
 from ._text import SafeRepr, safe_repr
 from ._threads import Workers
 from ._tools import current_system
@@ -32,22 +33,6 @@ __all__ = ["ActorSystem", "open_actor_system"]
 
 log = logging.getLogger("actors")
 A = TypeVar("A", bound=Actor)
-
-
-def _seconds(name: str, value: float, *, allow_inf: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
-    if math.isnan(value) or value <= 0 or (value == math.inf and not allow_inf):
-        raise ValueError(f"{name} must be > 0 seconds, got {value!r}")
-    return float(value)
-
-
-def _positive_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1")
-    return value
 
 
 class _Guardian(Actor):
@@ -60,7 +45,7 @@ class _Guardian(Actor):
     def _actors_child_exited(self, child: Cell, error: BaseException | None) -> Directive | None:
         if isinstance(error, EscalatedFailure):
             self._actors_own_cell.system._escalate(error)
-        return STOP
+        return Directive.stop()
 
 
 class ActorSystem:
@@ -80,10 +65,10 @@ class ActorSystem:
         dead_letters_size: int = 1000,
         trace: bool | Tracer | str | os.PathLike[str] | None = None,
     ) -> None:
-        self._shutdown_timeout = _seconds("shutdown_timeout", shutdown_timeout, allow_inf=False)
-        self._default_ask_timeout = _seconds("ask_timeout", ask_timeout)
-        self._throughput = _positive_int("throughput", throughput)
-        self.dead_letters = DeadLetters(_positive_int("dead_letters_size", dead_letters_size))
+        self._shutdown_timeout = check_seconds("shutdown_timeout", shutdown_timeout, finite=True)
+        self._default_ask_timeout = check_seconds("ask_timeout", ask_timeout)
+        self._throughput = check_count("throughput", throughput)
+        self.dead_letters = DeadLetters(check_count("dead_letters_size", dead_letters_size))
         # called with (actor path, what it was doing, error) for failures nobody else sees
         self._failure_listeners: list[Callable[[str, str, BaseException], object]] = []
         # called with every DeadLetter as it is made (the test kit's schedule runner)
@@ -182,8 +167,7 @@ class ActorSystem:
           ActorNotFound: no living actor has it (an actor that is stopping is not
             found either, though its name stays taken until it has stopped).
         """
-        if not isinstance(name_or_path, str):
-            raise TypeError(f"lookup() takes a name or path string, not {type(name_or_path).__name__}")
+        check_instance(name_or_path, str, "lookup", "a name or path string")
         cell = self._names.get(name_or_path)
         if cell is None and name_or_path.startswith("/"):
             cell = self._names.get(name_or_path.rstrip("/").rsplit("/", 1)[-1])
@@ -212,8 +196,7 @@ class ActorSystem:
         as in OTP).
         Stopping an actor that already stopped does nothing.
         """
-        if not isinstance(ref, ActorRef):
-            raise TypeError(f"stop() takes an ActorRef, not {type(ref).__name__}")
+        check_instance(ref, ActorRef, "stop", "an ActorRef")
         await ref._cell.stop()
 
     def publish(self, topic: Hashable, message: Any) -> int:
@@ -245,8 +228,7 @@ class ActorSystem:
         The runtime publishes on two topics of its own: `DeadLetter` (each dead
         letter record) and ``supervision.SupervisionEvent`` (restarts and such).
         """
-        if not isinstance(ref, ActorRef):
-            raise TypeError(f"subscribe() takes an ActorRef, not {type(ref).__name__}")
+        check_instance(ref, ActorRef, "subscribe", "an ActorRef")
         hash(topic)
         cell = ref._cell
         if cell.closed:
@@ -258,8 +240,7 @@ class ActorSystem:
 
     def unsubscribe(self, ref: ActorRef[Any], topic: Hashable) -> None:
         """Unsubscribe ``ref`` from ``topic`` (nothing happens if it was not subscribed)."""
-        if not isinstance(ref, ActorRef):
-            raise TypeError(f"unsubscribe() takes an ActorRef, not {type(ref).__name__}")
+        check_instance(ref, ActorRef, "unsubscribe", "an ActorRef")
         cell = ref._cell
         subscribers = self._topics.get(topic)
         if subscribers is not None:
@@ -297,10 +278,7 @@ class ActorSystem:
             while name in self._names:
                 name = f"{base}-{next(counter)}"
         else:
-            if not isinstance(name, str):
-                raise TypeError(f"name must be a str, not {type(name).__name__}")
-            if not name or "/" in name:
-                raise ValueError(f"name must be a non-empty string without '/', got {safe_repr(name)}")
+            check_name(name)
             existing: Cell | None | bool = self._names.get(name, False)
             if isinstance(existing, Cell) or existing is None:
                 where = f" at {existing.path}" if existing is not None else ""
@@ -332,13 +310,8 @@ class ActorSystem:
             cell.topics = None
 
     def _ask_timeout(self, timeout: float | None) -> float:
-        if timeout is None:
-            return self._default_ask_timeout
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
-        if math.isnan(timeout) or timeout < 0:
-            raise ValueError(f"timeout must be >= 0 seconds (or None), got {timeout!r}")
-        return float(timeout)
+        seconds = check_seconds("timeout", timeout, zero=True, optional=True)
+        return self._default_ask_timeout if seconds is None else seconds
 
     def _dead_letter(
         self,

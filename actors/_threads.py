@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
 
+from ._checks import check_callable, check_count
 from ._context import blocking_cell
 from ._exceptions import ActorError, ActorStopped, AskAbandoned, WorkerProcessError
 from ._text import safe_repr
@@ -27,12 +28,8 @@ class Workers:
     """The system's pool policy: one `trio.CapacityLimiter` bounds all tool threads."""
 
     def __init__(self, system: ActorSystem, max_threads: int) -> None:
-        if isinstance(max_threads, bool) or not isinstance(max_threads, int):
-            raise TypeError(f"max_threads must be an int, not {type(max_threads).__name__}")
-        if max_threads < 1:
-            raise ValueError("max_threads must be >= 1")
         self._system = system
-        self.limiter = trio.CapacityLimiter(max_threads)
+        self.limiter = trio.CapacityLimiter(check_count("max_threads", max_threads))
 
     async def run(
         self,
@@ -48,8 +45,7 @@ class Workers:
 
         ``slot``: a tool's own limiter, acquired first (its wait is cut like the thread's).
         """
-        if not callable(fn):
-            raise TypeError(f"run_in_thread needs a callable, not {type(fn).__name__}")
+        check_callable(fn, "run_in_thread needs")
         token = trio.lowlevel.current_trio_token()
         # Both fields are only touched in the trio thread, so there is no race
         # between "the caller gave up" and "the thread finished".
@@ -107,8 +103,7 @@ class Workers:
         """Run ``fn(*args)`` in a trio-parallel worker process; errors keep their traceback."""
         import trio_parallel
 
-        if not callable(fn):
-            raise TypeError(f"run_in_process needs a callable, not {type(fn).__name__}")
+        check_callable(fn, "run_in_process needs")
         handler, envelope, scope = _served_scope(owner)
         try:
             with scope:
@@ -156,7 +151,7 @@ def _cut_short(handler: Cell | None, envelope: Envelope | None, fn: Callable[...
     """The error for a handler whose wait on a worker was cut (``did`` names the worker)."""
     name = getattr(fn, "__qualname__", repr(fn))
     who = handler.name if handler is not None else "?"
-    if handler is not None and handler.control is not None:
+    if handler is not None and handler.life.control is not None:
         return ActorStopped(f"actor '{who}' {did.format(name)} because it is stopping or restarting; {after}")
     what = type(envelope.message).__name__ if envelope is not None else "message"
     return AskAbandoned(f"actor '{who}' {did.format(name)}: the ask for {what} timed out; {after}")

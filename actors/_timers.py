@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import trio
+
+from ._checks import check_seconds
 
 if TYPE_CHECKING:
     from ._cell import Cell
@@ -39,16 +40,12 @@ class Timer:
 
     @classmethod
     def _start(cls, cell: Cell, interval: float, message: Any, repeat: bool) -> Timer:
-        what = "interval" if repeat else "delay"
-        if isinstance(interval, bool) or not isinstance(interval, (int, float)):
-            raise TypeError(f"{what} must be a number of seconds, not {type(interval).__name__}")
-        if math.isnan(interval) or interval < 0 or (repeat and interval == 0):
-            raise ValueError(f"{what} must be {'> 0' if repeat else '>= 0'} seconds, got {interval!r}")
+        interval = check_seconds("interval" if repeat else "delay", interval, zero=not repeat)
         self = object.__new__(cls)
         self._cell = cell
         self._trace_id = None if cell.current is None else cell.current.trace_id
         self._scope = trio.CancelScope()
-        self.interval = float(interval)
+        self.interval = interval
         self.message = message
         self.repeat = repeat
         assert cell.home is not None and cell.timers is not None

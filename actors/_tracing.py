@@ -21,6 +21,8 @@ from typing import IO, TYPE_CHECKING, Any
 import attrs
 import trio
 
+from ._checks import check_count
+
 if TYPE_CHECKING:
     from ._cell import Cell
     from ._envelope import Envelope
@@ -78,8 +80,7 @@ class Tracer:
     """
 
     def __init__(self, *, maxlen: int = 100_000, sink: Callable[[TraceEvent], object] | None = None) -> None:
-        if isinstance(maxlen, bool) or not isinstance(maxlen, int) or maxlen < 1:
-            raise ValueError("maxlen must be an int >= 1")
+        check_count("maxlen", maxlen)
         self.events: collections.deque[TraceEvent] = collections.deque(maxlen=maxlen)
         self.sink = sink
         self._sink_failed = False

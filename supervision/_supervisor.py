@@ -11,7 +11,9 @@ import attrs
 import trio
 
 from actors import Actor, ActorError, ActorRef, EscalatedFailure
-from actors._cell import RESTART, STOP, Cell, Directive
+from actors._cell import Cell
+from actors._states import Directive, Phase
+from actors._checks import check_instance, check_name
 from actors._text import SafeRepr, safe_repr
 
 from ._events import ChildFailed, ChildRestarted, ChildStarted, ChildStopped, SupervisionEvent, SupervisorGaveUp
@@ -72,8 +74,7 @@ class Supervisor(Actor):
         strategy: Strategy | None = None,
         children: Sequence[ChildSpec | Supervisor] = (),
     ) -> None:
-        if not isinstance(name, str) or not name or "/" in name:
-            raise ValueError(f"Supervisor name must be a non-empty string without '/', got {safe_repr(name)}")
+        check_name(name, label="Supervisor name", wrong_type=ValueError)
         strategy = OneForOne() if strategy is None else strategy
         if not isinstance(strategy, Strategy):
             raise TypeError(
@@ -150,12 +151,12 @@ class Supervisor(Actor):
     def _actors_child_exited(self, child: Cell, error: BaseException | None) -> Directive | None:
         spec = child.spec
         if spec is None or id(spec) not in self._order:
-            return STOP  # spawned by hand with self.spawn: not supervised by spec
+            return Directive.stop()  # spawned by hand with self.spawn: not supervised by spec
         if error is not None:
             self._publish(ChildFailed(self._actors_own_cell.path, child.path, error))
         restart = _restart_type(spec)
         if restart == "temporary" or (restart == "transient" and error is None):
-            return STOP
+            return Directive.stop()
         self._actors_own_cell.run_soon(self._restart, child, error)
         return None
 
@@ -172,7 +173,7 @@ class Supervisor(Actor):
 
     async def _restart(self, child: Cell, error: BaseException | None) -> None:
         """Runs in this supervisor's task: restart what the strategy says, or give up."""
-        if child.phase != "exiting":
+        if child.phase is not Phase.EXITING:
             return  # resolved meanwhile (stopped, or restarted with its siblings)
         strategy = self.strategy
         now = trio.current_time()
@@ -190,7 +191,7 @@ class Supervisor(Actor):
             if cell not in temporary:
                 self._publish(ChildRestarted(self._actors_own_cell.path, cell.path, error, cell.incarnations, delay))
         if affected == [child]:
-            child.resolve(RESTART(delay))
+            child.resolve(Directive.restart(delay))
             return
         for cell in reversed(affected):
             if cell in temporary:
@@ -261,7 +262,6 @@ def _restart_type(spec: Any) -> str:
 
 def restart_count(ref: ActorRef[Any]) -> int:
     """How many times the actor behind ``ref`` has been restarted so far."""
-    if not isinstance(ref, ActorRef):
-        raise TypeError(f"restart_count() takes an ActorRef, not {type(ref).__name__}")
+    check_instance(ref, ActorRef, "restart_count", "an ActorRef")
     return max(0, ref._cell.incarnations - 1)
 
