@@ -34,7 +34,8 @@ from ._ref import ActorRef
 from ._states import Control, Directive, DirectiveKind, LifeState, Phase
 from ._reply import DeferredReply, Reply
 from ._text import SafeRepr, safe_repr
-from ._timers import Timer
+from ._threads import ToolWaits
+from ._timers import Timer, TimerSet
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -97,11 +98,9 @@ class Cell:
         "system",
         "task",
         "terminated",
-        "thread_scopes",
+        "tool_waits",
         "throughput",
         "timers",
-        "topics",
-        "waiting_on",
         "watchers",
         "watching",
     )
@@ -145,24 +144,22 @@ class Cell:
         self.start_error: BaseException | None = None
         self.start_scope: trio.CancelScope | None = None  # around on_restart/on_start
         self.scope: trio.CancelScope | None = None
-        self.thread_scopes: set[trio.CancelScope] | None = None  # its handler's waits on worker threads
+        self.tool_waits: ToolWaits | None = None  # its handler's waits on worker threads and processes
         self.closed = False
         self.stopped = False
         self.started = False
         self.life = LifeState()  # phase, pending control request, the parent's directive
         self.ending = False  # its incarnation is ending: no new children or timers
         self.terminated: trio.Event | None = None
-        self.waiting_on: list[Cell] | None = None  # cells whose answers its handler awaits
         self.sysq: list[tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]] | None = None
         self.watchers: dict[Cell, None] | None = None
         self.watching: dict[Cell, None] | None = None
         # refs of children its last restart stopped, by name: a child it spawns again
         # under the same name takes that ref over (a ref is an address)
         self.retired: dict[str, ActorRef[Any]] | None = None
-        self.timers: set[Timer] | None = None
+        self.timers: TimerSet | None = None
         self.deferred: set[DeferredReply[Any]] | None = None
         self.deferred_current = False
-        self.topics: set[Any] | None = None
         self.stop_reason: BaseException | None = None
         self.last_error: BaseException | None = None
         self.shutdown_timeout = shutdown_timeout
@@ -212,19 +209,24 @@ class Cell:
     async def send(self, message: Any) -> None:
         if self.closed:
             raise self._stopped_error(type(message).__name__)
-        if self.mailbox._maxsize is None:
+        if self.mailbox.maxsize is None:
             await trio.lowlevel.checkpoint()
         else:
             await self.wait_for_space()
         self.tell(message)
 
     def ask(self, message: Any, *, deadlock_check: bool = True) -> tuple[Cell | None, Reply[Any]]:
-        """Enqueue an ask; return (the asking cell if it blocks its own actor, the reply)."""
+        """Enqueue an ask; return (the asking cell if it blocks its own actor, the reply).
+
+        With ``deadlock_check`` the ask is refused (`DeadlockError`) if waiting
+        for its answer would never end; the caller then waits with
+        ``reply._wait_checked(asker)``, which does not check again.
+        """
         if self.closed:
             raise self._stopped_error(type(message).__name__)
         blocking = blocking_cell() if deadlock_check else None
         if blocking is not None:
-            self._check_deadlock(blocking, message)
+            self.system._waits.check(blocking, self, type(message).__name__)
         reply: Reply[Any] = Reply._create(self.system, self)
         envelope = self._envelope(message, reply)
         reply.envelope = envelope
@@ -239,40 +241,6 @@ class Cell:
         reply.envelope = self._envelope(message, reply)
         reply._set(None, self._stopped_error(type(message).__name__))
         return reply
-
-    def _check_deadlock(self, asker: Cell, message: Any) -> None:
-        what = type(message).__name__
-        if asker is self:
-            raise DeadlockError(
-                f"actor '{self.name}' asked itself {what} while handling a message; it would wait "
-                f"for itself forever. Use self.ref.tell(...) or call the method directly"
-            )
-        if self.waiting_on is None:
-            return  # the usual case: its handler waits on nobody, so no cycle runs through it
-        # Follow every ask each actor's handler is waiting on (a handler may wait on
-        # several at once: gather, or its own nursery); reaching the asker is a cycle.
-        came_from: dict[Cell, Cell | None] = {self: None}
-        stack = [self]
-        while stack:
-            cell = stack.pop()
-            for target in cell.waiting_on or ():
-                if target is asker:
-                    chain = [asker]
-                    link: Cell | None = cell
-                    while link is not None:
-                        chain.insert(1, link)
-                        link = came_from[link]
-                    chain.append(asker)
-                    names = " -> ".join(f"'{c.name}'" for c in chain)
-                    raise DeadlockError(
-                        f"ask cycle: {names}. Actor '{asker.name}' asked '{self.name}' for {what}, but "
-                        f"'{self.name}' is (through that chain) waiting on '{asker.name}'; each handles "
-                        f"one message at a time, so both would wait forever. Break the cycle with "
-                        f"tell, or answer later with defer_reply()"
-                    )
-                if target not in came_from:
-                    came_from[target] = cell
-                    stack.append(target)
 
     def deliver_from_timer(self, message: Any, trace_id: int | None) -> None:
         if self.closed:
@@ -335,10 +303,22 @@ class Cell:
         self.sysq.append((fn, args))
         self.mailbox.wake()
 
+    @property
+    def interrupted(self) -> bool:
+        """True once asked to stop, suspend or exit (until a new incarnation starts)."""
+        return self.life.control is not None
+
+    def serving(self) -> tuple[ToolWaits, Envelope | None] | None:
+        """If the current task is this actor's handler (or blocks it): its tool waits and envelope."""
+        if blocking_cell() is not self:
+            return None
+        if self.tool_waits is None:
+            self.tool_waits = ToolWaits()
+        return self.tool_waits, self.current
+
     def _interrupt(self, grace: bool = True) -> None:
-        if grace and self.thread_scopes:
-            for scope in self.thread_scopes:
-                scope.cancel()  # a thread cannot be interrupted: stop waiting for it now
+        if grace and self.tool_waits is not None:
+            self.tool_waits.cut()  # a thread cannot be interrupted: stop waiting for it now
         self.mailbox.wake()
         self.life.poke()
         if grace and self.start_scope is not None:
@@ -423,7 +403,7 @@ class Cell:
                                f"{actor_cls.__name__}; spawn children in on_start or receive")
         if self.nursery is None:
             await self._open_nursery()
-        name = system._reserve_name(actor_cls, name)
+        name = system._registry.reserve(name, actor_cls.__name__)
         try:
             child = Cell(
                 system,
@@ -439,19 +419,19 @@ class Cell:
             )
             child.build()  # the first __init__ runs here: its errors reach the spawner directly
         except BaseException:
-            system._release_name(name, None)
+            system._registry.release(name, None)
             raise
         if self.retired is not None and name in self.retired:
             child.ref = self.retired.pop(name)  # the same address, now the new child's
             child.ref._cell = child
-        system._names[name] = child
+        system._registry.bind(name, child)
         self.children[name] = child
         await child.start_in(self.nursery)  # type: ignore[arg-type]
         return child.ref
 
     def _abandon_start(self) -> None:
         """The spawner gave up before ``spawn`` returned: undo the actor, leaving no trace."""
-        self.system._release_name(self.name, self)
+        self.system._registry.release(self.name, self)
         parent = self.parent
         if parent is not None and parent.children.get(self.name) is self:
             del parent.children[self.name]
@@ -533,8 +513,9 @@ class Cell:
             raise ActorStopped(f"actor '{self.name}' is stopping or restarting and cannot schedule "
                                f"{type(message).__name__}; set timers in on_start or receive")
         if self.timers is None:
-            self.timers = set()
-        return Timer._start(self, interval, message, repeat)
+            self.timers = TimerSet(self.deliver_from_timer)
+        trace_id = None if self.current is None else self.current.trace_id
+        return self.timers.start(self.home, interval, message, repeat=repeat, trace_id=trace_id)
 
     def defer_reply(self) -> DeferredReply[Any]:
         envelope = self.current
@@ -717,7 +698,7 @@ class Cell:
 
     async def _handle_messages(self, scope: trio.CancelScope) -> BaseException | None:
         mailbox = self.mailbox
-        queue = mailbox._queue
+        queue = mailbox.queue
         instance = self.instance
         assert instance is not None
         receive = instance.receive
@@ -727,6 +708,7 @@ class Cell:
         task = trio.lowlevel.current_task()
         park = trio.lowlevel.wait_task_rescheduled
         abort = mailbox.abort_wait
+        arm = mailbox.arm
         life = self.life
         while True:
             if life.control is not None:
@@ -744,7 +726,7 @@ class Cell:
             if not queue:
                 if message_timeout is not None:
                     scope.deadline = math.inf
-                mailbox._consumer = task  # Mailbox.wait(), inlined: one frame less per idle actor
+                arm(task)  # Mailbox.wait() in two halves: one coroutine frame less per park
                 await park(abort)
                 continue
             handled = 0
@@ -908,9 +890,8 @@ class Cell:
             await child.stop()
 
     def _cancel_timers(self) -> None:
-        if self.timers:
-            for timer in list(self.timers):
-                timer.cancel()
+        if self.timers is not None:
+            self.timers.cancel_all()
 
     def _fail_deferred(self, what: str) -> None:
         if self.deferred:
@@ -938,7 +919,7 @@ class Cell:
         self.stop_reason = reason
         self._drain(f"actor '{self.name}' stopped before handling it")
         self._fail_deferred("stopped")
-        self.system._forget(self)
+        self.system._registry.forget(self)
         if self.system._tracer is not None:
             self.system._tracer._actor("stop", self, None if reason is None else safe_repr(reason))
         parent = self.parent

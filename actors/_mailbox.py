@@ -4,6 +4,14 @@ Putting a message is a plain append (no await, no task switch); only when the
 consumer is parked on an empty mailbox is it rescheduled. The consumer then
 drains messages in batches. This is what makes ``tell`` fast: an ``await`` per
 message (as with a memory channel) costs a task switch each time.
+
+The API for the consumer (the cell's dispatch loop), in full: test
+``mailbox.queue`` for emptiness, take with `Mailbox.popleft`, and park on an
+empty mailbox with ``mailbox.arm(task)`` followed by
+``await trio.lowlevel.wait_task_rescheduled(mailbox.abort_wait)`` (`Mailbox.wait`
+in two halves, without a coroutine frame per park). Producers use
+`Mailbox.put_nowait`, `Mailbox.wait_for_space` and `Mailbox.full`. Nobody else
+reads or writes the mailbox's fields.
 """
 
 from __future__ import annotations
@@ -33,11 +41,12 @@ class Mailbox:
     One consumer task (the actor's) may wait on it; any number of producers put.
     """
 
-    __slots__ = ("_consumer", "_launcher", "_maxsize", "_owner", "_queue", "_space")
+    __slots__ = ("_consumer", "_launcher", "_maxsize", "_owner", "_space", "queue")
 
     def __init__(self, maxsize: int | None, owner: str) -> None:
         check_count("mailbox_size", maxsize, optional=True)
-        self._queue: collections.deque[Envelope] = collections.deque()
+        self.queue: collections.deque[Envelope] = collections.deque()
+        """The envelopes waiting, oldest first: read-only outside this class (test it, never change it)."""
         self._maxsize = maxsize
         self._owner = owner
         self._consumer: trio.lowlevel.Task | None = None
@@ -63,21 +72,21 @@ class Mailbox:
         return False
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return len(self.queue)
 
     def full(self) -> bool:
         """True when a bounded mailbox has no room."""
-        return self._maxsize is not None and len(self._queue) >= self._maxsize
+        return self._maxsize is not None and len(self.queue) >= self._maxsize
 
     def put_nowait(self, envelope: Envelope, force: bool = False) -> None:
         """Append, or raise `MailboxFull` when bounded and full (unless ``force``)."""
-        if self._maxsize is not None and len(self._queue) >= self._maxsize and not force:
+        if self._maxsize is not None and len(self.queue) >= self._maxsize and not force:
             raise MailboxFull(
                 f"mailbox of actor '{self._owner}' is full ({self._maxsize} messages) and cannot "
                 f"take {type(envelope.message).__name__}; use 'await ref.send(message)' to wait "
                 f"for space, or spawn it with a larger mailbox_size"
             )
-        self._queue.append(envelope)
+        self.queue.append(envelope)
         if self._consumer is not None:
             self.wake()
 
@@ -91,15 +100,15 @@ class Mailbox:
 
     def popleft(self) -> Envelope:
         """Take the oldest envelope (the caller checked the mailbox is not empty)."""
-        envelope = self._queue.popleft()
+        envelope = self.queue.popleft()
         if self._space is not None and self._space.statistics().tasks_waiting:
             self._space.unpark()
         return envelope
 
     def drain(self) -> list[Envelope]:
         """Take every envelope at once, waking every producer waiting for space."""
-        items = list(self._queue)
-        self._queue.clear()
+        items = list(self.queue)
+        self.queue.clear()
         if self._space is not None:
             self._space.unpark_all()
         return items
@@ -107,12 +116,19 @@ class Mailbox:
     async def wait(self) -> None:
         """Park the consumer until something is put or `wake` is called.
 
-        The actor loop inlines this (``_consumer = task`` then
-        ``wait_task_rescheduled(abort_wait)``) to save a coroutine frame per
-        parked actor.
+        The dispatch loop does the same in two halves (`arm`, then
+        ``wait_task_rescheduled(abort_wait)``) to save a coroutine frame per park.
         """
         self._consumer = trio.lowlevel.current_task()
         await trio.lowlevel.wait_task_rescheduled(self.abort_wait)
+
+    def arm(self, consumer: trio.lowlevel.Task) -> None:
+        """First half of `wait`: the next put (or `wake`) reschedules ``consumer``.
+
+        The consumer must then park at once with
+        ``await trio.lowlevel.wait_task_rescheduled(mailbox.abort_wait)``.
+        """
+        self._consumer = consumer
 
     def abort_wait(self, _: object) -> trio.lowlevel.Abort:
         """Abort function for a parked consumer (cancellation while waiting)."""

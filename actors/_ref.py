@@ -105,7 +105,7 @@ class ActorRef(Generic[M]):
         system = cell.system
         seconds = system._ask_timeout(timeout)
         deadline = trio.current_time() + seconds
-        if cell.mailbox._maxsize is not None and cell.mailbox.full():
+        if cell.mailbox.full():
             with trio.move_on_at(deadline):
                 await cell.wait_for_space()
             if cell.mailbox.full():
@@ -113,11 +113,11 @@ class ActorRef(Generic[M]):
                     f"the mailbox of actor '{cell.name}' stayed full for {seconds:g} s, so "
                     f"{type(message).__name__} could not even be sent; the actor is overloaded or stuck"
                 )
-        _, reply = cell.ask(message)
+        asker, reply = cell.ask(message)
         if seconds != math.inf:
             system._deadlines.add(reply, deadline, seconds, cell.name)
         try:
-            return await reply._wait()
+            return await reply._wait_checked(asker)
         except trio.Cancelled:
             reply._abandon()
             raise

@@ -107,24 +107,33 @@ class Reply(Generic[T]):
         return self._wait().__await__()
 
     async def _wait(self) -> T:
-        """Wait until done; return the value or raise the error."""
+        """Wait until done; return the value or raise the error (``await reply``).
+
+        An actor waiting inside its own handler blocks its mailbox: waiting on
+        itself, or on a cycle of actors waiting on it, would never end, so that
+        raises `DeadlockError` at once (and the reply is abandoned: the message
+        is still handled, and its answer becomes a dead letter).
+        """
+        target = self._target
+        asker = blocking_cell() if target is not None and self._value is _PENDING else None
+        if asker is not None:
+            assert target is not None and self.envelope is not None
+            try:
+                self._system._waits.check(asker, target, type(self.envelope.message).__name__)
+            except BaseException:
+                self._abandon()
+                raise
+        return await self._wait_checked(asker)
+
+    async def _wait_checked(self, asker: Cell | None) -> T:
+        """`_wait` for a caller that ran the deadlock check itself: ``asker`` waits (if not None)."""
         if self._value is _PENDING:
             task = trio.lowlevel.current_task()
-            # An actor waiting inside its own handler blocks its mailbox: waiting
-            # on itself, or on a cycle of actors waiting on it, would never end.
             target = self._target
-            asker = blocking_cell() if target is not None else None
+            waits = self._system._waits
             if asker is not None:
-                assert target is not None and self.envelope is not None
-                try:
-                    target._check_deadlock(asker, self.envelope.message)
-                except BaseException:
-                    self._abandon()  # the message is still handled: its answer becomes a dead letter
-                    raise
-                if asker.waiting_on is None:
-                    asker.waiting_on = [target]
-                else:
-                    asker.waiting_on.append(target)
+                assert target is not None
+                waits.add(asker, target)
             if self._waiters is None:
                 self._waiters = [task]
             else:
@@ -138,10 +147,8 @@ class Reply(Generic[T]):
             try:
                 await trio.lowlevel.wait_task_rescheduled(abort)
             finally:
-                if asker is not None and asker.waiting_on is not None and target is not None:
-                    asker.waiting_on.remove(target)
-                    if not asker.waiting_on:
-                        asker.waiting_on = None
+                if asker is not None:
+                    waits.remove(asker, target)  # type: ignore[arg-type]
         else:
             await trio.lowlevel.checkpoint()
         if self._error is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +27,8 @@ from ._text import SafeRepr, safe_repr
 from ._threads import Workers
 from ._tools import current_system
 from ._tracing import Tracer
+from ._registry import Registry
+from ._waits import WaitGraph
 
 __all__ = ["ActorSystem", "open_actor_system"]
 
@@ -86,10 +87,9 @@ class ActorSystem:
             self._trace_path = trace
         else:
             raise TypeError(f"trace must be True, a Tracer or a file path, not {type(trace).__name__}")
-        self._names: dict[str, Cell | None] = {}
-        self._auto_names: dict[str, itertools.count[int]] = {}
-        self._topics: dict[Hashable, dict[Cell, None]] = {}
+        self._registry: Registry[Cell] = Registry()  # names and topics
         self._deadlines = Deadlines()
+        self._waits: WaitGraph[Cell] = WaitGraph()  # which handler waits on whose answer
         self._escalation: EscalatedFailure | None = None
         self._body_scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
@@ -168,11 +168,7 @@ class ActorSystem:
             found either, though its name stays taken until it has stopped).
         """
         check_instance(name_or_path, str, "lookup", "a name or path string")
-        cell = self._names.get(name_or_path)
-        if cell is None and name_or_path.startswith("/"):
-            cell = self._names.get(name_or_path.rstrip("/").rsplit("/", 1)[-1])
-            if cell is not None and cell.path != name_or_path.rstrip("/"):
-                cell = None
+        cell = self._registry.find(name_or_path)
         if cell is not None and cell.closed and not cell.stopped:
             raise ActorNotFound(
                 f"actor '{name_or_path}' is stopping (it takes no more messages); its name is free "
@@ -206,14 +202,8 @@ class ActorSystem:
         dead letter (returns 0). A subscriber whose bounded mailbox is full
         misses the message, recorded in dead letters.
         """
-        subscribers = self._topics.get(topic)
-        if not subscribers:
-            return 0
         delivered = 0
-        for cell in list(subscribers):
-            if cell.closed:
-                subscribers.pop(cell, None)
-                continue
+        for cell in self._registry.subscribers(topic):
             try:
                 cell.tell(message)
             except MailboxFull as exc:
@@ -233,22 +223,12 @@ class ActorSystem:
         cell = ref._cell
         if cell.closed:
             raise ActorStopped(f"actor '{cell.name}' has stopped and cannot subscribe to {safe_repr(topic)}")
-        self._topics.setdefault(topic, {})[cell] = None
-        if cell.topics is None:
-            cell.topics = set()
-        cell.topics.add(topic)
+        self._registry.subscribe(cell, topic)
 
     def unsubscribe(self, ref: ActorRef[Any], topic: Hashable) -> None:
         """Unsubscribe ``ref`` from ``topic`` (nothing happens if it was not subscribed)."""
         check_instance(ref, ActorRef, "unsubscribe", "an ActorRef")
-        cell = ref._cell
-        subscribers = self._topics.get(topic)
-        if subscribers is not None:
-            subscribers.pop(cell, None)
-            if not subscribers:
-                del self._topics[topic]
-        if cell.topics is not None:
-            cell.topics.discard(topic)
+        self._registry.unsubscribe(ref._cell, topic)
 
     def inspect(self) -> list[ActorInfo]:
         """A snapshot of every living actor: path, state, mailbox depth, restarts, last error."""
@@ -269,45 +249,6 @@ class ActorSystem:
 
     # ------------------------------------------------------------------
     # Runtime services (private)
-
-    def _reserve_name(self, actor_cls: type[Actor], name: str | None) -> str:
-        if name is None:
-            base = actor_cls.__name__
-            counter = self._auto_names.setdefault(base, itertools.count(1))
-            name = f"{base}-{next(counter)}"
-            while name in self._names:
-                name = f"{base}-{next(counter)}"
-        else:
-            check_name(name)
-            existing: Cell | None | bool = self._names.get(name, False)
-            if isinstance(existing, Cell) or existing is None:
-                where = f" at {existing.path}" if existing is not None else ""
-                if existing is not None and existing.closed:
-                    raise ActorNameTaken(
-                        f"the actor named '{name}'{where} is still stopping; its name is free once it "
-                        f"has stopped (await system.stop(ref) returns then), or choose another name"
-                    )
-                raise ActorNameTaken(
-                    f"an actor named '{name}' already exists{where}; choose another name, or "
-                    f"stop it first (await system.stop(system.lookup('{name}')))"
-                )
-        self._names[name] = None
-        return name
-
-    def _release_name(self, name: str, cell: Cell | None) -> None:
-        if self._names.get(name, False) is cell:
-            del self._names[name]
-
-    def _forget(self, cell: Cell) -> None:
-        self._release_name(cell.name, cell)
-        if cell.topics:
-            for topic in cell.topics:
-                subscribers = self._topics.get(topic)
-                if subscribers is not None:
-                    subscribers.pop(cell, None)
-                    if not subscribers:
-                        del self._topics[topic]
-            cell.topics = None
 
     def _ask_timeout(self, timeout: float | None) -> float:
         seconds = check_seconds("timeout", timeout, zero=True, optional=True)
@@ -335,14 +276,12 @@ class ActorSystem:
             log.debug("dead letter to %s: %s (%s)", recipient, SafeRepr(message), reason, extra={
                 "actor": recipient.path if recipient is not None else "-",
                 "trace_id": envelope.trace_id if envelope is not None else "-"})
-        subscribers = self._topics.get(DeadLetter)
-        if subscribers and not isinstance(message, DeadLetter):
-            for cell in list(subscribers):
-                if not cell.closed:
-                    try:
-                        cell.tell(record)
-                    except MailboxFull:
-                        pass  # counted in total; never recurse on dead letters
+        if self._registry.has_subscribers(DeadLetter) and not isinstance(message, DeadLetter):
+            for cell in self._registry.subscribers(DeadLetter):
+                try:
+                    cell.tell(record)
+                except MailboxFull:
+                    pass  # counted in total; never recurse on dead letters
 
     def _report_failure(self, path: str, doing: str, error: BaseException) -> None:
         """Tell the failure listeners (the test kit's fixtures) of a failure nobody else sees."""

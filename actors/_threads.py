@@ -5,23 +5,69 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import trio
 
 from ._checks import check_callable, check_count
-from ._context import blocking_cell
 from ._exceptions import ActorError, ActorStopped, AskAbandoned, WorkerProcessError
 from ._text import safe_repr
 
 if TYPE_CHECKING:
-    from ._cell import Cell
     from ._envelope import Envelope
+    from ._ref import ActorRef
     from ._system import ActorSystem
 
-__all__ = ["Workers"]
+__all__ = ["ToolOwner", "ToolWaits", "Workers"]
 
 T = TypeVar("T")
+
+
+class ToolWaits:
+    """The cancel scopes of one actor's waits on worker threads and processes.
+
+    A handler (or a task it started) waits on a worker inside a scope opened
+    here, with the deadline of the ask it serves; `cut` cancels them all at
+    once when the actor stops or restarts. A thread cannot be interrupted: its
+    caller stops waiting, and its late result becomes a dead letter.
+    """
+
+    __slots__ = ("_scopes",)
+
+    def __init__(self) -> None:
+        self._scopes: set[trio.CancelScope] = set()
+
+    def open(self, deadline: float) -> trio.CancelScope:
+        """A new scope with ``deadline``, cancelled by `cut` until `close`."""
+        scope = trio.CancelScope(deadline=deadline)
+        self._scopes.add(scope)
+        return scope
+
+    def close(self, scope: trio.CancelScope) -> None:
+        """The wait in ``scope`` is over."""
+        self._scopes.discard(scope)
+
+    def cut(self) -> None:
+        """Cancel every open wait now."""
+        for scope in self._scopes:
+            scope.cancel()
+
+
+class ToolOwner(Protocol):
+    """What a worker call needs from the actor it runs for (the runtime's cell)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def ref(self) -> ActorRef[Any]: ...
+
+    @property
+    def interrupted(self) -> bool:
+        """True once the actor is asked to stop or restart."""
+
+    def serving(self) -> tuple[ToolWaits, Envelope | None] | None:
+        """If the current task is this actor's handler (or blocks it): its waits and its envelope."""
 
 
 class Workers:
@@ -37,7 +83,7 @@ class Workers:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         *,
-        owner: Cell | None,
+        owner: ToolOwner | None,
         limiter: trio.CapacityLimiter | None = None,
         slot: trio.CapacityLimiter | None = None,
     ) -> T:
@@ -65,7 +111,7 @@ class Workers:
             _notify(token, finished, (value, None))
             return value
 
-        handler, envelope, scope = _served_scope(owner)
+        handler, envelope, scope, waits = _served_scope(owner)
         try:
             with scope:
                 async with slot if slot is not None else contextlib.nullcontext():
@@ -80,7 +126,8 @@ class Workers:
                 self._late(fn, outcome, owner)
             raise
         finally:
-            _release(handler, scope)
+            if waits is not None:
+                waits.close(scope)
         # only reached when our own scope was cancelled (the with-block swallowed it)
         state["abandoned"] = True
         if state["finished"] is not None:
@@ -88,7 +135,7 @@ class Workers:
         raise _cut_short(handler, envelope, fn, "stopped waiting for {}() in a worker thread",
                          "the thread's late result goes to dead letters")
 
-    def _late(self, fn: Callable[..., Any], outcome: tuple[Any, BaseException | None], owner: Cell | None) -> None:
+    def _late(self, fn: Callable[..., Any], outcome: tuple[Any, BaseException | None], owner: ToolOwner | None) -> None:
         value, error = outcome
         name = getattr(fn, "__qualname__", repr(fn))
         self._system._dead_letter(
@@ -99,12 +146,12 @@ class Workers:
             error=error,
         )
 
-    async def run_process(self, fn: Callable[..., T], args: tuple[Any, ...], *, owner: Cell | None) -> T:
+    async def run_process(self, fn: Callable[..., T], args: tuple[Any, ...], *, owner: ToolOwner | None) -> T:
         """Run ``fn(*args)`` in a trio-parallel worker process; errors keep their traceback."""
         import trio_parallel
 
         check_callable(fn, "run_in_process needs")
-        handler, envelope, scope = _served_scope(owner)
+        handler, envelope, scope, waits = _served_scope(owner)
         try:
             with scope:
                 return await trio_parallel.run_sync(fn, *args, kill_on_cancel=True)
@@ -117,41 +164,35 @@ class Workers:
                 f"(os._exit, a crash in native code, or memory)"
             ) from exc
         finally:
-            _release(handler, scope)
+            if waits is not None:
+                waits.close(scope)
         # only reached when our own scope was cancelled: trio-parallel killed the worker
         raise _cut_short(handler, envelope, fn, "killed the worker process running {}()",
                          "a process, unlike a thread, can be stopped: nothing is late")
 
 
-def _served_scope(owner: Cell | None) -> tuple[Cell | None, Envelope | None, trio.CancelScope]:
+def _served_scope(owner: ToolOwner | None) -> tuple[ToolOwner | None, Envelope | None, trio.CancelScope,
+                                                    ToolWaits | None]:
     """A scope that ends a handler's wait on a worker when the ask it serves times out.
 
     Inside a handler (or a task it started: tool calls fanned out in its nursery)
-    the scope has the served ask's deadline, and the cell cancels it at once
-    (``thread_scopes``) when the actor is stopped or restarted. Elsewhere: no limit.
+    the scope has the served ask's deadline, and the actor cuts it at once
+    (`ToolWaits.cut`) when it is stopped or restarted. Elsewhere: no limit.
     """
-    handler = owner if owner is not None and blocking_cell() is owner else None
-    envelope = handler.current if handler is not None else None
+    serving = owner.serving() if owner is not None else None
+    if serving is None:
+        return None, None, trio.CancelScope(), None
+    waits, envelope = serving
     deadline = envelope.reply._deadline if envelope is not None and envelope.reply is not None else math.inf
-    scope = trio.CancelScope(deadline=deadline)
-    if handler is not None:
-        if handler.thread_scopes is None:
-            handler.thread_scopes = set()
-        handler.thread_scopes.add(scope)
-    return handler, envelope, scope
+    return owner, envelope, waits.open(deadline), waits
 
 
-def _release(handler: Cell | None, scope: trio.CancelScope) -> None:
-    if handler is not None and handler.thread_scopes is not None:
-        handler.thread_scopes.discard(scope)
-
-
-def _cut_short(handler: Cell | None, envelope: Envelope | None, fn: Callable[..., Any], did: str,
+def _cut_short(handler: ToolOwner | None, envelope: Envelope | None, fn: Callable[..., Any], did: str,
                after: str) -> ActorError:
     """The error for a handler whose wait on a worker was cut (``did`` names the worker)."""
     name = getattr(fn, "__qualname__", repr(fn))
     who = handler.name if handler is not None else "?"
-    if handler is not None and handler.life.control is not None:
+    if handler is not None and handler.interrupted:
         return ActorStopped(f"actor '{who}' {did.format(name)} because it is stopping or restarting; {after}")
     what = type(envelope.message).__name__ if envelope is not None else "message"
     return AskAbandoned(f"actor '{who}' {did.format(name)}: the ask for {what} timed out; {after}")
