@@ -86,7 +86,7 @@ async def test_a_timer_set_delivers_and_cancels_all_its_timers(autojump_clock: t
     delivered: list[tuple[object, int | None]] = []
     timers = TimerSet(lambda message, trace_id: delivered.append((message, trace_id)))
     async with trio.open_nursery() as nursery:
-        timers.start(nursery, 1, "once", repeat=False, trace_id=7)
+        timers.start(nursery, 0.5, "once", repeat=False, trace_id=7)
         every = timers.start(nursery, 1, "tick", repeat=True, trace_id=None)
         await trio.sleep(2.5)
         assert len(timers) == 1 and every.active
