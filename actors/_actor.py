@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from . import _cell as _cell_module
 from ._checks import check_instance
 from ._exceptions import ActorError, UnhandledMessage
 from ._ref import ActorRef
-from ._states import Directive
 from ._text import safe_repr
 
 if TYPE_CHECKING:
@@ -217,33 +215,6 @@ class Actor:
         cell = getattr(self, "_actors_cell", None)
         where = cell.path if cell is not None else "not running"
         return f"<{type(self).__name__} {where}>"
-
-
-    # -- supervision hooks (private: overridden by supervision.Supervisor) --
-
-    def _actors_child_exited(self, child: Cell, error: BaseException | None) -> Directive | None:
-        """A child's incarnation ended; return a directive, or None to resolve it later.
-
-        A plain actor stops a child that failed or exited (a supervisor restarts).
-        """
-        return Directive.stop()
-
-    async def _actors_before_restart(self) -> None:
-        """This actor is being restarted in place: by default its children stop.
-
-        Their refs are kept by name: a child the new incarnation spawns under the
-        same name takes its ref over, so refs held elsewhere reach it.
-        """
-        cell = self._actors_own_cell
-        stopping = {child.name: child.ref for child in cell.children.values()}
-        await cell._stop_children()
-        cell.retired = stopping or None
-
-    def _actors_child_terminated(self, child: Cell) -> None:
-        """A child stopped for good."""
-
-
-_cell_module._base_on_start = Actor.on_start
 
 
 def _cell_of(ref: Any, verb: str) -> Cell:

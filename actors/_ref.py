@@ -44,6 +44,10 @@ class ActorRef(Generic[M]):
         self._cell = cell
         return self
 
+    def _move_to(self, cell: Cell) -> None:
+        """From now on this ref reaches ``cell`` (a child spawned again under its name)."""
+        self._cell = cell
+
     @property
     def name(self) -> str:
         """The actor's name, unique in its system."""

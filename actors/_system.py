@@ -6,7 +6,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 import logging
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -14,6 +14,7 @@ import trio
 
 from ._actor import Actor, check_actor_class
 from ._cell import Cell
+from ._inbox import Inbox
 from ._checks import check_count, check_instance, check_name, check_seconds
 from ._dead_letters import DeadLetter, DeadLetters
 from ._envelope import Envelope
@@ -22,6 +23,7 @@ from ._deadlines import Deadlines
 from ._groups import one_exception
 from ._exceptions import ActorNameTaken, ActorNotFound, ActorStopped, EscalatedFailure, MailboxFull, WorkerProcessError
 from ._ref import ActorRef
+from ._parents import ChildHandle
 from ._states import Directive
 from ._text import SafeRepr, safe_repr
 from ._threads import Workers
@@ -37,16 +39,23 @@ A = TypeVar("A", bound=Actor)
 
 
 class _Guardian(Actor):
-    """The root of every system: parent of top-level actors and trees.
+    """The root of every system: parent of top-level actors and trees (a `ParentPolicy`).
 
     A top-level actor that fails is stopped (its watchers told); a supervision
     tree whose root supervisor gives up escalates out of the system block.
     """
 
-    def _actors_child_exited(self, child: Cell, error: BaseException | None) -> Directive | None:
+    def child_exited(self, child: ChildHandle, error: BaseException | None) -> Directive | None:
+        """Stop the child; a failure escalated by a supervision tree fails the whole system."""
         if isinstance(error, EscalatedFailure):
             self._actors_own_cell.system._escalate(error)
         return Directive.stop()
+
+    async def before_restart(self, children: Sequence[ChildHandle]) -> None:
+        """Never called: the guardian is never restarted."""
+
+    def child_stopped(self, child: ChildHandle) -> None:
+        """Nothing to do."""
 
 
 class ActorSystem:
@@ -89,7 +98,7 @@ class ActorSystem:
             raise TypeError(f"trace must be True, a Tracer or a file path, not {type(trace).__name__}")
         self._registry: Registry[Cell] = Registry()  # names and topics
         self._deadlines = Deadlines()
-        self._waits: WaitGraph[Cell] = WaitGraph()  # which handler waits on whose answer
+        self._waits: WaitGraph[Inbox] = WaitGraph()  # which handler waits on whose answer
         self._escalation: EscalatedFailure | None = None
         self._body_scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None

@@ -24,7 +24,7 @@ import trio
 from ._checks import check_count
 
 if TYPE_CHECKING:
-    from ._cell import Cell
+    from ._inbox import Inbox
     from ._envelope import Envelope
 
 __all__ = ["TraceEvent", "Tracer", "load_trace", "render_timeline"]
@@ -100,7 +100,7 @@ class Tracer:
 
     # -- hooks the runtime calls ------------------------------------------
 
-    def _message(self, kind: str, cell: Cell, envelope: Envelope, detail: str | None = None) -> None:
+    def _message(self, kind: str, cell: Inbox, envelope: Envelope, detail: str | None = None) -> None:
         sender = envelope.sender
         parent = None
         if kind == "send" and sender is not None:
@@ -125,7 +125,7 @@ class Tracer:
             envelope.reply is not None, reason,
         ))
 
-    def _actor(self, kind: str, cell: Cell, detail: str | None = None) -> None:
+    def _actor(self, kind: str, cell: Inbox, detail: str | None = None) -> None:
         self.record(TraceEvent(trio.current_time(), kind, cell.path, detail=detail))
 
     # -- reading -----------------------------------------------------------

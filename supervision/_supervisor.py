@@ -12,6 +12,7 @@ import trio
 
 from actors import Actor, ActorError, ActorRef, EscalatedFailure
 from actors._cell import Cell
+from actors._parents import ChildHandle
 from actors._states import Directive, Phase
 from actors._checks import check_instance, check_name
 from actors._text import SafeRepr, safe_repr
@@ -97,7 +98,7 @@ class Supervisor(Actor):
         self.children: tuple[ChildSpec | Supervisor, ...] = tuple(children)
         self._order = {id(spec): index for index, spec in enumerate(self.children)}
         self._restart_times: collections.deque[float] = collections.deque()
-        self._backoff_state: dict[Cell, tuple[int, float]] = {}
+        self._backoff_state: dict[ChildHandle, tuple[int, float]] = {}
         self._resume_reason: BaseException | None = None
 
     def __repr__(self) -> str:
@@ -146,9 +147,10 @@ class Supervisor(Actor):
             return [child.ref for child in self._living()]
         self.unhandled(message)
 
-    # -- the cell's hooks --------------------------------------------------
+    # -- the parent policy (actors.lowlevel.ParentPolicy) -----------------
 
-    def _actors_child_exited(self, child: Cell, error: BaseException | None) -> Directive | None:
+    def child_exited(self, child: ChildHandle, error: BaseException | None) -> Directive | None:
+        """A child's incarnation ended: stop it, or restart it (later, in this supervisor's task)."""
         spec = child.spec
         if spec is None or id(spec) not in self._order:
             return Directive.stop()  # spawned by hand with self.spawn: not supervised by spec
@@ -160,11 +162,13 @@ class Supervisor(Actor):
         self._actors_own_cell.run_soon(self._restart, child, error)
         return None
 
-    async def _actors_before_restart(self) -> None:
+    async def before_restart(self, children: Sequence[ChildHandle]) -> None:
+        """This supervisor restarts: suspend its children (its next incarnation resumes them)."""
         for child in reversed(self._living()):
             await child.suspend(self._actors_own_cell.last_error)
 
-    def _actors_child_terminated(self, child: Cell) -> None:
+    def child_stopped(self, child: ChildHandle) -> None:
+        """A child stopped for good: forget its backoff, publish `ChildStopped`."""
         self._backoff_state.pop(child, None)
         if child.spec is not None and id(child.spec) in self._order:
             self._publish(ChildStopped(self._actors_own_cell.path, child.path, child.stop_reason))

@@ -1,0 +1,213 @@
+"""A cell's identity, its parts, and its sending side: the local address an `ActorRef` talks to.
+
+`Inbox` is the bottom of the cell (see `actors._cell` for the whole stack):
+who the actor is (system, parent, name, path, spawn arguments and settings),
+the parts it keeps across incarnations (`Mailbox`, `ActorRef`, `LifeState`),
+and every way a message gets in: ``tell``, ``send``, ``ask``, timer and
+runtime deliveries. Senders run in any task of the trio thread; none of them
+awaits except ``send`` (room in a bounded mailbox).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from ._context import blocking_cell, current_cell
+from ._envelope import Envelope, _next_id
+from ._exceptions import ActorError, ActorStopped, MailboxFull
+from ._mailbox import Mailbox
+from ._ref import ActorRef
+from ._reply import Reply
+from ._states import LifeState
+
+if TYPE_CHECKING:
+    from ._actor import Actor
+    from ._cell import Cell
+    from ._system import ActorSystem
+
+__all__ = ["Inbox"]
+
+
+class Inbox:
+    """Identity, parts and the sending side of a cell."""
+
+    __slots__ = (
+        "__weakref__",
+        "actor_cls",
+        "args",
+        "closed",
+        "instance",
+        "kwargs",
+        "life",
+        "mailbox",
+        "message_timeout",
+        "name",
+        "parent",
+        "path",
+        "ref",
+        "shutdown_timeout",
+        "spec",
+        "system",
+        "throughput",
+    )
+
+    def __init__(
+        self,
+        system: ActorSystem,
+        parent: Cell | None,
+        actor_cls: type[Actor],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        name: str,
+        mailbox_size: int | None,
+        *,
+        shutdown_timeout: float,
+        message_timeout: float | None,
+        spec: Any = None,
+    ) -> None:
+        self.system = system
+        self.parent = parent
+        self.actor_cls = actor_cls
+        self.args = args
+        self.kwargs = kwargs
+        self.name = name
+        if parent is None:
+            self.path = "/"
+        elif parent.parent is None:
+            self.path = "/" + name
+        else:
+            self.path = parent.path + "/" + name
+        self.spec = spec  # what its parent started it from (a supervisor's ChildSpec), or None
+        self.shutdown_timeout = shutdown_timeout
+        self.message_timeout = message_timeout
+        self.throughput = system._throughput
+        self.mailbox = Mailbox(mailbox_size, name)
+        self.ref: ActorRef[Any] = ActorRef._create(self)  # type: ignore[arg-type]
+        self.life = LifeState()  # phase, pending control request, the parent's directive
+        self.closed = False  # takes no more messages (stopping or stopped); never reopens
+        self.instance: Actor | None = None  # the current incarnation's actor object
+
+    def __repr__(self) -> str:
+        return f"<Cell {self.path}>"
+
+    @property
+    def is_alive(self) -> bool:
+        """False once the actor takes no more messages (stopping or stopped)."""
+        return not self.closed
+
+    # ------------------------------------------------------------------
+    # Sending (called from any task in the trio thread)
+
+    def _envelope(self, message: Any, reply: Reply[Any] | None) -> Envelope:
+        cid = _next_id()
+        sender = current_cell.get()
+        if sender is None:
+            return Envelope(message, None, reply, cid, cid)
+        now = sender.current
+        return Envelope(message, sender.ref, reply, cid, cid if now is None else now.trace_id)
+
+    def tell(self, message: Any) -> None:
+        """Enqueue ``message``; to a closed inbox, record a dead letter. Raises `MailboxFull`."""
+        envelope = self._envelope(message, None)
+        if self.closed:
+            self.system._dead_letter(
+                message, recipient=self.ref, reason=f"actor '{self.name}' has stopped", envelope=envelope
+            )
+            return
+        self.mailbox.put_nowait(envelope)
+        if self.system._tracer is not None:
+            self.system._tracer._message("send", self, envelope)
+
+    def tell_or_record(self, message: Any) -> None:
+        """`tell`, recording a full mailbox as a dead letter instead of raising."""
+        try:
+            self.tell(message)
+        except MailboxFull as exc:
+            self.system._dead_letter(message, recipient=self.ref, reason=str(exc), error=exc)
+
+    async def wait_for_space(self) -> None:
+        """Wait for room in a bounded mailbox. Raises `ActorStopped` if it closed meanwhile."""
+        await self.mailbox.wait_for_space()
+        if self.closed:
+            raise self._stopped_error("message")
+
+    async def send(self, message: Any) -> None:
+        """`tell` after waiting for room (backpressure). Raises `ActorStopped` when closed."""
+        if self.closed:
+            raise self._stopped_error(type(message).__name__)
+        if self.mailbox.maxsize is None:
+            await trio.lowlevel.checkpoint()
+        else:
+            await self.wait_for_space()
+        self.tell(message)
+
+    def ask(self, message: Any, *, deadlock_check: bool = True) -> tuple[Cell | None, Reply[Any]]:
+        """Enqueue an ask; return (the asking cell if it blocks its own actor, the reply).
+
+        With ``deadlock_check`` the ask is refused (`DeadlockError`) if waiting
+        for its answer would never end; the caller then waits with
+        ``reply._wait_checked(asker)``, which does not check again.
+        """
+        if self.closed:
+            raise self._stopped_error(type(message).__name__)
+        blocking = blocking_cell() if deadlock_check else None
+        if blocking is not None:
+            self.system._waits.check(blocking, self, type(message).__name__)
+        reply: Reply[Any] = Reply._create(self.system, self)  # type: ignore[arg-type]
+        envelope = self._envelope(message, reply)
+        reply.envelope = envelope
+        self.mailbox.put_nowait(envelope)
+        if self.system._tracer is not None:
+            self.system._tracer._message("send", self, envelope)
+        return blocking, reply
+
+    def rejected_ask(self, message: Any) -> Reply[Any]:
+        """A reply already failed with `ActorStopped` (an ask to this closed cell)."""
+        reply: Reply[Any] = Reply._create(self.system, self)  # type: ignore[arg-type]
+        reply.envelope = self._envelope(message, reply)
+        reply._set(None, self._stopped_error(type(message).__name__))
+        return reply
+
+    def deliver_from_timer(self, message: Any, trace_id: int | None) -> None:
+        """A timer's message (in the conversation ``trace_id``, if given); a full mailbox records it."""
+        if self.closed:
+            return
+        cid = _next_id()
+        try:
+            self.mailbox.put_nowait(Envelope(message, None, None, cid, cid if trace_id is None else trace_id))
+        except ActorError as exc:
+            self.system._dead_letter(message, recipient=self.ref, reason=str(exc), error=exc)
+
+    def deliver_system(self, message: Any) -> None:
+        """Deliver a runtime message (`Terminated`), past any mailbox bound."""
+        cid = _next_id()
+        envelope = Envelope(message, None, None, cid, cid)
+        if self.closed:
+            self.system._dead_letter(
+                message, recipient=self.ref, reason=f"actor '{self.name}' has stopped", envelope=envelope
+            )
+            return
+        self.mailbox.put_nowait(envelope, force=True)
+
+    def _stopped_error(self, what: str) -> ActorStopped:
+        return ActorStopped(
+            f"actor '{self.name}' has stopped and cannot receive {what}; look it up again "
+            f"after its supervisor restarts it, or check ref.is_alive"
+        )
+
+    # ------------------------------------------------------------------
+    # Closing
+
+    def close(self, reason: str) -> None:
+        """Take no more messages: queued asks fail with `ActorStopped`, queued tells become dead
+        letters with ``reason``. Closing twice does nothing more."""
+        self.closed = True
+        for envelope in self.mailbox.drain():
+            if envelope.reply is not None:
+                envelope.reply._set(None, ActorStopped(
+                    f"actor '{self.name}' stopped before handling {type(envelope.message).__name__}; "
+                    f"look it up again after its supervisor restarts it, or check ref.is_alive"
+                ))
+            self.system._dead_letter(envelope.message, recipient=self.ref, reason=reason, envelope=envelope)
