@@ -6,6 +6,8 @@ every actor is a trio task in its parent's nursery, so none outlives the
 this package re-exports the public names.
 """
 
+import typing as _typing
+
 from ._actor import Actor as Actor
 from ._inspect import ActorInfo as ActorInfo
 from ._logging import ActorContextFilter as ActorContextFilter
@@ -26,8 +28,6 @@ from ._exceptions import UnhandledMessage as UnhandledMessage
 from ._exceptions import WorkerProcessError as WorkerProcessError
 from ._gather import gather as gather
 from ._messages import Terminated as Terminated
-from ._pykka import PykkaBridge as PykkaBridge
-from ._pykka import PykkaChild as PykkaChild
 from ._ref import ActorRef as ActorRef
 from ._reply import DeferredReply as DeferredReply
 from ._reply import Reply as Reply
@@ -79,3 +79,30 @@ __all__ = [
 ]
 
 __version__ = "0.1.0.dev0"
+
+# Imported on first use, so that `import actors` needs neither pykka nor its threads.
+_EXTRAS = {"PykkaBridge": ("._pykka", "pykka"), "PykkaChild": ("._pykka", "pykka")}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _EXTRAS:
+        raise AttributeError(f"module 'actors' has no attribute {name!r}")
+    import importlib
+
+    module, extra = _EXTRAS[name]
+    try:
+        value = getattr(importlib.import_module(module, __name__), name)
+    except ModuleNotFoundError as exc:
+        if exc.name != extra:
+            raise
+        raise ImportError(
+            f"actors.{name} needs the {extra!r} package: install it with "
+            f"pip install 'trio-actors[{extra}]'"
+        ) from exc
+    globals()[name] = value  # (found directly from now on)
+    return value
+
+
+if _typing.TYPE_CHECKING:
+    from ._pykka import PykkaBridge as PykkaBridge
+    from ._pykka import PykkaChild as PykkaChild

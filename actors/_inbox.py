@@ -10,13 +10,14 @@ awaits except ``send`` (room in a bounded mailbox).
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import trio
 
 from ._context import blocking_cell, current_cell
 from ._envelope import Envelope, _next_id
-from ._exceptions import ActorError, ActorStopped, MailboxFull
+from ._exceptions import ActorError, ActorStopped, AskTimeout, MailboxFull
 from ._mailbox import Mailbox
 from ._ref import ActorRef
 from ._reply import Reply
@@ -143,7 +144,39 @@ class Inbox:
             await self.wait_for_space()
         self.tell(message)
 
-    def ask(self, message: Any, *, deadlock_check: bool = True) -> tuple[Cell | None, Reply[Any]]:
+    async def ask(self, message: Any, timeout: float | None) -> Any:
+        """Send ``message`` as an ask and wait for the answer (`ActorRef.ask`)."""
+        system = self.system
+        seconds = system._ask_timeout(timeout)
+        deadline = trio.current_time() + seconds
+        if self.mailbox.full():
+            with trio.move_on_at(deadline):
+                await self.wait_for_space()
+            if self.mailbox.full():
+                raise AskTimeout(
+                    f"the mailbox of actor '{self.name}' stayed full for {seconds:g} s, so "
+                    f"{type(message).__name__} could not even be sent; the actor is overloaded or stuck"
+                )
+        asker, reply = self._enqueue_ask(message)
+        if seconds != math.inf:
+            system._deadlines.add(reply, deadline, seconds, self.name)
+        try:
+            return await reply._wait_checked(asker)
+        except trio.Cancelled:
+            reply._abandon()
+            raise
+
+    def ask_nowait(self, message: Any, timeout: float | None) -> Reply[Any]:
+        """Send ``message`` as an ask and return its reply promise (`ActorRef.ask_nowait`)."""
+        seconds = self.system._ask_timeout(timeout)
+        if self.closed:
+            return self._rejected_ask(message)
+        _, reply = self._enqueue_ask(message, deadlock_check=False)
+        if seconds != math.inf:
+            self.system._deadlines.add(reply, trio.current_time() + seconds, seconds, self.name)
+        return reply
+
+    def _enqueue_ask(self, message: Any, *, deadlock_check: bool = True) -> tuple[Cell | None, Reply[Any]]:
         """Enqueue an ask; return (the asking cell if it blocks its own actor, the reply).
 
         With ``deadlock_check`` the ask is refused (`DeadlockError`) if waiting
@@ -163,7 +196,7 @@ class Inbox:
             self.system._tracer._message("send", self, envelope)
         return blocking, reply
 
-    def rejected_ask(self, message: Any) -> Reply[Any]:
+    def _rejected_ask(self, message: Any) -> Reply[Any]:
         """A reply already failed with `ActorStopped` (an ask to this closed cell)."""
         reply: Reply[Any] = Reply._create(self.system, self)  # type: ignore[arg-type]
         reply.envelope = self._envelope(message, reply)

@@ -1,17 +1,22 @@
-"""ActorRef: the address of an actor, and the only way to talk to it."""
+"""ActorRef: the address of an actor, and the only way to talk to it.
+
+A ref talks to an `Address` (see `actors.lowlevel`): the actor's cell when the
+actor is local. Every method here is a thin call to it, so another kind of
+address (a remote inbox behind a transport) gives refs that work the same.
+"""
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import trio
 
-from ._exceptions import ActorStopped, AskTimeout
+from ._exceptions import ActorStopped
 
 
 if TYPE_CHECKING:
     from ._cell import Cell
+    from ._address import Address
     from ._reply import Reply
 
 __all__ = ["ActorRef"]
@@ -39,9 +44,9 @@ class ActorRef(Generic[M]):
         raise TypeError("ActorRef has no public constructor; use system.spawn(...) or system.lookup(name)")
 
     @classmethod
-    def _create(cls, cell: Cell) -> ActorRef[Any]:
+    def _create(cls, address: Address) -> ActorRef[Any]:
         self = object.__new__(cls)
-        self._cell = cell
+        self._cell = address  # type: ignore[assignment]  # (a Cell for every ref the runtime makes)
         return self
 
     def _move_to(self, cell: Cell) -> None:
@@ -61,7 +66,7 @@ class ActorRef(Generic[M]):
     @property
     def is_alive(self) -> bool:
         """False once the actor has stopped for good (or is stopping)."""
-        return not self._cell.closed
+        return self._cell.is_alive
 
     def tell(self, message: M) -> None:
         """Send ``message`` and return at once (fire-and-forget; never awaits).
@@ -105,26 +110,7 @@ class ActorRef(Generic[M]):
             or a cycle of asks), raised at once.
           Exception: whatever the handler raised, as the same type.
         """
-        cell = self._cell
-        system = cell.system
-        seconds = system._ask_timeout(timeout)
-        deadline = trio.current_time() + seconds
-        if cell.mailbox.full():
-            with trio.move_on_at(deadline):
-                await cell.wait_for_space()
-            if cell.mailbox.full():
-                raise AskTimeout(
-                    f"the mailbox of actor '{cell.name}' stayed full for {seconds:g} s, so "
-                    f"{type(message).__name__} could not even be sent; the actor is overloaded or stuck"
-                )
-        asker, reply = cell.ask(message)
-        if seconds != math.inf:
-            system._deadlines.add(reply, deadline, seconds, cell.name)
-        try:
-            return await reply._wait_checked(asker)
-        except trio.Cancelled:
-            reply._abandon()
-            raise
+        return await self._cell.ask(message, timeout)
 
     def ask_nowait(self, message: M, timeout: float | None = None) -> Reply[Any]:
         """Send ``message`` as an ask and return its `Reply` promise at once.
@@ -142,14 +128,7 @@ class ActorRef(Generic[M]):
         Raises:
           MailboxFull: the bounded mailbox has no room (as ``tell``).
         """
-        cell = self._cell
-        seconds = cell.system._ask_timeout(timeout)
-        if cell.closed:
-            return cell.rejected_ask(message)
-        _, reply = cell.ask(message, deadlock_check=False)
-        if seconds != math.inf:
-            cell.system._deadlines.add(reply, trio.current_time() + seconds, seconds, cell.name)
-        return reply
+        return self._cell.ask_nowait(message, timeout)
 
     def tell_from_thread(self, message: M) -> None:
         """`tell` from a thread outside trio (a sync SDK callback, a worker thread).

@@ -166,7 +166,7 @@ class ActorSystem:
                 f"spawn_tree() takes a supervision.Supervisor, not {type(tree).__name__}; "
                 f"use spawn() for a single actor"
             )
-        ref: ActorRef[Any] = await start(self._guardian)
+        ref: ActorRef[Any] = await start(self._guardian.instance)
         return ref
 
     def lookup(self, name_or_path: str) -> ActorRef[Any]:

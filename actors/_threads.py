@@ -148,7 +148,15 @@ class Workers:
 
     async def run_process(self, fn: Callable[..., T], args: tuple[Any, ...], *, owner: ToolOwner | None) -> T:
         """Run ``fn(*args)`` in a trio-parallel worker process; errors keep their traceback."""
-        import trio_parallel
+        try:
+            import trio_parallel
+        except ModuleNotFoundError as exc:
+            if exc.name != "trio_parallel":
+                raise
+            raise ImportError(
+                "run_in_process needs the trio-parallel package: install it with "
+                "pip install 'trio-actors[process]'"
+            ) from exc
 
         check_callable(fn, "run_in_process needs")
         handler, envelope, scope, waits = _served_scope(owner)

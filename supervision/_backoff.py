@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import attrs
 
-from actors._checks import check_seconds
+from actors.lowlevel import check_seconds
 
 __all__ = ["Backoff"]
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from actors import Actor
-from actors._actor import check_actor_class
-from actors._checks import check_count, check_name, check_seconds
-from actors._text import safe_repr
+from actors.lowlevel import check_actor_class, check_count, check_name, check_seconds, safe_repr
 
 __all__ = ["ChildSpec", "Restart"]
 

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import attrs
 
-from actors._checks import check_count, check_seconds
+from actors.lowlevel import check_count, check_seconds
 
 from ._backoff import Backoff
 

@@ -11,11 +11,8 @@ import attrs
 import trio
 
 from actors import Actor, ActorError, ActorRef, EscalatedFailure
-from actors._cell import Cell
-from actors._parents import ChildHandle
-from actors._states import Directive, Phase
-from actors._checks import check_instance, check_name
-from actors._text import SafeRepr, safe_repr
+from actors import lowlevel
+from actors.lowlevel import ChildHandle, Directive, Phase, SafeRepr, check_instance, check_name, safe_repr
 
 from ._events import ChildFailed, ChildRestarted, ChildStarted, ChildStopped, SupervisionEvent, SupervisorGaveUp
 from ._spec import ChildSpec
@@ -106,10 +103,10 @@ class Supervisor(Actor):
 
     # -- starting ----------------------------------------------------------
 
-    async def _start_tree(self, parent: Cell) -> ActorRef[Any]:
+    async def _start_tree(self, parent: Actor) -> ActorRef[Any]:
         """Start this tree as a child of ``parent`` (``ActorSystem.spawn_tree`` calls it)."""
         kwargs = {"name": self.name, "strategy": self.strategy, "children": self.children}
-        return await parent.spawn_child(type(self), (), kwargs, name=self.name, mailbox_size=None, spec=self)
+        return await lowlevel.spawn_child(parent, type(self), (), kwargs, name=self.name, spec=self)
 
     async def on_restart(self, exc: BaseException) -> None:
         """Keep why this supervisor restarts: its children resume with that reason."""
@@ -117,19 +114,19 @@ class Supervisor(Actor):
 
     async def on_start(self) -> None:
         """Start the children in order (or resume them, after a restart of this supervisor)."""
-        cell = self._actors_own_cell
         # Drop the reference at once: the failure's traceback holds the previous
         # incarnation, whose own _resume_reason would hold the one before, and so on.
         reason, self._resume_reason = self._resume_reason, None
         for spec in self.children:
-            existing = self._cell_of(spec)
+            existing = self._child_of(spec)
             if existing is not None:
                 await existing.resume(reason)
                 continue
             if isinstance(spec, Supervisor):
-                ref = await spec._start_tree(cell)
+                ref = await spec._start_tree(self)
             else:
-                ref = await cell.spawn_child(
+                ref = await lowlevel.spawn_child(
+                    self,
                     spec.actor_cls,
                     spec.args,
                     spec.kwargs,
@@ -139,7 +136,7 @@ class Supervisor(Actor):
                     message_timeout=spec.message_timeout,
                     spec=spec,
                 )
-            self._publish(ChildStarted(cell.path, ref.path))
+            self._publish(ChildStarted(self.ref.path, ref.path))
 
     async def receive(self, message: Any) -> Any:
         """Answer `GetChildren` with the living children's refs, in start order."""
@@ -155,27 +152,27 @@ class Supervisor(Actor):
         if spec is None or id(spec) not in self._order:
             return Directive.stop()  # spawned by hand with self.spawn: not supervised by spec
         if error is not None:
-            self._publish(ChildFailed(self._actors_own_cell.path, child.path, error))
+            self._publish(ChildFailed(self.ref.path, child.path, error))
         restart = _restart_type(spec)
         if restart == "temporary" or (restart == "transient" and error is None):
             return Directive.stop()
-        self._actors_own_cell.run_soon(self._restart, child, error)
+        lowlevel.run_soon(self, self._restart, child, error)
         return None
 
     async def before_restart(self, children: Sequence[ChildHandle]) -> None:
         """This supervisor restarts: suspend its children (its next incarnation resumes them)."""
         for child in reversed(self._living()):
-            await child.suspend(self._actors_own_cell.last_error)
+            await child.suspend(lowlevel.handle(self).last_error)
 
     def child_stopped(self, child: ChildHandle) -> None:
         """A child stopped for good: forget its backoff, publish `ChildStopped`."""
         self._backoff_state.pop(child, None)
         if child.spec is not None and id(child.spec) in self._order:
-            self._publish(ChildStopped(self._actors_own_cell.path, child.path, child.stop_reason))
+            self._publish(ChildStopped(self.ref.path, child.path, child.stop_reason))
 
     # -- policy ------------------------------------------------------------
 
-    async def _restart(self, child: Cell, error: BaseException | None) -> None:
+    async def _restart(self, child: ChildHandle, error: BaseException | None) -> None:
         """Runs in this supervisor's task: restart what the strategy says, or give up."""
         if child.phase is not Phase.EXITING:
             return  # resolved meanwhile (stopped, or restarted with its siblings)
@@ -193,7 +190,7 @@ class Supervisor(Actor):
         temporary = {c for c in affected if c is not child and _restart_type(c.spec) == "temporary"}
         for cell in affected:
             if cell not in temporary:
-                self._publish(ChildRestarted(self._actors_own_cell.path, cell.path, error, cell.incarnations, delay))
+                self._publish(ChildRestarted(self.ref.path, cell.path, error, cell.incarnations, delay))
         if affected == [child]:
             child.resolve(Directive.restart(delay))
             return
@@ -208,7 +205,7 @@ class Supervisor(Actor):
             if cell not in temporary:
                 await cell.resume(error)
 
-    def _next_delay(self, child: Cell, now: float) -> float:
+    def _next_delay(self, child: ChildHandle, now: float) -> float:
         backoff = self.strategy.backoff
         if backoff is None:
             return 0.0
@@ -219,12 +216,11 @@ class Supervisor(Actor):
         self._backoff_state[child] = (attempt + 1, now + delay)  # it runs again from now + delay
         return delay
 
-    async def _give_up(self, child: Cell, error: BaseException | None) -> None:
+    async def _give_up(self, child: ChildHandle, error: BaseException | None) -> None:
         strategy = self.strategy
-        cell = self._actors_own_cell
         if error is None:
             error = ActorError(f"actor '{child.name}' kept exiting normally (restart='permanent')")
-        self._publish(SupervisorGaveUp(cell.path, child.path, error, strategy.max_restarts, strategy.within))
+        self._publish(SupervisorGaveUp(self.ref.path, child.path, error, strategy.max_restarts, strategy.within))
         for living in reversed(self._living()):
             await living.suspend(error)
         if isinstance(error, EscalatedFailure):
@@ -242,22 +238,22 @@ class Supervisor(Actor):
 
     # -- helpers -----------------------------------------------------------
 
-    def _cell_of(self, spec: ChildSpec | Supervisor) -> Cell | None:
-        for child in self._actors_own_cell.children.values():
-            if child.spec is spec and not child.stopped:
+    def _child_of(self, spec: ChildSpec | Supervisor) -> ChildHandle | None:
+        for child in lowlevel.children(self):
+            if child.spec is spec:
                 return child
         return None
 
-    def _living(self) -> list[Cell]:
+    def _living(self) -> list[ChildHandle]:
         """Living spec children in start (spec) order."""
         order = self._order
-        living = [c for c in self._actors_own_cell.children.values() if not c.stopped and id(c.spec) in order]
+        living = [c for c in lowlevel.children(self) if id(c.spec) in order]
         living.sort(key=lambda c: order[id(c.spec)])
         return living
 
     def _publish(self, event: SupervisionEvent) -> None:
         log.info("%s", SafeRepr(event), extra={"actor": event.supervisor, "trace_id": "-"})
-        self._actors_own_cell.system.publish(SupervisionEvent, event)
+        self.system.publish(SupervisionEvent, event)
 
 
 def _restart_type(spec: Any) -> str:
@@ -267,5 +263,5 @@ def _restart_type(spec: Any) -> str:
 def restart_count(ref: ActorRef[Any]) -> int:
     """How many times the actor behind ``ref`` has been restarted so far."""
     check_instance(ref, ActorRef, "restart_count", "an ActorRef")
-    return max(0, ref._cell.incarnations - 1)
+    return max(0, lowlevel.handle(ref).incarnations - 1)
 
