@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from ._checks import check_instance
 from ._exceptions import ActorError, UnhandledMessage
 from ._ref import ActorRef
-from ._text import safe_repr
+from ._text import qualname, safe_repr
 
 if TYPE_CHECKING:
     from ._cell import Cell
@@ -138,8 +140,13 @@ class Actor:
 
         Same arguments as `ActorSystem.spawn`; the child's path is under this
         actor's path. Returns once the child's ``on_start`` has run.
+
+        ``name`` and ``mailbox_size`` are spawn's own keywords: they never reach
+        the child's ``__init__`` (pass such a value positionally, or name the
+        parameter otherwise; spawn raises a TypeError saying so).
         """
         check_actor_class(actor_cls, "spawn")
+        check_init_arguments(actor_cls, args, "spawn")
         return await self._actors_own_cell.spawn_child(actor_cls, args, kwargs, name=name, mailbox_size=mailbox_size)
 
     def stop(self) -> None:
@@ -221,8 +228,118 @@ def _cell_of(ref: Any, verb: str) -> Cell:
     return check_instance(ref, ActorRef, verb, "an ActorRef")._cell
 
 
+# The keywords spawn() keeps for itself: an actor's __init__ cannot get them by keyword.
+SPAWN_KEYWORDS = ("name", "mailbox_size")
+
+# The hooks the runtime awaits, with the signature each is written with.
+_HOOKS = {
+    "receive": "receive(self, message)",
+    "on_start": "on_start(self)",
+    "on_stop": "on_stop(self)",
+    "on_restart": "on_restart(self, exc)",
+}
+
+
+# Classes that passed check_actor_class (weakly held: classes made on the fly may go away).
+_checked_classes: weakref.WeakSet[type] = weakref.WeakSet()
+
+
 def check_actor_class(actor_cls: Any, verb: str) -> None:
-    """Raise a TypeError unless ``actor_cls`` is an `Actor` subclass (``verb`` names the caller)."""
+    """Raise a TypeError unless ``actor_cls`` is an `Actor` subclass whose hooks are async.
+
+    ``verb`` names the caller in the message (``spawn``, ``ChildSpec``). The
+    hooks (``receive``, ``on_start``, ``on_stop``, ``on_restart``) must be
+    ``async def``: the runtime awaits them, and a plain ``def`` would fail only
+    later, at its first message, with "object NoneType can't be used in
+    'await' expression".
+    """
+    if actor_cls in _checked_classes:
+        return
     if not (isinstance(actor_cls, type) and issubclass(actor_cls, Actor)):
         hint = " (pass the class, not an instance)" if isinstance(actor_cls, Actor) else ""
         raise TypeError(f"{verb}() takes an Actor subclass, not {safe_repr(actor_cls)}{hint}")
+    for hook, signature in _HOOKS.items():
+        fn = getattr(actor_cls, hook)
+        if fn is getattr(Actor, hook) or _is_async(fn):
+            continue
+        if inspect.isasyncgenfunction(fn):
+            what = "an async generator (it contains 'yield'), which cannot be awaited"
+        elif callable(fn):
+            what = "a plain 'def', so the runtime cannot await it"
+        else:
+            what = f"not a method but {safe_repr(fn)}"
+        raise TypeError(
+            f"{verb}() refused {qualname(actor_cls)}: its {hook} is {what}; "
+            f"write it as 'async def {signature}:'"
+        )
+    _checked_classes.add(actor_cls)
+
+
+def _is_async(fn: Any) -> bool:
+    """True for an ``async def`` function or method, also behind a ``functools.wraps`` decorator."""
+    if inspect.iscoroutinefunction(fn):
+        return True
+    try:
+        return inspect.iscoroutinefunction(inspect.unwrap(fn))
+    except ValueError:  # a __wrapped__ cycle
+        return False
+
+
+def check_init_arguments(
+    actor_cls: type[Actor], args: tuple[Any, ...], verb: str, reserved: tuple[str, ...] = SPAWN_KEYWORDS
+) -> None:
+    """Raise a TypeError if ``actor_cls.__init__`` needs a keyword that ``verb`` keeps for itself.
+
+    ``spawn(Greeter, name="bob")`` gives ``name`` to spawn (the actor's name), so
+    ``Greeter.__init__(self, name)`` would fail with a bare "missing argument".
+    This says why, and how to pass the value: positionally, or under another
+    parameter name. Cheap when no parameter has a reserved name (the usual case).
+    """
+    init = actor_cls.__init__
+    code = getattr(init, "__code__", None)
+    if code is not None:
+        parameters = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+        for word in reserved:
+            if word in parameters:
+                break
+        else:
+            return
+    elif init is object.__init__:
+        return
+    try:
+        signature = inspect.signature(init)
+    except (TypeError, ValueError):  # not introspectable: let __init__ itself complain
+        return
+    before: list[str] = []  # the positional parameters before this one
+    for index, parameter in enumerate(signature.parameters.values()):
+        if index == 0:
+            continue  # self
+        kind = parameter.kind
+        required = parameter.default is parameter.empty
+        if (parameter.name in reserved and required
+                and (kind is parameter.KEYWORD_ONLY
+                     or (kind is parameter.POSITIONAL_OR_KEYWORD and len(before) >= len(args)))):
+            cls = qualname(actor_cls)
+            other = _other_name(cls, parameter.name)
+            if kind is parameter.KEYWORD_ONLY:
+                how = f"rename the parameter (say, {other}): a keyword-only one cannot be passed positionally"
+            else:
+                slots = "".join(f"<{name}>, " for name in before)
+                how = (f"pass it positionally, {verb}({cls}, {slots}<{parameter.name}>, name=...), "
+                       f"or rename the parameter (say, {other})")
+            raise TypeError(
+                f"{cls}.__init__() needs '{parameter.name}', but {verb}() keeps the keywords "
+                f"{_words(reserved)} for itself, so {cls} cannot get {parameter.name}= from it; {how}"
+            )
+        if kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            before.append(parameter.name)
+
+
+def _words(reserved: tuple[str, ...]) -> str:
+    words = [f"{word}=" for word in reserved]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _other_name(cls: str, word: str) -> str:
+    prefix = "".join("_" + c.lower() if c.isupper() else c for c in cls.rsplit(".", 1)[-1]).lstrip("_")
+    return f"{prefix}_{word}"

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from types import CoroutineType
 from typing import Any
 
 import trio
@@ -24,7 +25,7 @@ from ._groups import leaves
 from ._inbox import Inbox
 from ._reply import DeferredReply
 from ._states import Control
-from ._text import SafeRepr, safe_repr
+from ._text import SafeRepr, qualname, safe_repr
 from ._threads import ToolWaits
 
 __all__ = ["Dispatcher"]
@@ -205,7 +206,9 @@ class Dispatcher(Inbox):
                         self.failed(envelope, exc)
                         return exc
                 else:
-                    if envelope.reply is not None:
+                    if type(result) is CoroutineType and result is not envelope.message:
+                        self._returned_coroutine(envelope, result)  # an 'await' is missing in the handler
+                    elif envelope.reply is not None:
                         if self.deferred_current:
                             self.deferred_current = False
                             if tracer is not None:
@@ -240,6 +243,33 @@ class Dispatcher(Inbox):
             envelope.reply._set(None, exc)  # an answered ask is not a dead letter
         else:
             self.settle(envelope, exc, f"unhandled by '{self.name}' ({type(self.instance).__name__})")
+
+    def _returned_coroutine(self, envelope: Envelope, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """The handler returned a coroutine object, not a value: its asker gets a TypeError.
+
+        (Not called when the coroutine is the message itself: an echo hands back what
+        it got, and a coroutine sent as a value is its sender's to await or close.)
+
+        The coroutine is closed (it never runs, and Python does not warn "never
+        awaited" later, far from the cause). A tell's (or a deferred ask's)
+        mistake is nobody's error to catch: it is logged as a warning, reported
+        to the test kit, and a tell is recorded in dead letters.
+        """
+        coroutine.close()
+        what = type(envelope.message).__name__
+        error = TypeError(
+            f"the handler of actor '{self.name}' ({type(self.instance).__name__}) returned a coroutine "
+            f"({qualname(coroutine)}) for {what} instead of a value: an 'await' is "
+            f"missing (write 'return await ...'); the coroutine was closed without running"
+        )
+        reply = envelope.reply
+        if reply is not None and not self.deferred_current:
+            reply._set(None, error)
+            return
+        log.warning("%s", error, extra={"actor": self.path, "trace_id": envelope.trace_id})
+        self.system._report_failure(self.path, f"handling {what}", error)
+        if reply is None:
+            self.settle(envelope, error, str(error), answer=False)
 
     def _abandoned(self, envelope: Envelope, exc: AskAbandoned) -> None:
         # The asker gets AskTimeout from the deadline ticker; only record the message.

@@ -225,10 +225,18 @@ class Inbox:
         self.mailbox.put_nowait(envelope, force=True)
 
     def _stopped_error(self, what: str) -> ActorStopped:
-        return ActorStopped(
-            f"actor '{self.name}' has stopped and cannot receive {what}; look it up again "
-            f"after its supervisor restarts it, or check ref.is_alive"
-        )
+        return ActorStopped(f"actor '{self.name}' has stopped and cannot receive {what}; {self._stopped_advice()}")
+
+    def _stopped_advice(self) -> str:
+        """What a sender can do now that this actor stopped: only a supervisor restarts one."""
+        parent = self.parent
+        if self.spec is None or parent is None or parent.parent is None:  # (a tree's root: the guardian's)
+            return ("it has no supervisor to restart it: spawn it again if you need it (watch an actor "
+                    "to learn when it stops)")
+        if getattr(self.spec, "restart", "permanent") == "temporary":
+            return ("its supervisor does not restart it (restart='temporary'): start it again if you "
+                    "need it, or check ref.is_alive")
+        return "look it up again after its supervisor restarts it, or check ref.is_alive"
 
     # ------------------------------------------------------------------
     # Closing
@@ -241,6 +249,6 @@ class Inbox:
             if envelope.reply is not None:
                 envelope.reply._set(None, ActorStopped(
                     f"actor '{self.name}' stopped before handling {type(envelope.message).__name__}; "
-                    f"look it up again after its supervisor restarts it, or check ref.is_alive"
+                    f"{self._stopped_advice()}"
                 ))
             self.system._dead_letter(envelope.message, recipient=self.ref, reason=reason, envelope=envelope)

@@ -1,4 +1,14 @@
-"""Logging with actor context: each record says which actor and which conversation."""
+"""Logging with actor context: each record says which actor and which conversation.
+
+The runtime logs on two loggers: ``actors`` (failures, dead letters at DEBUG)
+and ``supervision`` (restarts, give-ups). Unlike trio and pykka, it adds no
+``NullHandler`` to them, on purpose: a failure nobody saw (a told message whose
+handler raised, an ``on_stop`` that failed) is then printed to stderr by
+Python's last-resort handler even in a program that never configured logging,
+instead of vanishing. Configure logging as usual to route these records; to
+silence them, ``logging.getLogger("actors").setLevel(logging.CRITICAL)`` (and
+the same for ``"supervision"``).
+"""
 
 from __future__ import annotations
 

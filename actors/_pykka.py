@@ -2,8 +2,20 @@
 
 The migration path from pykka: keep the pykka actors you have, talk to them
 through `ActorRef` from trio code, and move them over one at a time.
-`PykkaBridge` fronts a pykka actor someone else started; `PykkaChild` starts
-and owns one, so a `supervision.Supervisor` can restart it.
+
+Who stops the pykka actor (pykka's actor threads are not daemon threads, so
+the interpreter waits at exit for every pykka actor still running):
+
+- `PykkaBridge` fronts a pykka actor *you* started and handed in: it never
+  stops it, not even when the system closes (other pykka code may still use
+  it). Stop it yourself (``pykka_ref.stop()`` in a ``finally``, or
+  ``pykka.ActorRegistry.stop_all()``).
+- `PykkaChild` starts its pykka actor itself, so it owns it: it stops it when
+  it stops, and so at the latest when the system closes, whichever way it
+  closes (the block ends, raises, is cancelled, or a failure escalates). A
+  supervisor can restart it, with a fresh pykka actor. It needs no supervisor:
+  ``system.spawn(PykkaChild, MyPykkaActor)`` is the way to have a pykka actor
+  live exactly as long as the system.
 
 pykka's calls block (an ask waits on a `threading.Condition`), so every ask
 waits for its pykka future in a worker thread (`Actor.run_in_thread`), never on
@@ -94,7 +106,11 @@ class PykkaBridge(Actor):
       the pykka actor is still dead, so its supervisor escalates. To have the
       pykka actor itself restarted, use `PykkaChild`.
 
-    The bridge never stops the pykka actor: whoever started it stops it.
+    The bridge never stops the pykka actor, not even when the system closes:
+    you started it, so you stop it (``legacy.stop()`` in a ``finally``, as
+    below). A pykka actor left running keeps the interpreter from exiting
+    (pykka's threads are not daemon threads). To have trio-actors start the
+    pykka actor and stop it with the system, spawn `PykkaChild` instead.
 
     Args:
       pykka_ref: the `pykka.ActorRef` of a running pykka actor.
@@ -237,6 +253,14 @@ class PykkaChild(PykkaBridge):
     (waiting at most the actor's ``shutdown_timeout``). Messages are forwarded
     as by `PykkaBridge`.
 
+    It started the pykka actor, so it stops it: when it stops, is restarted,
+    and at the latest when the system closes, whichever way (the block ends or
+    raises, it is cancelled from outside, a failure escalates), so nothing is
+    left to hold the interpreter at exit. It works without a supervisor too:
+    ``await system.spawn(PykkaChild, MyPykkaActor, name="legacy")``. (A pykka
+    actor still busy with a message when asked to stop stops after it: pykka's
+    threads cannot be interrupted.)
+
     Every ``check_interval`` seconds it checks that the pykka actor is alive.
     A pykka actor dies when its ``on_receive`` raises for a *told* message
     (pykka logs the error and stops it; for an ask the asker gets the error
@@ -312,6 +336,8 @@ class PykkaChild(PykkaBridge):
         self.pykka_ref = ref
         try:
             self._arm_check()
+        except ActorStopped:
+            return  # stopped while starting (say, the spawner gave up): on_stop stops the pykka actor
         except BaseException:
             ref.stop(block=False)  # on_stop does not run after a failed on_start
             raise

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import trio
 
-from ._actor import Actor, check_actor_class
+from ._actor import Actor, check_actor_class, check_init_arguments
 from ._cell import Cell
 from ._inbox import Inbox
 from ._checks import check_count, check_instance, check_name, check_seconds
@@ -141,21 +141,35 @@ class ActorSystem:
     ) -> ActorRef[Any]:
         """Start a top-level actor and return its ref once its ``on_start`` has run.
 
-        ``*args`` and ``**kwargs`` go to the actor's ``__init__``. A top-level
-        actor that fails is stopped (its watchers get `Terminated` with the
-        error); put it under a `supervision.Supervisor` to have it restarted.
+        ``*args`` and ``**kwargs`` go to the actor's ``__init__``, except the
+        keywords spawn keeps for itself: ``name`` and ``mailbox_size``. An
+        ``__init__`` that needs a parameter of one of those names gets it
+        positionally (``spawn(Greeter, "bob", name="greeter")``), or call the
+        parameter something else (``greeter_name``); spawn raises a TypeError
+        saying so when such a parameter would be left without a value. A
+        top-level actor that fails is stopped (its watchers get `Terminated`
+        with the error); put it under a `supervision.Supervisor` to have it
+        restarted.
 
         Args:
-          actor_cls: an `Actor` subclass (the class, not an instance).
+          actor_cls: an `Actor` subclass (the class, not an instance), whose
+            ``receive``, ``on_start``, ``on_stop`` and ``on_restart`` are
+            ``async def``.
           name: unique in the system; generated from the class name if None.
+            Reserved by spawn: never passed to ``__init__``.
           mailbox_size: bound the mailbox (``tell`` then raises `MailboxFull`
-            when full, ``send`` waits); None for unbounded.
+            when full, ``send`` waits); None for unbounded. Reserved by spawn
+            too.
 
         Raises:
+          TypeError: ``actor_cls`` is not an `Actor` subclass, one of its hooks
+            is not ``async def``, or its ``__init__`` needs ``name`` or
+            ``mailbox_size`` and the arguments leave it without one.
           ActorNameTaken: ``name`` belongs to a living actor.
           Exception: what the actor's ``__init__`` or ``on_start`` raised.
         """
         check_actor_class(actor_cls, "spawn")
+        check_init_arguments(actor_cls, args, "spawn")
         return await self._guardian.spawn_child(actor_cls, args, kwargs, name=name, mailbox_size=mailbox_size)
 
     async def spawn_tree(self, tree: Any) -> ActorRef[Any]:

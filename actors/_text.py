@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SafeRepr", "safe_repr"]
+__all__ = ["SafeRepr", "qualname", "safe_repr"]
 
 
 def safe_repr(obj: Any, limit: int = 300) -> str:
@@ -16,6 +16,14 @@ def safe_repr(obj: Any, limit: int = 300) -> str:
     if not isinstance(text, str):
         return f"<{type(obj).__name__} object (its repr is not a str)>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def qualname(obj: Any) -> str:
+    """``obj.__qualname__`` without the enclosing functions (``Greeter.greet``, not ``test.<locals>.Greeter.greet``)."""
+    name = getattr(obj, "__qualname__", None)
+    if not isinstance(name, str):
+        return type(obj).__name__
+    return name.rsplit("<locals>.", 1)[-1]
 
 
 class SafeRepr:

@@ -48,8 +48,8 @@ async def test_actor_stopped_names_the_actor_and_the_message_type_and_the_way_ou
     with pytest.raises(ActorStopped) as info:
         await ref.ask(FetchReport("Q4"))
     assert str(info.value) == (
-        "actor 'retriever' has stopped and cannot receive FetchReport; look it up again after its "
-        "supervisor restarts it, or check ref.is_alive"
+        "actor 'retriever' has stopped and cannot receive FetchReport; it has no supervisor to "
+        "restart it: spawn it again if you need it (watch an actor to learn when it stops)"
     )
 
 

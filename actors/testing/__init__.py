@@ -5,7 +5,10 @@
   ``actor_system_autojump`` (under ``MockClock(autojump_threshold=0)``).
 - `TestProbe`: an actor a test hands out as a ref, then asserts on.
 - hypothesis strategies `interleavings` and `crash_points`, the replayable
-  runner `run_schedule`, and the checker `check_delivery`.
+  runner `run_schedule`, and the checker `check_delivery` (what the runtime
+  delivered).
+- `assert_per_sender_order`: what your own actor did with its messages keeps
+  each sender's order.
 """
 
 from ._plugin import actor_system as actor_system
@@ -16,6 +19,7 @@ from ._schedules import InjectedCrash as InjectedCrash
 from ._schedules import Outcome as Outcome
 from ._schedules import Schedule as Schedule
 from ._schedules import Step as Step
+from ._schedules import assert_per_sender_order as assert_per_sender_order
 from ._schedules import check_delivery as check_delivery
 from ._schedules import crash_points as crash_points
 from ._schedules import interleavings as interleavings
@@ -30,6 +34,7 @@ __all__ = [
     "TestProbe",
     "actor_system",
     "actor_system_autojump",
+    "assert_per_sender_order",
     "check_delivery",
     "crash_points",
     "interleavings",

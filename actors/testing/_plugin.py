@@ -45,6 +45,11 @@ async def actor_system(request: pytest.FixtureRequest) -> AsyncIterator[ActorSys
     """An open `ActorSystem` for the test, closed (every actor stopped) after it.
 
     Failures nobody saw fail the test at teardown (see the module's docstring).
+
+    Not for a hypothesis ``@given`` test: its examples would share one system
+    (hypothesis's ``function_scoped_fixture`` health check refuses that). Open
+    a fresh system per example in the test body instead, ``async with
+    open_actor_system() as system:``, or let `run_schedule` open one.
     """
     async for system in _checked_system(request):
         yield system
@@ -56,6 +61,12 @@ async def actor_system_autojump(request: pytest.FixtureRequest) -> AsyncIterator
 
     Virtual time jumps ahead whenever every task is blocked, so timeouts,
     timers and backoff delays take no real time and are exact.
+
+    Not for a hypothesis ``@given`` test (see `actor_system`); pytest-trio
+    also runs an async ``@given`` test under the real clock. For a property in
+    virtual time, write a sync ``@given`` test that runs each example with
+    ``trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))``,
+    ``main`` opening its own system.
     """
     async for system in _checked_system(request):
         yield system

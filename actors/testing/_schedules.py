@@ -5,12 +5,17 @@ exactly: each step is taken by a sender actor and finished before the next one
 starts, so the order of sends never depends on trio's scheduler and a failing
 example from hypothesis replays the same way every time. `check_delivery`
 then asserts the guarantees: per-sender FIFO, no loss, no duplicates.
+
+Those are the runtime's guarantees: what it delivered to an actor. What the
+actor then does with its messages (forwards, stores, answers) is the user's
+code; `assert_per_sender_order` checks that a recorded sequence of its effects
+keeps each sender's order.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
@@ -21,12 +26,14 @@ from .._dead_letters import DeadLetter
 from .._exceptions import ActorError
 from .._ref import ActorRef
 from .._system import ActorSystem, open_actor_system
+from .._text import safe_repr
 
 __all__ = [
     "InjectedCrash",
     "Outcome",
     "Schedule",
     "Step",
+    "assert_per_sender_order",
     "check_delivery",
     "crash_points",
     "interleavings",
@@ -350,3 +357,101 @@ def check_delivery(outcome: Outcome) -> None:
             f"delivery guarantees broken for {schedule!r} with crashes at {sorted(outcome.crashes)}:\n  "
             + "\n  ".join(problems)
         )
+
+
+def assert_per_sender_order(
+    recorded: Iterable[tuple[Hashable, Any]],
+    sent: Mapping[Hashable, Sequence[Any]],
+    *,
+    complete: bool = True,
+) -> None:
+    """Assert that what your actor did keeps each sender's order; raise AssertionError saying where not.
+
+    `check_delivery` checks what the runtime delivered; this checks your actor.
+    Record what it observably did (what it forwarded, stored, answered), as
+    ``(sender, message)`` pairs in the order it happened, and pass what each
+    sender sent, in the order sent. Messages are compared with ``==``.
+
+    Args:
+      recorded: ``(sender, message)`` pairs, in the order your actor's effects happened.
+      sent: for each sender, its messages in the order it sent them.
+      complete: True (default): per sender, the recorded messages must be exactly
+        those sent, in order (nothing lost, duplicated, reordered or added).
+        False: the actor may leave messages out (a filter), but what it recorded
+        must keep the order sent, once each, and add nothing.
+
+    Raises:
+      AssertionError: one line per sender whose order broke, showing the first
+        place it went wrong and what was missing or extra.
+    """
+    per_sender: dict[Hashable, list[Any]] = {}
+    for index, pair in enumerate(recorded):
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            raise TypeError(f"recorded must hold (sender, message) pairs; item {index} is {safe_repr(pair)}")
+        per_sender.setdefault(pair[0], []).append(pair[1])
+    problems = []
+    for sender, got in per_sender.items():
+        if sender not in sent:
+            problems.append(f"sender {safe_repr(sender)} is not in sent, but {_show(got)} was recorded from it")
+    for sender, expected in sent.items():
+        got = per_sender.get(sender, [])
+        problem = _order_problem(list(expected), got) if complete else _subsequence_problem(list(expected), got)
+        if problem is not None:
+            problems.append(f"sender {safe_repr(sender)}: {problem}")
+    if problems:
+        what = "in the order sent" if complete else "in the order sent (some may be left out)"
+        raise AssertionError(f"each sender's messages should be recorded {what}, but:\n  " + "\n  ".join(problems))
+
+
+def _show(items: Sequence[Any]) -> str:
+    return safe_repr(list(items), limit=200)
+
+
+def _order_problem(expected: list[Any], got: list[Any]) -> str | None:
+    if got == expected:
+        return None
+    at = next((i for i, (e, g) in enumerate(zip(expected, got)) if e != g), min(len(expected), len(got)))
+    if at < len(expected) and at < len(got):
+        first = f"at position {at}, expected {safe_repr(expected[at])} but recorded {safe_repr(got[at])}"
+    elif at < len(expected):
+        first = f"recorded only {len(got)} of its {len(expected)} messages; the next, {safe_repr(expected[at])}, is missing"
+    else:
+        first = f"after its {len(expected)} messages, {safe_repr(got[at])} was recorded as well"
+    missing, extra = _difference(expected, got), _difference(got, expected)
+    notes = []
+    if missing:
+        notes.append(f"missing {_show(missing)}")
+    if extra:
+        notes.append(f"extra or duplicated {_show(extra)}")
+    if not notes:
+        notes.append("the same messages, reordered")
+    return f"{first} ({'; '.join(notes)}); sent {_show(expected)}, recorded {_show(got)}"
+
+
+def _subsequence_problem(expected: list[Any], got: list[Any]) -> str | None:
+    position = 0  # in expected: the next message that may still be recorded
+    for index, item in enumerate(got):
+        found = next((i for i in range(position, len(expected)) if expected[i] == item), None)
+        if found is None:
+            if any(e == item for e in expected[:position]):
+                why = "again or out of order (it was sent earlier than what was recorded before it)"
+            else:
+                why = "though it never sent it"
+            return (f"recorded {safe_repr(item)} at its position {index} {why}; "
+                    f"sent {_show(expected)}, recorded {_show(got)}")
+        position = found + 1
+    return None
+
+
+def _difference(items: list[Any], minus: list[Any]) -> list[Any]:
+    """``items`` less one occurrence of each of ``minus`` (works for unhashable messages)."""
+    left = list(minus)
+    out = []
+    for item in items:
+        for i, other in enumerate(left):
+            if other == item:
+                del left[i]
+                break
+        else:
+            out.append(item)
+    return out
