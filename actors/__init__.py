@@ -9,8 +9,6 @@ this package re-exports the public names.
 import typing as _typing
 
 from ._actor import Actor as Actor
-from ._inspect import ActorInfo as ActorInfo
-from ._logging import ActorContextFilter as ActorContextFilter
 from ._dead_letters import DeadLetter as DeadLetter
 from ._dead_letters import DeadLetters as DeadLetters
 from ._envelope import Envelope as Envelope
@@ -27,6 +25,8 @@ from ._exceptions import MessageTimeout as MessageTimeout
 from ._exceptions import UnhandledMessage as UnhandledMessage
 from ._exceptions import WorkerProcessError as WorkerProcessError
 from ._gather import gather as gather
+from ._inspect import ActorInfo as ActorInfo
+from ._logging import ActorContextFilter as ActorContextFilter
 from ._messages import Terminated as Terminated
 from ._ref import ActorRef as ActorRef
 from ._reply import DeferredReply as DeferredReply
@@ -34,12 +34,12 @@ from ._reply import Reply as Reply
 from ._system import ActorSystem as ActorSystem
 from ._system import open_actor_system as open_actor_system
 from ._timers import Timer as Timer
+from ._tools import blocking as blocking
+from ._tools import tool as tool
 from ._tracing import TraceEvent as TraceEvent
 from ._tracing import Tracer as Tracer
 from ._tracing import load_trace as load_trace
 from ._tracing import render_timeline as render_timeline
-from ._tools import blocking as blocking
-from ._tools import tool as tool
 
 __all__ = [
     "Actor",

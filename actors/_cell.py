@@ -99,8 +99,10 @@ class Cell(Lifecycle):
         """Build and start a child; return its ref once its ``on_start`` ran (raise what it raised)."""
         system = self.system
         if self.closed or self.ending:
-            raise ActorStopped(f"actor '{self.name}' is stopping or restarting and cannot spawn "
-                               f"{actor_cls.__name__}; spawn children in on_start or receive")
+            raise ActorStopped(
+                f"actor '{self.name}' is stopping or restarting and cannot spawn "
+                f"{actor_cls.__name__}; spawn children in on_start or receive"
+            )
         if self.nursery is None:
             await self._open_nursery()
         name = system._registry.reserve(name, actor_cls.__name__)
@@ -250,8 +252,10 @@ class Cell(Lifecycle):
     def schedule(self, interval: float, message: Any, *, repeat: bool) -> Timer:
         """Start a timer that tells this actor ``message`` (`Actor.schedule_once`/``_every``)."""
         if self.closed or self.home is None or self.ending:
-            raise ActorStopped(f"actor '{self.name}' is stopping or restarting and cannot schedule "
-                               f"{type(message).__name__}; set timers in on_start or receive")
+            raise ActorStopped(
+                f"actor '{self.name}' is stopping or restarting and cannot schedule "
+                f"{type(message).__name__}; set timers in on_start or receive"
+            )
         if self.timers is None:
             self.timers = TimerSet(self.deliver_from_timer)
         trace_id = None if self.current is None else self.current.trace_id

@@ -27,10 +27,12 @@ def _number(value: object) -> bool:
 @overload
 def check_seconds(name: str, value: float, *, zero: bool = ..., finite: bool = ...) -> float: ...
 @overload
-def check_seconds(name: str, value: float | None, *, zero: bool = ..., finite: bool = ...,
-                  optional: bool) -> float | None: ...
-def check_seconds(name: str, value: float | None, *, zero: bool = False, finite: bool = False,
-                  optional: bool = False) -> float | None:
+def check_seconds(
+    name: str, value: float | None, *, zero: bool = ..., finite: bool = ..., optional: bool
+) -> float | None: ...
+def check_seconds(
+    name: str, value: float | None, *, zero: bool = False, finite: bool = False, optional: bool = False
+) -> float | None:
     """A duration in seconds: a number > 0 (>= 0 with ``zero``), finite with ``finite``.
 
     ``optional``: None is accepted (and returned). NaN is always refused;

@@ -106,9 +106,9 @@ class Dispatcher(Inbox):
             pending, self.deferred = self.deferred, None
             for handle in pending:
                 if handle._reply is not None:
-                    handle._reply._set(None, ActorStopped(
-                        f"actor '{self.name}' {what} before answering (it had deferred its reply)"
-                    ))
+                    handle._reply._set(
+                        None, ActorStopped(f"actor '{self.name}' {what} before answering (it had deferred its reply)")
+                    )
 
     # ------------------------------------------------------------------
     # The loop
@@ -278,8 +278,12 @@ class Dispatcher(Inbox):
     def failed(self, envelope: Envelope, exc: BaseException) -> None:
         """The handler of ``envelope`` failed with ``exc``: log, trace, answer and record it."""
         reply = envelope.reply
-        self.log_failure(exc, f"handling {type(envelope.message).__name__}", envelope,
-                         observed=reply is not None and not reply.done())  # the asker gets it
+        self.log_failure(
+            exc,
+            f"handling {type(envelope.message).__name__}",
+            envelope,
+            observed=reply is not None and not reply.done(),
+        )  # the asker gets it
         if self.system._tracer is not None:
             self.system._tracer._message("fail", self, envelope, safe_repr(exc))
         self.settle(envelope, exc, f"handler of '{self.name}' failed with {safe_repr(exc)}")
@@ -288,13 +292,12 @@ class Dispatcher(Inbox):
         """A stop cut the handler of ``envelope`` short: its asker gets `ActorStopped`."""
         if why is None:
             why = f"the handler ran past its shutdown_timeout of {self.shutdown_timeout:g} s and was cancelled"
-        error = ActorStopped(
-            f"actor '{self.name}' was stopped while handling {type(envelope.message).__name__}; {why}"
-        )
+        error = ActorStopped(f"actor '{self.name}' was stopped while handling {type(envelope.message).__name__}; {why}")
         self.settle(envelope, error, str(error))
 
-    def log_failure(self, exc: BaseException, doing: str, envelope: Envelope | None = None, *,
-                    observed: bool = False) -> None:
+    def log_failure(
+        self, exc: BaseException, doing: str, envelope: Envelope | None = None, *, observed: bool = False
+    ) -> None:
         """Log a failure (with the actor's path and the message's trace id) and report it.
 
         ``observed``: the error also reaches someone (an asker, a spawner); failure

@@ -231,11 +231,15 @@ class Inbox:
         """What a sender can do now that this actor stopped: only a supervisor restarts one."""
         parent = self.parent
         if self.spec is None or parent is None or parent.parent is None:  # (a tree's root: the guardian's)
-            return ("it has no supervisor to restart it: spawn it again if you need it (watch an actor "
-                    "to learn when it stops)")
+            return (
+                "it has no supervisor to restart it: spawn it again if you need it (watch an actor "
+                "to learn when it stops)"
+            )
         if getattr(self.spec, "restart", "permanent") == "temporary":
-            return ("its supervisor does not restart it (restart='temporary'): start it again if you "
-                    "need it, or check ref.is_alive")
+            return (
+                "its supervisor does not restart it (restart='temporary'): start it again if you "
+                "need it, or check ref.is_alive"
+            )
         return "look it up again after its supervisor restarts it, or check ref.is_alive"
 
     # ------------------------------------------------------------------
@@ -247,8 +251,11 @@ class Inbox:
         self.closed = True
         for envelope in self.mailbox.drain():
             if envelope.reply is not None:
-                envelope.reply._set(None, ActorStopped(
-                    f"actor '{self.name}' stopped before handling {type(envelope.message).__name__}; "
-                    f"{self._stopped_advice()}"
-                ))
+                envelope.reply._set(
+                    None,
+                    ActorStopped(
+                        f"actor '{self.name}' stopped before handling {type(envelope.message).__name__}; "
+                        f"{self._stopped_advice()}"
+                    ),
+                )
             self.system._dead_letter(envelope.message, recipient=self.ref, reason=reason, envelope=envelope)

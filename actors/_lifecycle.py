@@ -241,8 +241,9 @@ class Lifecycle(Dispatcher):
         except Exception as exc:
             self.start_scope = None
             # A first start awaited by spawn raises there; any other is seen by nobody.
-            self.log_failure(exc, "starting" if self.incarnations == 1 else "restarting",
-                             observed=self._spawner_waits())
+            self.log_failure(
+                exc, "starting" if self.incarnations == 1 else "restarting", observed=self._spawner_waits()
+            )
             return exc
         self.started = True
         return None
@@ -342,12 +343,19 @@ class Lifecycle(Dispatcher):
             try:
                 await instance.on_stop()
             except Exception as exc:
-                log.error("on_stop of actor %s raised %s", self.path, SafeRepr(exc), exc_info=exc,
-                          extra={"actor": self.path, "trace_id": "-"})
+                log.error(
+                    "on_stop of actor %s raised %s",
+                    self.path,
+                    SafeRepr(exc),
+                    exc_info=exc,
+                    extra={"actor": self.path, "trace_id": "-"},
+                )
                 self.system._report_failure(self.path, "stopping", exc)
         if scope.cancelled_caught:
-            hung = ActorError(f"on_stop of actor '{self.name}' ran past its shutdown_timeout "
-                              f"({self.shutdown_timeout:g} s) and was cancelled")
+            hung = ActorError(
+                f"on_stop of actor '{self.name}' ran past its shutdown_timeout "
+                f"({self.shutdown_timeout:g} s) and was cancelled"
+            )
             log.error("%s", hung, extra={"actor": self.path, "trace_id": "-"})
             self.system._report_failure(self.path, "stopping", hung)
 

@@ -13,10 +13,9 @@ import trio
 
 from ._exceptions import ActorStopped
 
-
 if TYPE_CHECKING:
-    from ._cell import Cell
     from ._address import Address
+    from ._cell import Cell
     from ._reply import Reply
 
 __all__ = ["ActorRef"]

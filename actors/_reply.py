@@ -117,7 +117,8 @@ class Reply(Generic[T]):
         target = self._target
         asker = blocking_cell() if target is not None and self._value is _PENDING else None
         if asker is not None:
-            assert target is not None and self.envelope is not None
+            assert target is not None
+            assert self.envelope is not None
             try:
                 self._system._waits.check(asker, target, type(self.envelope.message).__name__)
             except BaseException:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 import logging
-from collections.abc import Callable, Hashable, Sequence
+import os
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -14,22 +13,22 @@ import trio
 
 from ._actor import Actor, check_actor_class, check_init_arguments
 from ._cell import Cell
-from ._inbox import Inbox
-from ._checks import check_count, check_instance, check_name, check_seconds
+from ._checks import check_count, check_instance, check_seconds
 from ._dead_letters import DeadLetter, DeadLetters
-from ._envelope import Envelope
-from ._inspect import ActorInfo, snapshot
 from ._deadlines import Deadlines
+from ._envelope import Envelope
+from ._exceptions import ActorNotFound, ActorStopped, EscalatedFailure, MailboxFull, WorkerProcessError
 from ._groups import one_exception
-from ._exceptions import ActorNameTaken, ActorNotFound, ActorStopped, EscalatedFailure, MailboxFull, WorkerProcessError
-from ._ref import ActorRef
+from ._inbox import Inbox
+from ._inspect import ActorInfo, snapshot
 from ._parents import ChildHandle
+from ._ref import ActorRef
+from ._registry import Registry
 from ._states import Directive
 from ._text import SafeRepr, safe_repr
 from ._threads import Workers
 from ._tools import current_system
 from ._tracing import Tracer
-from ._registry import Registry
 from ._waits import WaitGraph
 
 __all__ = ["ActorSystem", "open_actor_system"]

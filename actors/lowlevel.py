@@ -126,9 +126,16 @@ async def spawn_child(
     """
     check_actor_class(actor_cls, "spawn_child")
     cell = _own_cell(parent, "spawn_child")
-    return await cell.spawn_child(actor_cls, tuple(args), dict(kwargs or {}), name=name,
-                                  mailbox_size=mailbox_size, shutdown_timeout=shutdown_timeout,
-                                  message_timeout=message_timeout, spec=spec)
+    return await cell.spawn_child(
+        actor_cls,
+        tuple(args),
+        dict(kwargs or {}),
+        name=name,
+        mailbox_size=mailbox_size,
+        shutdown_timeout=shutdown_timeout,
+        message_timeout=message_timeout,
+        spec=spec,
+    )
 
 
 def run_soon(actor: Actor, fn: Callable[..., Awaitable[None]], *args: Any) -> None:

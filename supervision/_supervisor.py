@@ -10,8 +10,7 @@ from typing import Any
 import attrs
 import trio
 
-from actors import Actor, ActorError, ActorRef, EscalatedFailure
-from actors import lowlevel
+from actors import Actor, ActorError, ActorRef, EscalatedFailure, lowlevel
 from actors.lowlevel import ChildHandle, Directive, Phase, SafeRepr, check_instance, check_name, safe_repr
 
 from ._events import ChildFailed, ChildRestarted, ChildStarted, ChildStopped, SupervisionEvent, SupervisorGaveUp

@@ -12,7 +12,8 @@ from actors._checks import check_callable, check_count, check_instance, check_na
 @pytest.mark.parametrize(("value", "expected"), [(1, 1.0), (0.5, 0.5), (math.inf, math.inf)])
 def test_check_seconds_accepts_positive_numbers_as_floats(value: float, expected: float) -> None:
     result = check_seconds("timeout", value)
-    assert result == expected and type(result) is float
+    assert result == expected
+    assert type(result) is float
 
 
 @pytest.mark.parametrize(

@@ -29,10 +29,27 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 LAYERS: list[tuple[str, set[str]]] = [
-    ("values", {"_exceptions", "_text", "_envelope", "_messages", "_states", "_checks", "_groups", "_context",
-                "_logging"}),
-    ("primitives", {"_mailbox", "_reply", "_registry", "_dead_letters", "_threads", "_waits", "_timers",
-                    "_deadlines", "_address", "_tracing", "_inspect", "_gather"}),
+    (
+        "values",
+        {"_exceptions", "_text", "_envelope", "_messages", "_states", "_checks", "_groups", "_context", "_logging"},
+    ),
+    (
+        "primitives",
+        {
+            "_mailbox",
+            "_reply",
+            "_registry",
+            "_dead_letters",
+            "_threads",
+            "_waits",
+            "_timers",
+            "_deadlines",
+            "_address",
+            "_tracing",
+            "_inspect",
+            "_gather",
+        },
+    ),
     ("ref", {"_ref"}),
     ("actor", {"_actor"}),
     ("cell", {"_inbox", "_dispatch", "_parents", "_lifecycle", "_cell"}),
@@ -109,8 +126,9 @@ def test_imports_point_down_only(path: pathlib.Path) -> None:
             continue
         layer = _layer(imported)
         if layer > own:
-            upward.append(f"line {line}: imports {imported} ({LAYERS[layer][0]}), above its own "
-                          f"layer ({LAYERS[own][0]})")
+            upward.append(
+                f"line {line}: imports {imported} ({LAYERS[layer][0]}), above its own layer ({LAYERS[own][0]})"
+            )
     assert upward == []
 
 
@@ -128,7 +146,9 @@ def test_supervision_imports_only_actors_and_actors_lowlevel() -> None:
 
 
 def test_importing_actors_loads_neither_pykka_nor_trio_parallel() -> None:
-    code = ("import sys, actors, actors.lowlevel, supervision; "
-            "print(sorted(m for m in ('pykka', 'trio_parallel') if m in sys.modules))")
+    code = (
+        "import sys, actors, actors.lowlevel, supervision; "
+        "print(sorted(m for m in ('pykka', 'trio_parallel') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"

@@ -52,7 +52,8 @@ class RestartTwice(Actor):
         await lowlevel.spawn_child(self, Worker, name="worker", spec="mine")
 
     def child_exited(self, child: ChildHandle, error: BaseException | None) -> Directive | None:
-        assert child.spec == "mine" and child.phase is Phase.EXITING
+        assert child.spec == "mine"
+        assert child.phase is Phase.EXITING
         if child.incarnations <= 2:
             self.decisions.append(f"restart {child.name} after {error!r}")
             return Directive.restart()
@@ -88,8 +89,10 @@ async def test_a_parent_policy_built_on_lowlevel_restarts_and_stops_its_child(ac
     decisions, stopped, living = await parent.ask("?")
     assert decisions[:2] == ["restart worker after RuntimeError('crash')"] * 2
     assert decisions[2:] == ["later"]
-    assert stopped == ["worker"] and living == []
-    assert lowlevel.handle(worker).stopped and not worker.is_alive
+    assert stopped == ["worker"]
+    assert living == []
+    assert lowlevel.handle(worker).stopped
+    assert not worker.is_alive
 
 
 async def test_a_plain_actor_is_no_policy_and_its_failing_child_stops(actor_system: ActorSystem) -> None:
@@ -156,8 +159,10 @@ async def test_a_local_cell_is_an_address_and_a_child_handle(actor_system: Actor
 
 
 def test_pykka_is_an_extra_named_when_missing() -> None:
-    code = ("import sys; sys.modules['pykka'] = None; import actors\n"
-            "try:\n    actors.PykkaBridge\nexcept ImportError as exc:\n    print(exc)\n")
+    code = (
+        "import sys; sys.modules['pykka'] = None; import actors\n"
+        "try:\n    actors.PykkaBridge\nexcept ImportError as exc:\n    print(exc)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == (
         "actors.PykkaBridge needs the 'pykka' package: install it with pip install 'trio-actors[pykka]'"
@@ -174,6 +179,9 @@ async def test_trio_parallel_is_an_extra_named_when_missing(
 ) -> None:
     monkeypatch.setitem(sys.modules, "trio_parallel", None)
     cruncher = await actor_system.spawn(Cruncher, name="cruncher")
-    with pytest.raises(ImportError, match=r"^run_in_process needs the trio-parallel package: install it with "
-                                          r"pip install 'trio-actors\[process\]'$"):
+    with pytest.raises(
+        ImportError,
+        match=r"^run_in_process needs the trio-parallel package: install it with "
+        r"pip install 'trio-actors\[process\]'$",
+    ):
         await cruncher.ask(-1)

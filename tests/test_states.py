@@ -60,7 +60,8 @@ def test_a_stronger_control_request_replaces_a_weaker_one_and_never_the_reverse(
     assert not life.request(Control.STOP)
     assert life.control is Control.STOP
     life.clear_control()
-    assert life.control is None and life.reason is None
+    assert life.control is None
+    assert life.reason is None
 
 
 def test_directives_are_built_by_their_constructors() -> None:
@@ -109,5 +110,6 @@ async def test_wait_until_wakes_on_a_directive() -> None:
         nursery.start_soon(parent)
         await life.wait_until(lambda: life.directive is not None)
     directive = life.take_directive()
-    assert directive is not None and directive.delay == 2
+    assert directive is not None
+    assert directive.delay == 2
     assert life.take_directive() is None
