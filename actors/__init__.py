@@ -31,6 +31,7 @@ from ._messages import Terminated as Terminated
 from ._ref import ActorRef as ActorRef
 from ._reply import DeferredReply as DeferredReply
 from ._reply import Reply as Reply
+from ._transport import RemoteError as RemoteError
 from ._system import ActorSystem as ActorSystem
 from ._system import open_actor_system as open_actor_system
 from ._timers import Timer as Timer
@@ -63,6 +64,7 @@ __all__ = [
     "MessageTimeout",
     "PykkaBridge",
     "PykkaChild",
+    "RemoteError",
     "Reply",
     "Terminated",
     "Timer",

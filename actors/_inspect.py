@@ -32,6 +32,11 @@ class ActorInfo:
       restarts: how often it has been restarted.
       last_error: repr of the last failure, or None.
       children: how many living children.
+      supervised: for a supervisor, its children as ``supervision.ChildInfo``
+        values (what ``which_children`` answers: running or not, in start
+        order); None for other actors.
+      child_counts: for a supervisor, ``supervision.ChildCounts`` (what
+        ``count_children`` answers); None for other actors.
     """
 
     ref: ActorRef[Any] = attrs.field(repr=False)
@@ -43,6 +48,8 @@ class ActorInfo:
     restarts: int
     last_error: str | None
     children: int
+    supervised: tuple[Any, ...] | None = attrs.field(default=None, repr=False)
+    child_counts: Any = None
 
 
 def _state(cell: Cell) -> str:
@@ -66,11 +73,16 @@ def snapshot(root: Cell) -> list[ActorInfo]:
         for child in list(cell.children.values()):
             if child.stopped:
                 continue
+            # A supervisor describes its children itself (supervision builds on actors,
+            # never the other way round: duck-typed, no import).
+            describe = getattr(child.instance, "_actors_inspect_children", None)
+            supervised, counts = describe() if describe is not None else (None, None)
             found.append(ActorInfo(
                 child.ref, child.path, depth, child.actor_cls.__name__, _state(child),
                 len(child.mailbox), max(0, child.incarnations - 1),
                 None if child.last_error is None else safe_repr(child.last_error),
                 sum(1 for c in child.children.values() if not c.stopped),
+                None if supervised is None else tuple(supervised), counts,
             ))
             walk(child, depth + 1)
 

@@ -46,6 +46,7 @@ _STOP = DirectiveKind.STOP
 _SUSPEND = DirectiveKind.SUSPEND
 _RESTART = DirectiveKind.RESTART
 _RESUME = DirectiveKind.RESUME
+_CONTINUE = DirectiveKind.CONTINUE
 
 
 class Lifecycle(Dispatcher):
@@ -253,19 +254,25 @@ class Lifecycle(Dispatcher):
         if error is None:
             self.life.set_phase(Phase.RUNNING)
             error = await self.dispatch()
-        control = self.life.control
-        if control is Control.STOP:
-            return Directive.stop(), error
-        if control is Control.SUSPEND:
-            return Directive.suspend(), self.life.reason
-        self._cancel_timers()  # (they belong to the incarnation, which ends)
-        self.life.set_phase(Phase.EXITING)
-        return await self._ask_parent(error), error
+        while True:
+            control = self.life.control
+            if control is Control.STOP:
+                return Directive.stop(), error
+            if control is Control.SUSPEND:
+                return Directive.suspend(), self.life.reason
+            self.life.set_phase(Phase.EXITING)
+            directive = await self._ask_parent(error)
+            if directive.kind is not _CONTINUE or self.life.control is not None:
+                return directive, error
+            # The parent keeps this instance after its failure: handle messages again.
+            self.life.set_phase(Phase.RUNNING)
+            error = await self.dispatch()
 
     async def _between(self, directive: Directive) -> Directive:
         """Between incarnations: wait out a suspend or a restart's delay.
 
-        Returns a stop, a restart to do now, or a resume. A stop or suspend
+        Returns a stop, a restart to do now, or a resume (a ``continue`` the
+        incarnation could not take, being asked to exit, restarts). A stop or suspend
         requested meanwhile (say, while on_stop ran) overrides a restart.
         """
         life = self.life
@@ -273,7 +280,7 @@ class Lifecycle(Dispatcher):
             control = life.control
             if control is Control.STOP and directive.kind is not _STOP:
                 directive = Directive.stop()
-            elif control is Control.SUSPEND and directive.kind is _RESTART:
+            elif control is Control.SUSPEND and directive.kind in (_RESTART, _CONTINUE):
                 directive = Directive.suspend()
             if directive.kind is _SUSPEND:
                 life.set_phase(Phase.SUSPENDED)
@@ -293,8 +300,11 @@ class Lifecycle(Dispatcher):
     async def _ask_parent(self, error: BaseException | None) -> Directive:
         parent = self.parent
         if parent is None:
+            self._cancel_timers()
             return Directive.stop()
         directive = parent.child_exited(self, error)  # type: ignore[arg-type]
+        if directive is None or directive.kind is not _CONTINUE:
+            self._cancel_timers()  # they belong to this incarnation, which ends
         if directive is None:
             directive = await self._wait_directive()
         return directive

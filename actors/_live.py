@@ -6,7 +6,7 @@ Two renderings of the same snapshot (`ActorSystem.inspect`):
   ``--plain``::
 
       --- t=1.0s 7 actors ---
-      /team                 Supervisor  running   mailbox 0  restarts 0
+      /team                 Supervisor  running   mailbox 0  restarts 0  children 2/3 running (terminated: scout)
         /team/planner       Planner     idle      mailbox 0  restarts 0
         /team/worker-2      Worker      handling  mailbox 3  restarts 1  last error: ValueError('garbled answer')
 
@@ -29,7 +29,7 @@ from ._inspect import ActorInfo
 if TYPE_CHECKING:
     from ._system import ActorSystem
 
-__all__ = ["PlainView", "RichView", "View", "open_view", "plain_lines", "watch"]
+__all__ = ["PlainView", "RichView", "View", "open_view", "plain_lines", "supervised_summary", "watch"]
 
 ERROR_WIDTH = 60  # characters of the last error shown; the rest is cut with "..."
 
@@ -76,10 +76,26 @@ def plain_lines(infos: Sequence[ActorInfo], elapsed: float, dead_letters: int = 
             f"{name:<{name_width}}  {info.actor_type:<{type_width}}  {info.state:<{state_width}}  "
             f"mailbox {info.mailbox}  restarts {info.restarts}"
         )
+        if info.child_counts is not None:
+            line += f"  children {supervised_summary(info)}"
         if info.last_error is not None:
             line += f"  last error: {truncate(info.last_error)}"
         lines.append(line)
     return lines
+
+
+def supervised_summary(info: ActorInfo) -> str:
+    """A supervisor's children in a few words: "2/3 running (terminated: scout)".
+
+    Counts come from ``count_children``; the names of children that are not
+    running (their spec kept) from ``which_children``, as they have no row.
+    """
+    counts = info.child_counts
+    text = f"{counts.active}/{counts.specs} running"
+    terminated = [child.name for child in info.supervised or () if child.phase == "terminated"]
+    if terminated:
+        text += f" (terminated: {truncate(', '.join(terminated), 40)})"
+    return text
 
 
 def tree_prefixes(infos: Sequence[ActorInfo]) -> list[str]:
@@ -177,6 +193,7 @@ class RichView:
         table.add_column("state", no_wrap=True)
         table.add_column("mailbox", justify="right", no_wrap=True)
         table.add_column("restarts", justify="right", no_wrap=True)
+        table.add_column("children", no_wrap=True)
         table.add_column("last error", no_wrap=True, overflow="ellipsis", style="red")
         for prefix, info in zip(tree_prefixes(infos), infos):
             name = Text(prefix, style="dim") + Text(info.path.rsplit("/", 1)[-1] or info.path, style="bold")
@@ -187,6 +204,7 @@ class RichView:
                 Text(info.state, style=STATE_STYLES.get(info.state, "")),
                 Text(str(info.mailbox), style="yellow" if info.mailbox else ""),
                 restarts,
+                supervised_summary(info) if info.child_counts is not None else "",
                 truncate(info.last_error) if info.last_error else "",
             )
         return table

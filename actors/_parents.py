@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from ._states import Directive, Phase
 
 if TYPE_CHECKING:
+    from ._actor import Actor
     from ._ref import ActorRef
 
 __all__ = ["ChildHandle", "ParentPolicy", "PlainParent", "policy_of"]
@@ -45,6 +46,10 @@ class ChildHandle(Protocol):
         """Its ref (the same across restarts)."""
 
     @property
+    def actor_cls(self) -> type[Actor]:
+        """The class each of its incarnations is built from."""
+
+    @property
     def spec(self) -> Any:
         """What it was started from (``spec=`` of `spawn_child`; a supervisor's ChildSpec), or None."""
 
@@ -55,6 +60,11 @@ class ChildHandle(Protocol):
     @property
     def incarnations(self) -> int:
         """How many instances it has had so far (restarts + 1)."""
+
+    @property
+    def started(self) -> bool:
+        """True while its current incarnation runs: its ``on_start`` returned (so there is an
+        instance worth keeping with `Directive.continue_`), and it has not begun to end."""
 
     @property
     def closed(self) -> bool:

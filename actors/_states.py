@@ -67,6 +67,8 @@ class DirectiveKind(enum.Enum):
     """Start a fresh incarnation, after ``delay`` seconds."""
     RESUME = "resume"
     """Start a fresh incarnation of a suspended cell (``on_restart(reason)`` if a reason is given)."""
+    CONTINUE = "continue"
+    """After a failure, keep the instance (its state and timers) and go on with the next message."""
 
 
 @attrs.frozen(eq=False)
@@ -95,6 +97,11 @@ class Directive:
         return _RESTART_NOW if delay == 0 else cls(DirectiveKind.RESTART, float(delay))
 
     @classmethod
+    def continue_(cls) -> Directive:
+        """Keep the failed child's instance, its state and timers, and go on with its next message."""
+        return _CONTINUE
+
+    @classmethod
     def resume(cls, reason: BaseException | None) -> Directive:
         """Start a fresh incarnation of a suspended child (``on_restart(reason)`` if given)."""
         return cls(DirectiveKind.RESUME, 0.0, reason)
@@ -107,6 +114,7 @@ class Directive:
 _STOP = Directive(DirectiveKind.STOP)
 _SUSPEND = Directive(DirectiveKind.SUSPEND)
 _RESTART_NOW = Directive(DirectiveKind.RESTART)
+_CONTINUE = Directive(DirectiveKind.CONTINUE)
 
 
 _P = Phase
@@ -115,7 +123,7 @@ _ALLOWED: dict[Phase, frozenset[Phase]] = {
     _P.NEW: frozenset({_P.STARTING, _P.STOPPED}),
     _P.STARTING: frozenset({_P.RUNNING, _P.EXITING, _P.STOPPED}),
     _P.RUNNING: frozenset({_P.EXITING, _P.SUSPENDED, _P.STOPPED}),
-    _P.EXITING: frozenset({_P.STARTING, _P.RESTARTING, _P.SUSPENDED, _P.STOPPED}),
+    _P.EXITING: frozenset({_P.RUNNING, _P.STARTING, _P.RESTARTING, _P.SUSPENDED, _P.STOPPED}),
     _P.RESTARTING: frozenset({_P.STARTING, _P.SUSPENDED, _P.STOPPED}),
     _P.SUSPENDED: frozenset({_P.STARTING, _P.STOPPED}),
     _P.STOPPED: frozenset(),
@@ -135,7 +143,8 @@ class LifeState:
         RUNNING    -> EXITING      its handler failed, or it called self.stop()
                    -> SUSPENDED    its parent suspended it (a sibling's restart)
                    -> STOPPED      stopped from outside
-        EXITING    -> STARTING     the parent restarts it now
+        EXITING    -> RUNNING      the parent keeps its instance (Directive.continue_)
+                   -> STARTING     the parent restarts it now
                    -> RESTARTING   the parent restarts it after a delay
                    -> SUSPENDED    the parent suspends it
                    -> STOPPED      the parent stops it (or it was stopped meanwhile)

@@ -25,6 +25,8 @@ from ._parents import ChildHandle
 from ._ref import ActorRef
 from ._registry import Registry
 from ._states import Directive
+from ._remote import RemoteNode, check_node
+from ._transport import Transport
 from ._text import SafeRepr, safe_repr
 from ._threads import Workers
 from ._tools import current_system
@@ -73,6 +75,8 @@ class ActorSystem:
         throughput: int = 100,
         dead_letters_size: int = 1000,
         trace: bool | Tracer | str | os.PathLike[str] | None = None,
+        node: str | None = None,
+        transport: Transport | None = None,
     ) -> None:
         self._shutdown_timeout = check_seconds("shutdown_timeout", shutdown_timeout, finite=True)
         self._default_ask_timeout = check_seconds("ask_timeout", ask_timeout)
@@ -102,6 +106,11 @@ class ActorSystem:
         self._body_scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
         self._token: trio.lowlevel.TrioToken | None = None
+        # The remote face (public actors, remote refs), only with node= and transport=.
+        check_node(node, transport)
+        self._remote: RemoteNode | None = (
+            None if node is None or transport is None else RemoteNode(self, node, transport)
+        )
         self._guardian: Cell = Cell(
             self, None, _Guardian, (), {}, "/", None,
             shutdown_timeout=self._shutdown_timeout, message_timeout=None,
@@ -136,6 +145,7 @@ class ActorSystem:
         *args: Any,
         name: str | None = None,
         mailbox_size: int | None = None,
+        public: bool = False,
         **kwargs: Any,
     ) -> ActorRef[Any]:
         """Start a top-level actor and return its ref once its ``on_start`` has run.
@@ -159,6 +169,9 @@ class ActorSystem:
           mailbox_size: bound the mailbox (``tell`` then raises `MailboxFull`
             when full, ``send`` waits); None for unbounded. Reserved by spawn
             too.
+          public: also serve the actor's name to other nodes through the
+            system's transport (``open_actor_system(node=, transport=)``);
+            returns once the node serves it. Reserved by spawn too.
 
         Raises:
           TypeError: ``actor_cls`` is not an `Actor` subclass, one of its hooks
@@ -169,7 +182,49 @@ class ActorSystem:
         """
         check_actor_class(actor_cls, "spawn")
         check_init_arguments(actor_cls, args, "spawn")
-        return await self._guardian.spawn_child(actor_cls, args, kwargs, name=name, mailbox_size=mailbox_size)
+        if public and self._remote is None:
+            raise TypeError(
+                "spawn(..., public=True) needs a transport: open the system with "
+                "open_actor_system(node='name', transport=RedisTransport(...))"
+            )
+        ref = await self._guardian.spawn_child(actor_cls, args, kwargs, name=name, mailbox_size=mailbox_size)
+        if public:
+            assert self._remote is not None
+            try:
+                await self._remote.publish(ref._cell)
+            except BaseException:
+                with trio.CancelScope(shield=True):
+                    await ref._cell.stop()  # not served: do not leave a half-public actor
+                raise
+        return ref
+
+    def remote(self, name: str) -> ActorRef[Any]:
+        """The ref of public ``name``, served by whichever nodes serve it (no round trip).
+
+        ``tell``, ``send``, ``ask`` and ``ask_nowait`` work as on a local ref;
+        messages to a name nobody serves yet wait in its inbox (bounded).
+
+        Raises:
+          TypeError: the system has no transport (see ``open_actor_system``).
+        """
+        return self._require_remote("remote").ref(name)
+
+    async def serving(self, name: str) -> list[str]:
+        """The names of the nodes that serve public ``name`` now (sorted)."""
+        return await self._require_remote("serving").serving(name)
+
+    @property
+    def node(self) -> str | None:
+        """This system's node name (``open_actor_system(node=...)``), or None."""
+        return None if self._remote is None else self._remote.node
+
+    def _require_remote(self, verb: str) -> RemoteNode:
+        if self._remote is None:
+            raise TypeError(
+                f"{verb}() needs a transport: open the system with "
+                f"open_actor_system(node='name', transport=RedisTransport(...))"
+            )
+        return self._remote
 
     async def spawn_tree(self, tree: Any) -> ActorRef[Any]:
         """Start a supervision tree (a `supervision.Supervisor`) and return its root's ref."""
@@ -349,6 +404,11 @@ class open_actor_system:  # noqa: N801 - used like a function, as trio's open_nu
       dead_letters_size: how many dead letters are kept (default 1000).
       trace: True (or a `Tracer`) records message events in ``system.tracer``;
         a file path also writes them there as JSON lines when the system closes.
+      node: this node's name, unique among the nodes sharing a transport's
+        namespace; give it together with ``transport``.
+      transport: an `actors.redis.RedisTransport` (or another `Transport`):
+        enables ``spawn(..., public=True)``, ``system.remote(name)`` and
+        ``system.serving(name)``. The block connects before its body runs.
     """
 
     def __init__(self, **config: Any) -> None:
@@ -405,6 +465,8 @@ async def _run_system(system: ActorSystem) -> AsyncIterator[ActorSystem]:
                 nursery.start_soon(system._deadlines.run)  # (sync: no cancel can come between)
                 system._guardian.build()
                 await system._guardian.start_in(nursery)
+                if system._remote is not None:
+                    await system._remote.start(nursery)  # connected before the body runs
                 try:
                     with trio.CancelScope() as body_scope:
                         system._body_scope = body_scope
@@ -414,7 +476,11 @@ async def _run_system(system: ActorSystem) -> AsyncIterator[ActorSystem]:
                 finally:
                     system._body_scope = None
                     with trio.CancelScope(shield=True):
+                        if system._remote is not None:
+                            await system._remote.quiesce()  # take no more remote messages in
                         await system._shutdown(settle=body_error is None)
+                        if system._remote is not None:
+                            await system._remote.close()  # send the last answers and acks
             finally:
                 system._deadlines.close()
                 nursery.cancel_scope.cancel()

@@ -175,6 +175,9 @@ def load_trace(path: str | os.PathLike[str]) -> list[TraceEvent]:
             fields = json.loads(line)
             if not isinstance(fields, dict):
                 raise TypeError(f"a JSON {type(fields).__name__}, not an object")
+            unknown = [name for name in fields if name not in _FIELD_TYPES]
+            if unknown:  # (named with repr: a key may hold a newline or worse)
+                raise TypeError(f"unknown field {unknown[0]!r}")
             events.append(TraceEvent(**fields))
             _check_types(fields)
         except (ValueError, TypeError, RecursionError) as exc:

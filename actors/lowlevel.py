@@ -21,9 +21,11 @@ What is here:
   children and task.
 - **The delivery interface.** An `ActorRef` talks to an `Address`: the cell
   of a local actor, or a remote inbox. `make_ref` gives the ref of any
-  address. The other half of a remote seam, the ``Transport`` protocol that
-  carries messages between nodes (``actors._transport``, Redis Streams
-  first), is re-exported here with the remote layer.
+  address. Between nodes, a `Transport` (Redis Streams first:
+  ``actors.redis.RedisTransport``) carries messages to public names and
+  brings theirs in as `InboundMessage` values, through the system's
+  `TransportHooks`; an engine such as NATS JetStream implements `Transport`
+  without touching the runtime.
 - **Helpers** for extension code that should refuse bad arguments and print
   user objects as the runtime does: the ``check_*`` functions, `safe_repr`,
   `SafeRepr`, `check_actor_class`.
@@ -42,16 +44,20 @@ from ._parents import ChildHandle, ParentPolicy, PlainParent
 from ._ref import ActorRef
 from ._states import Directive, DirectiveKind, Phase
 from ._text import SafeRepr, safe_repr
+from ._transport import InboundMessage, Transport, TransportHooks
 
 __all__ = [
     "Address",
     "ChildHandle",
     "Directive",
     "DirectiveKind",
+    "InboundMessage",
     "ParentPolicy",
     "Phase",
     "PlainParent",
     "SafeRepr",
+    "Transport",
+    "TransportHooks",
     "check_actor_class",
     "check_callable",
     "check_count",
@@ -64,7 +70,6 @@ __all__ = [
     "run_soon",
     "safe_repr",
     "spawn_child",
-    # Transport (actors._transport) joins here with the remote layer.
 ]
 
 

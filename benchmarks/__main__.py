@@ -1,65 +1,64 @@
-"""``python -m benchmarks [--quick] [--json] [--repeats N]``: measure every backend, report.
+"""``python -m benchmarks``: measure every backend in rounds and report medians, or count instructions.
 
-Progress goes to stderr; stdout gets only the table, or with ``--json`` exactly one JSON object.
+Progress goes to stderr; stdout gets only the table, or with ``--json`` exactly one line of JSON.
+See ``benchmarks/README.md`` for the method and every figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import importlib.metadata
 import json
 import os
 import platform
 import sys
+from collections.abc import Collection
+from pathlib import Path
 from typing import Any
 
 import attrs
 
-from ._config import FULL, QUICK, Sizes
-from ._report import render_table, summarise
-from ._timing import Workload, best_rates
+from ._backends import load
+from ._callgrind import CallgrindError, count_instructions, render_counts
+from ._config import CALLGRIND, FULL, QUICK, Sizes
+from ._report import ROWS, render_table, summarise
+from ._timing import run_rounds
 
-# backend label -> module; a module that fails to import marks its backend missing.
-BACKENDS = {
-    "raw trio": "benchmarks._raw_trio",
-    "asyncio": "benchmarks._raw_asyncio",
-    "pykka": "benchmarks._pykka",
-    "trio-actors": "benchmarks._actors",
-}
+GROUPS = tuple(dict.fromkeys(row.group for row in ROWS))
 
 
 def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _measure(sizes: Sizes) -> tuple[dict[str, float], dict[str, str]]:
-    workloads: dict[str, Workload] = {}
-    errors: dict[str, str] = {}
-    modules = {}
-    for label, name in BACKENDS.items():
-        try:
-            modules[label] = importlib.import_module(name)
-        except Exception as exc:  # noqa: BLE001 - ImportError while `actors` is missing, or a broken build
-            errors[label] = f"missing: {type(exc).__name__}: {exc}"
-            _progress(f"{label}: {errors[label]}")
-            continue
-        workloads.update(modules[label].workloads(sizes))
-    figures, failures = best_rates(workloads, sizes.repeats, _progress)
+def measure(sizes: Sizes, groups: Collection[str] | None = None) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """Run the workloads of ``groups`` (None: all) in rounds; return per-round figures and errors.
+
+    The memory figures are measured once, after the rounds (they barely vary).
+    """
+    workloads, errors, modules = load(groups)
+    for label, message in errors.items():
+        _progress(f"{label}: {message}")
+    rates, failures = run_rounds(workloads, sizes, _progress)
     errors.update(failures)
-    if "trio-actors" in modules:
+    actors = modules.get("trio-actors")
+    if actors is not None and (groups is None or "memory" in groups):
         try:
-            footprints = modules["trio-actors"].footprints(sizes.spawn)
-        except Exception as exc:  # noqa: BLE001
+            footprints = actors.footprints(sizes.spawn)
+        except Exception as exc:  # noqa: BLE001 - report it with the rest
             errors["footprints"] = f"{type(exc).__name__}: {exc}"
         else:
-            figures.update(footprints)
-            _progress(", ".join(f"{name}: {value:,.0f}" for name, value in footprints.items()))
-    return figures, errors
+            rates.update({key: [value] for key, value in footprints.items()})
+            _progress(", ".join(f"{key}: {value:,.0f}" for key, value in footprints.items()))
+    if actors is not None and not actors.HAS_ASK_STREAM and (groups is None or "stream" in groups):
+        errors["ask_stream"] = "not measured: this version of actors has no ActorRef.ask_stream yet"
+    return rates, errors
 
 
-def _environment() -> dict[str, Any]:
+def environment() -> dict[str, Any]:
+    """Versions and machine, for the report."""
+
     def version(dist: str) -> str | None:
         try:
             return importlib.metadata.version(dist)
@@ -75,32 +74,79 @@ def _environment() -> dict[str, Any]:
     }
 
 
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description="Throughput and footprint of trio-actors beside raw trio, asyncio and pykka.")
-    parser.add_argument("--quick", action="store_true", help="smaller workloads (well under 30 s)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    parser.add_argument("--repeats", type=int, metavar="N", help="repeats per workload (best counts)")
+    """The command line; returns the exit status (0, or 2 for a usage error or a failed count)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Throughput and footprint of trio-actors beside raw trio, asyncio and pykka, "
+        "as medians of per-round ratios; or (--callgrind) instructions per operation.",
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller workloads (well under a minute)")
+    parser.add_argument("--json", action="store_true", help="print one line of JSON instead of the table")
+    parser.add_argument("--repeats", type=int, metavar="N", help="rounds (default 5; --quick 3)")
+    parser.add_argument("--only", metavar="GROUP[,GROUP]",
+                        help=f"measure only these groups: {', '.join(GROUPS)}")
+    parser.add_argument("--callgrind", metavar="NAME[,NAME]",
+                        help="count instructions per operation of these workloads under valgrind "
+                             "(e.g. tell,trio_floor_tell); ratios divide the first by the others")
+    parser.add_argument("--callgrind-out", metavar="DIR", type=Path,
+                        help="keep the callgrind dump files in DIR (1-4: small, big, small, big run)")
+    parser.add_argument("--callgrind-top", metavar="N", type=int, default=0,
+                        help="with --callgrind: also list the N C functions with the most "
+                             "instructions of their own per operation")
     args = parser.parse_args(argv)
+
+    if args.callgrind is not None:
+        return _callgrind(args, parser)
     sizes = QUICK if args.quick else FULL
     if args.repeats is not None:
         if args.repeats < 1:
             parser.error("--repeats must be at least 1")
         sizes = attrs.evolve(sizes, repeats=args.repeats)
+    groups = None
+    if args.only is not None:
+        groups = _names(args.only)
+        unknown = [g for g in groups if g not in GROUPS]
+        if unknown:
+            parser.error(f"unknown group {unknown[0]!r} in --only; the groups are: {', '.join(GROUPS)}")
 
     with contextlib.redirect_stdout(sys.stderr):  # nothing measured may write to our stdout
-        figures, errors = _measure(sizes)
-    result = summarise(
-        figures, errors, quick=args.quick, sizes=attrs.asdict(sizes), environment=_environment()
-    )
+        rates, errors = measure(sizes, groups)
+    result = summarise(rates, errors, quick=args.quick, sizes=attrs.asdict(sizes), environment=environment())
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result, separators=(",", ":")))
     else:
         env = result["environment"]
-        print(
-            f"trio-actors benchmarks: {'quick' if args.quick else 'full'} run, best of {sizes.repeats} "
-            f"(Python {env['python']}, trio {env['trio']}, pykka {env['pykka']}, {env['cpus']} CPUs)\n"
-        )
+        rounds = f"{sizes.repeats} round{'s' if sizes.repeats != 1 else ''}"
+        print(f"trio-actors benchmarks: {'quick' if args.quick else 'full'} run, {rounds}, "
+              f"medians (Python {env['python']}, trio {env['trio']}, pykka {env['pykka']}, {env['cpus']} CPUs)\n")
         print(render_table(result))
+    return 0
+
+
+def _callgrind(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    names = _names(args.callgrind)
+    if not names:
+        parser.error("--callgrind needs at least one workload name, e.g. --callgrind tell")
+    try:
+        result = count_instructions(names, CALLGRIND, keep=args.callgrind_out, top=args.callgrind_top,
+                                    progress=_progress)
+    except KeyError as exc:
+        parser.error(str(exc.args[0]))
+    except CallgrindError as exc:
+        print(f"python -m benchmarks: {exc}", file=sys.stderr)
+        return 2
+    result["environment"] = environment()
+    if args.json:
+        print(json.dumps(result, separators=(",", ":")))
+    else:
+        print(render_counts(result))
+        if args.callgrind_out is not None:
+            print(f"\ndump files in {args.callgrind_out} (1-4: small, big, small, big run)")
     return 0
 
 

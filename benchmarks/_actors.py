@@ -1,9 +1,15 @@
-"""trio-actors: the same tell and ask workloads through `actors`, plus spawn rate and footprint.
+"""trio-actors: the same workloads through `actors`, plus spawn rate and footprint.
 
 tell: ``ref.tell(msg)`` (sync) N times, then a final ``await ref.ask(None)`` returns the count
 (per-sender order puts it after every tell). ask: ``await ref.ask(msg)`` N times in sequence,
-each answered with ``message + 1``. spawn: ``await system.spawn(Idle)`` K times in sequence.
-Memory: traced bytes (tracemalloc) held after spawning K idle actors, divided by K.
+each answered with ``message + 1``. run_in_thread: one ask whose handler calls
+``await self.run_in_thread(fn, i)`` N times in sequence (compare ``to_thread`` in `_raw_trio`).
+spawn: ``await system.spawn(Idle)`` K times in sequence. Memory: traced bytes (tracemalloc)
+held after spawning K idle actors, divided by K.
+
+ask_stream: one ``async with ref.ask_stream(...)`` whose handler sends N items through
+``self.reply_stream()``; measured only once `ActorRef` has ``ask_stream`` (the contract's
+streaming replies), next to ``raw_trio_stream``. Until then the row says "not measured".
 
 The runtime starts an actor's task lazily when it has no ``on_start``: an actor never sent
 anything holds no task. So two extra figures show the cost of an actor that does hold one:
@@ -21,12 +27,14 @@ from typing import Any
 
 import trio
 
-from actors import Actor, open_actor_system
+from actors import Actor, ActorRef, open_actor_system
 
-from ._config import Sizes
 from ._timing import Stopwatch, Workload
 
-__all__ = ["footprints", "workloads"]
+__all__ = ["HAS_ASK_STREAM", "footprints", "workloads"]
+
+#: Whether this version of `actors` has streaming replies (the ``ask_stream`` row's hook).
+HAS_ASK_STREAM = hasattr(ActorRef, "ask_stream")
 
 _TIMEOUT = 60.0
 
@@ -40,6 +48,29 @@ class Counter(Actor):
             return self.count
         self.count += 1
         return message + 1
+
+
+def _inc(i: int) -> int:
+    return i + 1
+
+
+class Tooling(Actor):
+    """Asked N, calls a trivial function in a worker thread N times, one after another."""
+
+    async def receive(self, n: int) -> int:
+        for i in range(n):
+            if await self.run_in_thread(_inc, i) != i + 1:
+                raise AssertionError(f"call {i} got a wrong result")
+        return n
+
+
+class Streaming(Actor):
+    """Asked N with ``ask_stream``, streams the items 0 .. N-1."""
+
+    async def receive(self, n: int) -> None:
+        stream = self.reply_stream()  # type: ignore[attr-defined]  # the contract's API, not built yet
+        for i in range(n):
+            await stream.send(i)
 
 
 class Idle(Actor):
@@ -75,6 +106,27 @@ async def _ask(n: int) -> float:
     return watch.elapsed
 
 
+async def _run_in_thread(n: int) -> float:
+    async with open_actor_system() as system:
+        ref = await system.spawn(Tooling)
+        with Stopwatch() as watch:
+            await ref.ask(n, timeout=_TIMEOUT)
+    return watch.elapsed
+
+
+async def _ask_stream(n: int) -> float:
+    count = 0
+    async with open_actor_system() as system:
+        ref: Any = await system.spawn(Streaming)
+        with Stopwatch() as watch:
+            async with ref.ask_stream(n, timeout=_TIMEOUT) as items:
+                async for _ in items:
+                    count += 1
+    if count != n:
+        raise AssertionError(f"got {count} of {n} items")
+    return watch.elapsed
+
+
 async def _spawn(k: int, actor_cls: type[Actor]) -> float:
     async with open_actor_system() as system:
         with Stopwatch() as watch:
@@ -101,13 +153,18 @@ async def _footprint(k: int, woken: bool) -> float:
     return (after - before) / k
 
 
-def workloads(sizes: Sizes) -> dict[str, Workload]:
-    return {
-        "tell_per_s": Workload(sizes.tell, lambda: trio.run(_tell, sizes.tell)),
-        "ask_per_s": Workload(sizes.ask, lambda: trio.run(_ask, sizes.ask)),
-        "spawn_per_s": Workload(sizes.spawn, lambda: trio.run(_spawn, sizes.spawn, Idle)),
-        "spawn_with_on_start_per_s": Workload(sizes.spawn, lambda: trio.run(_spawn, sizes.spawn, Starting)),
+def workloads() -> dict[str, Workload]:
+    """Figure key -> workload, for the runner (``ask_stream`` only once `actors` has it)."""
+    result = {
+        "tell_per_s": Workload("tell", lambda n: trio.run(_tell, n)),
+        "ask_per_s": Workload("ask", lambda n: trio.run(_ask, n)),
+        "run_in_thread_per_s": Workload("thread", lambda n: trio.run(_run_in_thread, n)),
+        "spawn_per_s": Workload("spawn", lambda n: trio.run(_spawn, n, Idle)),
+        "spawn_with_on_start_per_s": Workload("spawn", lambda n: trio.run(_spawn, n, Starting)),
     }
+    if HAS_ASK_STREAM:
+        result["ask_stream_items_per_s"] = Workload("stream", lambda n: trio.run(_ask_stream, n))
+    return result
 
 
 def footprints(k: int) -> dict[str, float]:

@@ -16,13 +16,13 @@ call the one-CPU figures are left out.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Iterator
 from typing import Any
 
 import pykka
 
-from ._config import Sizes
 from ._timing import Stopwatch, Workload
 
 __all__ = ["workloads"]
@@ -101,9 +101,12 @@ def _placements() -> dict[str, tuple[int | None, int | None]]:
     return placements
 
 
-def workloads(sizes: Sizes) -> dict[str, Workload]:
+def workloads() -> dict[str, Workload]:
+    """Figure key -> workload, for the runner (the one-CPU ones only where threads can be pinned)."""
     result = {}
-    for prefix, cpus in _placements().items():
-        result[f"{prefix}tell_per_s"] = Workload(sizes.tell, lambda cpus=cpus: _tell(sizes.tell, *cpus))
-        result[f"{prefix}ask_per_s"] = Workload(sizes.ask, lambda cpus=cpus: _ask(sizes.ask, *cpus))
+    for prefix, (sender_cpu, actor_cpu) in _placements().items():
+        result[f"{prefix}tell_per_s"] = Workload("tell", functools.partial(_tell, sender_cpu=sender_cpu,
+                                                                           actor_cpu=actor_cpu))
+        result[f"{prefix}ask_per_s"] = Workload("ask", functools.partial(_ask, sender_cpu=sender_cpu,
+                                                                         actor_cpu=actor_cpu))
     return result

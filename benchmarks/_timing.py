@@ -1,7 +1,10 @@
-"""The shared timing helper: a stopwatch, and best-of-N rates measured round-robin.
+"""The shared timing helpers: a stopwatch, workloads, and rates measured in rounds.
 
-Every backend's workloads run interleaved (repeat 1 of all, then repeat 2 of all, ...), so a
-noisy spell on a shared machine hits every backend alike rather than all repeats of one.
+Each round (a repeat) runs every workload once, back to back, in the table's order (so the
+rows compared with each other run next to each other); every other round runs them in reverse
+order, so no workload always comes first or always follows the same neighbour. A noisy spell
+on a shared machine then hits the figures of one round alike, and the report compares them
+round by round (see `_report`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from types import TracebackType
 
 import attrs
 
-__all__ = ["Stopwatch", "Workload", "best_rates"]
+from ._config import Sizes
+
+__all__ = ["Stopwatch", "Workload", "run_rounds"]
 
 
 class Stopwatch:
@@ -35,35 +40,45 @@ class Stopwatch:
 
 @attrs.frozen
 class Workload:
-    """``run()`` performs ``n`` operations once (with its own set-up) and returns their seconds."""
+    """``run(n)`` performs ``n`` operations once (with its own set-up) and returns their seconds.
 
-    n: int
-    run: Callable[[], float]
-
-
-def best_rates(
-    workloads: Mapping[str, Workload],
-    repeats: int,
-    progress: Callable[[str], None] = lambda line: None,
-) -> tuple[dict[str, float], dict[str, str]]:
-    """Run each workload ``repeats`` times, round-robin; return best ops/s and errors by name.
-
-    A workload that raises is reported in the errors and dropped from later repeats.
+    ``measure`` names the size it runs at (a field of `Sizes`: "tell", "ask", ...). Set-up and
+    teardown are outside the seconds returned; the instruction-count mode counts them too, but
+    they cancel out there (it subtracts a smaller run).
     """
-    best: dict[str, float] = {}
+
+    measure: str
+    run: Callable[[int], float]
+
+
+def run_rounds(
+    workloads: Mapping[str, Workload],
+    sizes: Sizes,
+    progress: Callable[[str], None] = lambda line: None,
+) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """Run every workload once per round, ``sizes.repeats`` rounds; return rates and errors.
+
+    Returns ``(rates, errors)``: ``rates[name][r]`` is the operations per second of round
+    ``r``. A workload that raises is reported in the errors, loses its rates and is dropped
+    from later rounds (one broken backend must not sink the others).
+    """
+    rates: dict[str, list[float]] = {name: [] for name in workloads}
     errors: dict[str, str] = {}
-    for repeat in range(1, repeats + 1):
-        for name, workload in workloads.items():
+    names = list(workloads)
+    for repeat in range(1, sizes.repeats + 1):
+        for name in names if repeat % 2 else reversed(names):
             if name in errors:
                 continue
+            workload = workloads[name]
+            n = sizes.of(workload.measure)
             gc.collect()
             try:
-                rate = workload.n / workload.run()
+                rate = n / workload.run(n)
             except Exception as exc:  # noqa: BLE001 - one broken backend must not sink the others
                 errors[name] = f"{type(exc).__name__}: {exc}"
-                best.pop(name, None)
-                progress(f"[{repeat}/{repeats}] {name}: failed: {errors[name]}")
+                del rates[name]
+                progress(f"[{repeat}/{sizes.repeats}] {name}: failed: {errors[name]}")
                 continue
-            best[name] = max(rate, best.get(name, 0.0))
-            progress(f"[{repeat}/{repeats}] {name}: {rate:,.0f}/s")
-    return best, errors
+            rates[name].append(rate)
+            progress(f"[{repeat}/{sizes.repeats}] {name}: {rate:,.0f}/s")
+    return rates, errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Literal
 
 from actors import Actor
@@ -11,6 +12,8 @@ __all__ = ["ChildSpec", "Restart"]
 
 Restart = Literal["permanent", "transient", "temporary"]
 _RESTARTS = ("permanent", "transient", "temporary")
+#: Keyword arguments ChildSpec keeps for itself; every other one goes to the actor's __init__.
+RESERVED = ("name", "restart", "message_timeout", "shutdown_timeout", "mailbox_size")
 
 
 class ChildSpec:
@@ -21,6 +24,11 @@ class ChildSpec:
     arguments. Restart types follow Erlang/OTP: ``permanent`` is always
     restarted (even after a normal exit via ``self.stop()``), ``transient`` only
     after a failure, ``temporary`` never.
+
+    The keywords ``name``, ``restart``, ``message_timeout``, ``shutdown_timeout``
+    and ``mailbox_size`` are ChildSpec's own: they never reach the actor's
+    ``__init__``. An actor whose ``__init__`` needs one of those names is refused
+    here, with a message saying so; give that parameter another name.
 
     Args:
       actor_cls: the `Actor` subclass.
@@ -50,6 +58,7 @@ class ChildSpec:
         **kwargs: Any,
     ) -> None:
         check_actor_class(actor_cls, "ChildSpec")
+        _check_reserved(actor_cls, args, kwargs)
         if restart not in _RESTARTS:
             raise ValueError(
                 f"restart must be one of 'permanent', 'transient', 'temporary', not {safe_repr(restart)}"
@@ -68,3 +77,29 @@ class ChildSpec:
 
     def __repr__(self) -> str:
         return f"ChildSpec({self.actor_cls.__name__}, name={self.name!r}, restart={self.restart!r})"
+
+
+def _check_reserved(actor_cls: type[Actor], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Refuse an ``__init__`` that cannot get an argument because ChildSpec keeps its keyword."""
+    init = actor_cls.__init__
+    if init is object.__init__:
+        return
+    try:
+        signature = inspect.signature(init)
+    except (TypeError, ValueError):  # (a builtin, or a signature Python cannot show)
+        return
+    try:
+        signature.bind(None, *args, **kwargs)
+    except TypeError:
+        params = list(signature.parameters.values())[1:]
+        bound = {p.name for p in params[:len(args)] if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)}
+        for param in params:
+            if (param.name in RESERVED and param.name not in kwargs and param.name not in bound
+                    and param.default is param.empty and param.kind in (param.POSITIONAL_OR_KEYWORD,
+                                                                        param.KEYWORD_ONLY)):
+                raise TypeError(
+                    f"{actor_cls.__name__}.__init__ takes '{param.name}', but ChildSpec keeps the keyword "
+                    f"{param.name}= for itself (the child's {param.name.replace('_', ' ')}), so it cannot reach "
+                    f"__init__; rename that parameter (say, to 'actor_{param.name}') and pass it under the "
+                    f"new name"
+                ) from None

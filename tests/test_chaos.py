@@ -14,7 +14,7 @@ import pytest
 
 from actors import ActorStopped, AskTimeout, DeadLetter, MessageTimeout
 from benchmarks.chaos import main, run_chaos
-from benchmarks._chaos_ledger import ASK, CRASH, HANG, OK, TELL, ChaosCrash, Ledger
+from benchmarks.chaos._ledger import ASK, CRASH, HANG, OK, TELL, ChaosCrash, Ledger
 
 # block_share: more "block" faults than the full run has (a handler holding the whole loop
 # past every deadline: in virtual time, a jump of the clock without a checkpoint).

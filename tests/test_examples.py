@@ -60,6 +60,31 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "main: got 'Actors in Python': outline -> draft -> edit",
         "main: both articles done; 0 dead letters",
     ),
+    "dynamic_research": (
+        "desk: 4 questions, at most 3 researchers at once",
+        "desk: research-1 started for \"keeping an agent's state private\"",
+        "desk: research-3 started for 'supervisors for agents that crash'",
+        "desk: question 4 waits (supervisor 'researchers' already has 3 children, its max_children)",
+        "desk: researchers now: research-1 (transient, running), research-2 (transient, running), "
+        "research-3 (transient, running)",
+        "research-1: answered question 1 (attempt 1 of this agent, restarts 0):",
+        "desk: research-1 has ended; research-4 started for 'tracing one conversation across agents'",
+        "research-2: malformed answer (not a sentence: '{{ <unparseable model output> '); resumed, the same "
+        "agent asks the model again",
+        "research-2: answered question 2 (attempt 2 of this agent, restarts 0):",
+        "research-3: the model server reset the connection; restarted as a fresh agent",
+        "research-3: answered question 3 (attempt 1 of this agent, restarts 1):",
+        "research-4: answered question 4 (attempt 1 of this agent, restarts 0):",
+        "desk: researchers now: none",
+        "summary: 4 questions answered, 1 malformed answer resumed, 1 lost connection restarted, 2 dead letters",
+    ),
+    "distributed_team": (  # needs Redis (ACTORS_REDIS_URL, else 127.0.0.1:6379): .ci/run starts one
+        "planner: 6 questions on 'keeping a team of LLM agents responsive' to the worker pool ['w1', 'w2']",
+        "planner: q1 answered ('notes on time agents spend waiting on tools')",
+        "planner: q6 answered ('notes on durable inboxes for agents on several machines')",
+        "planner: 6 findings in, from 2 worker nodes",
+        "main: Report on keeping a team of LLM agents responsive: 6 findings",
+    ),
     "race_condition": (
         "shared counter: expected 100, got ",
         "updates were lost",

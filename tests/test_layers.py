@@ -6,12 +6,14 @@ layer and the layers below it, never above; type-only imports under
 
     values      the lifecycle values, errors, envelopes, argument checks, context variables
     primitives  parts that own their state and never take a cell: mailbox, reply, wait graph,
-                registry, timers, deadlines, worker threads, tracing, the delivery interface
-    ref         ActorRef: an address
+                registry, timers, deadlines, worker threads, tracing, the delivery interface and
+                the transport protocol
+    ref         ActorRef: an address (a remote ref too)
     actor       Actor: what users subclass
     cell        one actor across its incarnations: inbox, dispatch loop, lifecycle, parent policy
-    system      the actor system (and the blocking-tool decorator, which needs one)
-    faces       actors.lowlevel, the package itself, command line, live view, testing kit, bridges
+    system      the actor system, its remote face (public actors), the blocking-tool decorator
+    faces       actors.lowlevel, the package itself, command line, live view, testing kit, bridges,
+                transports (actors.redis)
 
 ``supervision`` builds on ``actors`` and ``actors.lowlevel`` only; ``actors``
 never imports ``supervision`` (except its testing kit, a face above both).
@@ -45,16 +47,17 @@ LAYERS: list[tuple[str, set[str]]] = [
             "_timers",
             "_deadlines",
             "_address",
+            "_transport",
             "_tracing",
             "_inspect",
             "_gather",
         },
     ),
-    ("ref", {"_ref"}),
+    ("ref", {"_ref", "_remote_ref"}),
     ("actor", {"_actor"}),
     ("cell", {"_inbox", "_dispatch", "_parents", "_lifecycle", "_cell"}),
-    ("system", {"_system", "_tools"}),
-    ("faces", {"lowlevel", "__init__", "__main__", "_cli", "_live", "_otel", "otel", "_pykka", "testing"}),
+    ("system", {"_system", "_tools", "_remote"}),
+    ("faces", {"lowlevel", "__init__", "__main__", "_cli", "_live", "_otel", "otel", "_pykka", "testing", "redis"}),
 ]
 LAYER_OF = {module: index for index, (_, modules) in enumerate(LAYERS) for module in modules}
 

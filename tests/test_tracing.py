@@ -354,6 +354,7 @@ def test_load_trace_of_a_binary_file_is_a_value_error_naming_it(tmp_path: Path) 
     ('{"time": NaN, "kind": "send", "actor": "/a"}', "field 'time' is nan, expected a finite number"),
     ('{"time": 0, "kind": "send", "actor": "/a", "trace_id": "7"}', "field 'trace_id' is '7', expected int or null"),
     ('[1, 2]', "a JSON list, not an object"),
+    ('{"time": 0, "kind": "send", "actor": "/a", "a\\nb": 1}', "unknown field 'a\\nb'"),
 ])
 def test_load_trace_names_the_field_with_the_wrong_type(tmp_path: Path, line: str, complaint: str) -> None:
     path = tmp_path / "t.jsonl"

@@ -13,11 +13,17 @@ so with ``@pytest.mark.allow_actor_failures`` (any failure) or
 ``@pytest.mark.allow_actor_failures(types=(Boom, MessageTimeout))`` (those
 types only; ``types=`` because pytest takes a lone class argument for the
 thing to decorate).
+
+A failure that escalates past the root supervisor cancels the test and fails
+it with that `actors.EscalatedFailure` (its cause, the child's error, shown
+above it). A test that expects an escalation opens its own system instead:
+``with pytest.raises(EscalatedFailure): async with open_actor_system() as system: ...``.
 """
 
 from __future__ import annotations
 
 import traceback
+from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -51,7 +57,7 @@ async def actor_system(request: pytest.FixtureRequest) -> AsyncIterator[ActorSys
     a fresh system per example in the test body instead, ``async with
     open_actor_system() as system:``, or let `run_schedule` open one.
     """
-    async for system in _checked_system(request):
+    async with _checked_system(request) as system:
         yield system
 
 
@@ -68,11 +74,17 @@ async def actor_system_autojump(request: pytest.FixtureRequest) -> AsyncIterator
     ``trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))``,
     ``main`` opening its own system.
     """
-    async for system in _checked_system(request):
+    async with _checked_system(request) as system:
         yield system
 
 
+@asynccontextmanager
 async def _checked_system(request: pytest.FixtureRequest) -> AsyncIterator[ActorSystem]:
+    # A context manager, not a generator the fixtures iterate: when an escalation
+    # cancels the test, pytest-trio throws that Cancelled in at the fixture's yield,
+    # and only a context manager passes it on into the system's block (which then
+    # raises the EscalatedFailure). A generator left suspended there would leave the
+    # system's nursery open as the fixture's task ends: a corrupted nursery stack.
     failures: list[tuple[str, str, BaseException]] = []
     async with open_actor_system() as system:
         system._failure_listeners.append(lambda *failure: failures.append(failure))

@@ -22,6 +22,7 @@ from supervision import (
     Backoff,
     ChildRestarted,
     ChildSpec,
+    ChildStartFailed,
     ChildStopped,
     GetChildren,
     OneForAll,
@@ -179,8 +180,14 @@ async def test_spawn_tree_raises_a_child_start_error_and_stops_what_it_started(a
 
     log: list[Any] = []
     tree = Supervisor(name="sup", children=[ChildSpec(Worker, name="ok", log=log), ChildSpec(NeverStarts, name="bad", log=log)])
-    with pytest.raises(ValueError, match=r"^bad configuration$"):
+    with pytest.raises(ChildStartFailed) as info:
         await actor_system.spawn_tree(tree)
+    assert str(info.value) == (
+        "child 'bad' of supervisor 'sup' failed to start: ValueError('bad configuration'); supervisor 'sup' "
+        "did not start either (the children started before it were stopped again)"
+    )
+    assert (info.value.supervisor, info.value.child) == ("sup", "bad")
+    assert isinstance(info.value.__cause__, ValueError) and info.value.error is info.value.__cause__
     await settle()
     assert lifecycle(log) == [("start", "ok"), ("stop", "ok")]
     assert actor_system.actors() == []

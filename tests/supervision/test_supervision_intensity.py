@@ -8,6 +8,7 @@ delays are exact and no test sleeps for real.
 from __future__ import annotations
 
 import gc
+import math
 from typing import Any
 
 import pytest
@@ -62,9 +63,10 @@ async def test_supervisor_gives_up_past_max_restarts_and_the_system_raises(autoj
     assert failure.child == "w"
     assert isinstance(failure.error, Boom) and str(failure.error) == "w crashed on 2"
     assert failure.__cause__ is failure.error
-    assert str(failure).startswith(
-        "supervisor 'sup' gave up: child 'w' failed more than 2 times within 10 s; last error: "
-        "Boom('w crashed on 2')"
+    assert str(failure) == (
+        "supervisor 'sup' gave up: child 'w' failed and its children had already been restarted 2 times "
+        "within 10 s ('w' 2), as many as max_restarts=2 allows; last error: Boom('w crashed on 2'). "
+        "Fix the failing child, or raise max_restarts/within on the strategy"
     )
     assert [entry[0] for entry in log].count("start") == 3  # no fourth incarnation
     assert log[-1][0] == "stop"
@@ -401,3 +403,45 @@ async def test_repeated_give_ups_do_not_keep_old_supervisor_incarnations_alive(a
         alive = [obj for obj in gc.get_objects() if isinstance(obj, Supervisor)]
         # two specs, two running incarnations, at most one earlier team kept by last_error
         assert len(alive) <= 5, alive
+
+
+# -- what the give-up message counts -----------------------------------------------------
+
+
+async def give_up_message(strategy: Any, crashes: list[str]) -> str:
+    with pytest.raises(EscalatedFailure) as info:
+        async with open_actor_system() as system:
+            await system.spawn_tree(Supervisor(
+                name="team", strategy=strategy,
+                children=[ChildSpec(Worker, name=name, log=[]) for name in ("w1", "w2")],
+            ))
+            for n, name in enumerate(crashes):
+                ref = system.lookup(name)
+                with pytest.raises(Boom):
+                    await ref.ask(Crash(n))
+                await settle()  # restarted (or given up) before the next crash
+            await trio.sleep(1000)
+            pytest.fail("the supervisor did not give up")
+    return str(info.value)
+
+
+async def test_the_give_up_message_counts_the_restarts_of_all_children(autojump_clock: Any) -> None:
+    message = await give_up_message(OneForOne(max_restarts=3, within=10.0), ["w1", "w2", "w1", "w2"])
+    assert message == (
+        "supervisor 'team' gave up: child 'w2' failed and its children had already been restarted 3 times "
+        "within 10 s ('w1' 2, 'w2' 1), as many as max_restarts=3 allows; last error: Boom('w2 crashed on 3'). "
+        "Fix the failing child, or raise max_restarts/within on the strategy"
+    )
+
+
+async def test_the_give_up_message_with_no_restarts_allowed(autojump_clock: Any) -> None:
+    message = await give_up_message(OneForOne(max_restarts=0), ["w2"])
+    assert message.startswith(
+        "supervisor 'team' gave up: child 'w2' failed and its strategy allows no restarts (max_restarts=0); "
+        "last error: Boom('w2 crashed on 0')."
+    )
+
+
+async def test_the_give_up_message_for_a_window_of_a_lifetime(autojump_clock: Any) -> None:
+    message = await give_up_message(OneForOne(max_restarts=1, within=math.inf), ["w1", "w1"])
+    assert "had already been restarted 1 time ever ('w1' 1), as many as max_restarts=1 allows" in message

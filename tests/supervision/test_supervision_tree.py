@@ -11,6 +11,7 @@ import trio
 from actors import ActorNameTaken, ActorSystem
 from supervision import (
     ChildSpec,
+    ChildStartFailed,
     GetChildren,
     OneForAll,
     OneForOne,
@@ -246,9 +247,35 @@ async def test_a_tree_that_fails_to_start_is_gone_when_spawn_tree_raises(autojum
             Supervisor(name="inner", children=[ChildSpec(Worker, name="b", log=log)]),
             ChildSpec(CannotStart, name="bad"),
         ])
-        with pytest.raises(Boom, match="no database"):
+        with pytest.raises(ChildStartFailed, match="^child 'bad' of supervisor 'sup' failed to start: Boom") as info:
             await system.spawn_tree(tree)
+        assert isinstance(info.value.__cause__, Boom)
         assert lifecycle(log) == [("start", "a"), ("start", "b"), ("stop", "b"), ("stop", "a")]
         assert system.inspect() == []
         retry = await system.spawn_tree(Supervisor(name="sup", children=[ChildSpec(Worker, name="a", log=log)]))
         assert retry.is_alive and system.lookup("a").is_alive
+
+
+async def test_a_child_failing_to_start_deep_in_a_tree_is_named_with_its_own_supervisor(autojump_clock: Any) -> None:
+    from actors import Actor, open_actor_system
+    from supervision import ChildStartFailed
+
+    class CannotStart(Actor):
+        def __init__(self, reason: str) -> None:
+            self.reason = reason
+
+        async def on_start(self) -> None:
+            raise Boom(self.reason)
+
+    tree = Supervisor(name="root", children=[
+        ChildSpec(Worker, name="a", log=[]),
+        Supervisor(name="inner", children=[ChildSpec(CannotStart, "no database", name="bad")]),
+    ])
+    async with open_actor_system() as system:
+        with pytest.raises(ChildStartFailed) as info:
+            await system.spawn_tree(tree)
+        assert system.inspect() == []
+    failure = info.value
+    assert (failure.supervisor, failure.child) == ("inner", "bad")
+    assert str(failure).startswith("child 'bad' of supervisor 'inner' failed to start: Boom('no database'); ")
+    assert isinstance(failure.__cause__, Boom) and failure.error is failure.__cause__

@@ -216,3 +216,95 @@ def test_backoff_jitter_stays_within_its_band_and_under_the_cap() -> None:
 def test_zero_initial_delay_means_no_delay() -> None:
     backoff = Backoff(initial=0, maximum=0, jitter=0)
     assert [backoff.delay(n) for n in range(3)] == [0.0, 0.0, 0.0]
+
+
+# -- async hooks, max_children, decide ------------------------------------------------------
+
+
+def _actors_checks_async_hooks() -> bool:
+    """Whether actors' check_actor_class (which ChildSpec calls) refuses a sync hook yet."""
+    from actors._actor import check_actor_class
+
+    class Sync(Actor):
+        def receive(self, message: Any) -> Any:  # type: ignore[override]
+            return message
+
+    try:
+        check_actor_class(Sync, "ChildSpec")
+    except TypeError:
+        return True
+    return False
+
+
+@pytest.mark.skipif(not _actors_checks_async_hooks(), reason="needs the async-hook check of actors' check_actor_class")
+@pytest.mark.parametrize("hook", ["receive", "on_start", "on_stop", "on_restart"])
+def test_child_spec_refuses_a_hook_that_is_not_async(hook: str) -> None:
+    def sync_hook(self: Any, *args: Any) -> None:
+        return None
+
+    cls = type("SyncHook", (Actor,), {hook: sync_hook})
+    with pytest.raises(TypeError, match=rf"{hook}.*async"):
+        ChildSpec(cls, name="x")
+
+
+def test_supervisor_rejects_the_same_spec_twice() -> None:
+    spec = ChildSpec(W)
+    with pytest.raises(ValueError, match=r"^supervisor 'team' has the same ChildSpec twice in its children; "
+                                         r"make one per child$"):
+        Supervisor(name="team", children=[spec, spec])
+
+
+@pytest.mark.parametrize(("value", "error", "message"), [
+    (0, ValueError, r"^max_children must be >= 1 \(or None for unbounded\)$"),
+    (1.5, TypeError, r"^max_children must be an int or None, not float$"),
+    (True, TypeError, r"^max_children must be an int or None, not bool$"),
+])
+def test_supervisor_rejects_a_bad_max_children(value: Any, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        Supervisor(name="team", max_children=value)
+
+
+def test_supervisor_rejects_more_children_than_max_children() -> None:
+    with pytest.raises(ValueError, match=r"^supervisor 'team' has 2 children, more than its max_children=1$"):
+        Supervisor(name="team", children=[ChildSpec(W), ChildSpec(W)], max_children=1)
+
+
+def test_dynamic_supervisor_starts_empty() -> None:
+    from supervision import DynamicSupervisor
+
+    with pytest.raises(TypeError, match=r"^DynamicSupervisor 'pool' starts empty; add children with start_child"):
+        DynamicSupervisor(name="pool", children=[ChildSpec(W)])
+    assert DynamicSupervisor(name="pool", max_children=3).max_children == 3
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_decide_must_be_a_function(strategy: Any) -> None:
+    from supervision import Decision
+
+    with pytest.raises(TypeError, match=r"^decide must be a function taking the child's error and returning a "
+                                        r"Decision \(or None\), not str$"):
+        strategy(decide="restart")
+    with pytest.raises(TypeError, match=r"^decide takes a function, not Decision.RESUME; for the same decision "
+                                        r"on every failure use decide=lambda error: Decision.RESUME$"):
+        strategy(decide=Decision.RESUME)
+    assert strategy(decide=lambda error: Decision.RESUME).decide is not None
+
+
+def test_child_spec_says_which_keyword_it_keeps_from_the_actor() -> None:
+    class Greeter(Actor):
+        def __init__(self, name: str) -> None:
+            self.greeting_name = name
+
+    with pytest.raises(TypeError, match=r"^Greeter.__init__ takes 'name', but ChildSpec keeps the keyword name= for "
+                                        r"itself \(the child's name\), so it cannot reach __init__; rename that "
+                                        r"parameter \(say, to 'actor_name'\) and pass it under the new name$"):
+        ChildSpec(Greeter, name="bob")
+    assert ChildSpec(Greeter, "Bob", name="bob").args == ("Bob",)  # given positionally, it reaches __init__
+
+
+def test_child_spec_leaves_other_argument_mistakes_to_the_start() -> None:
+    class Needs(Actor):
+        def __init__(self, x: int) -> None:
+            self.x = x
+
+    assert ChildSpec(Needs, name="n").kwargs == {}  # fails when started, as spawn would

@@ -1,10 +1,13 @@
-"""The actors of the chaos run: workers, the ledger's dead-letter subscriber, sender actors."""
+"""The actors of the chaos run: workers, the ledger's dead-letter subscriber, sender actors.
+
+They import the `Traffic` they serve; `Traffic` imports none of them, so the modules of
+the package form no import circle.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import time
+from typing import Any
 
 import attrs
 import trio
@@ -13,10 +16,8 @@ import trio.testing
 from actors import Actor, DeadLetter
 from supervision import ChildRestarted, SupervisionEvent, SupervisorGaveUp
 
-from ._chaos_ledger import BLOCK, CRASH, HANG, ChaosCrash, Ledger, Work
-
-if TYPE_CHECKING:
-    from .chaos import Traffic
+from ._ledger import BLOCK, CRASH, HANG, ChaosCrash, Ledger, Work
+from ._traffic import Traffic
 
 __all__ = ["absorb", "LedgerActor", "Pump", "Tick", "Worker"]
 
@@ -63,7 +64,7 @@ class LedgerActor(Actor):
     Spawned first, so it stops last: the records the tree's shutdown makes still
     reach it. What is still queued in its mailbox when it stops is drained into
     ``system.dead_letters`` (as dead letters whose message is the record) and
-    recovered from there after the system block (see `chaos.run_chaos`).
+    recovered from there after the system block (see `_run.run_chaos`).
     """
 
     def __init__(self, ledger: Ledger, counts: dict[str, int], delay: float = 0.0) -> None:
