@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Inbox"]
 
+_new_envelope = object.__new__
+
 
 class Inbox:
     """Identity, parts and the sending side of a cell."""
@@ -110,8 +112,25 @@ class Inbox:
         return Envelope(message, sender.ref, reply, cid, cid if now is None else now.trace_id)
 
     def tell(self, message: Any) -> None:
-        """Enqueue ``message``; to a closed inbox, record a dead letter. Raises `MailboxFull`."""
-        envelope = self._envelope(message, None)
+        """Enqueue ``message``; to a closed inbox, record a dead letter. Raises `MailboxFull`.
+
+        The fast path of every tell: the envelope is built here, field by field,
+        rather than through `_envelope` and the class's ``__init__`` (two Python
+        calls fewer per message).
+        """
+        cid = _next_id()
+        envelope = _new_envelope(Envelope)
+        envelope.message = message
+        envelope.reply = None
+        envelope.correlation_id = cid
+        sender = current_cell.get()
+        if sender is None:
+            envelope.sender = None
+            envelope.trace_id = cid
+        else:
+            envelope.sender = sender.ref
+            now = sender.current
+            envelope.trace_id = cid if now is None else now.trace_id
         if self.closed:
             self.system._dead_letter(
                 message, recipient=self.ref, reason=f"actor '{self.name}' has stopped", envelope=envelope
