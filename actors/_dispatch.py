@@ -53,7 +53,9 @@ class Dispatcher(Inbox):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.current: Envelope | None = None  # the message its handler is handling now
-        self.deferred_current = False  # the handler called defer_reply() for `current`
+        # the envelope whose ask the handler deferred (defer_reply), or None: compared with
+        # `current` by identity, so a message's end need not reset it
+        self.deferred_current: Envelope | None = None
         self.deferred: set[DeferredReply[Any]] | None = None  # asks it will answer later
         self.jobs: list[_Job] | None = None  # runtime work for its own task (run_soon)
         self.in_job = False  # running one of those jobs now
@@ -88,7 +90,7 @@ class Dispatcher(Inbox):
                 "defer_reply() must be called from receive() while it handles a message; keep "
                 "the handle it returns to answer later"
             )
-        self.deferred_current = True
+        self.deferred_current = envelope
         handle: DeferredReply[Any] = DeferredReply._create(envelope.reply, self._deferred_done)
         if envelope.reply is not None:
             if self.deferred is None:
@@ -126,7 +128,7 @@ class Dispatcher(Inbox):
             # the shutdown grace of a stop or restart.
             envelope = self.current
             self.current = None
-            self.deferred_current = False
+            self.deferred_current = None
             if envelope is not None:
                 break
             if self.life.control is not None:
@@ -148,6 +150,8 @@ class Dispatcher(Inbox):
         # The hot loop: everything a message needs is a local.
         mailbox = self.mailbox
         queue = mailbox.queue
+        take = mailbox.taker()
+        coroutine_type = CoroutineType
         instance = self.instance
         assert instance is not None
         receive = instance.receive
@@ -180,7 +184,7 @@ class Dispatcher(Inbox):
                 continue
             handled = 0
             while True:
-                envelope = mailbox.popleft()
+                envelope = take()
                 self.current = envelope
                 if tracer is not None:
                     tracer._message("receive", self, envelope)
@@ -192,7 +196,7 @@ class Dispatcher(Inbox):
                     self._unhandled(envelope, exc)
                 except Exception as exc:
                     self.current = None
-                    self.deferred_current = False
+                    self.deferred_current = None
                     if life.control is not None and life.control is not Control.EXIT:
                         # Stopping or restarting anyway: the asker gets the error, the
                         # message is recorded, and it does not count as a failure.
@@ -206,11 +210,10 @@ class Dispatcher(Inbox):
                         self.failed(envelope, exc)
                         return exc
                 else:
-                    if type(result) is CoroutineType and result is not envelope.message:
+                    if type(result) is coroutine_type and result is not envelope.message:
                         self._returned_coroutine(envelope, result)  # an 'await' is missing in the handler
                     elif envelope.reply is not None:
-                        if self.deferred_current:
-                            self.deferred_current = False
+                        if self.deferred_current is envelope:
                             if tracer is not None:
                                 tracer._message("done", self, envelope)
                         else:
@@ -221,11 +224,12 @@ class Dispatcher(Inbox):
                         tracer._message("done", self, envelope)
                 if message_timeout is not None:
                     scope.deadline = math.inf  # the limit was this handler's, not the next checkpoint's
-                self.current = None
-                self.deferred_current = False  # (a defer_reply() on a tell defers nothing)
+                # (`current` stays set until the batch ends: no other task runs in between)
                 handled += 1
-                if handled >= throughput or not queue or life.control is not None or self.jobs:
+                if not queue or handled >= throughput or life.control is not None or self.jobs:
                     break
+            self.current = None
+            self.deferred_current = None
             if handled >= throughput:
                 await trio.lowlevel.checkpoint()  # fairness: let other actors run
 
@@ -263,7 +267,7 @@ class Dispatcher(Inbox):
             f"missing (write 'return await ...'); the coroutine was closed without running"
         )
         reply = envelope.reply
-        if reply is not None and not self.deferred_current:
+        if reply is not None and self.deferred_current is not envelope:
             reply._set(None, error)
             return
         log.warning("%s", error, extra={"actor": self.path, "trace_id": envelope.trace_id})

@@ -6,7 +6,8 @@ drains messages in batches. This is what makes ``tell`` fast: an ``await`` per
 message (as with a memory channel) costs a task switch each time.
 
 The API for the consumer (the cell's dispatch loop), in full: test
-``mailbox.queue`` for emptiness, take with `Mailbox.popleft`, and park on an
+``mailbox.queue`` for emptiness, take with `Mailbox.popleft` (or the callable
+`Mailbox.taker` returns), and park on an
 empty mailbox with ``mailbox.arm(task)`` followed by
 ``await trio.lowlevel.wait_task_rescheduled(mailbox.abort_wait)`` (`Mailbox.wait`
 in two halves, without a coroutine frame per park). Producers use
@@ -101,9 +102,18 @@ class Mailbox:
     def popleft(self) -> Envelope:
         """Take the oldest envelope (the caller checked the mailbox is not empty)."""
         envelope = self.queue.popleft()
-        if self._space is not None and self._space.statistics().tasks_waiting:
-            self._space.unpark()
+        if self._space is not None:
+            self._space.unpark()  # (a producer waiting for room; none: nothing happens)
         return envelope
+
+    def taker(self) -> Callable[[], Envelope]:
+        """The fastest way to `popleft`, for the consumer's loop.
+
+        For an unbounded mailbox that is the deque's own ``popleft`` (no
+        producer ever waits for room, so there is nobody to wake): one Python
+        call fewer per message.
+        """
+        return self.queue.popleft if self.maxsize is None else self.popleft
 
     def drain(self) -> list[Envelope]:
         """Take every envelope at once, waking every producer waiting for space."""
