@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from ._context import blocking_cell, current_cell
-from ._envelope import Envelope, _next_id
+from ._envelope import Envelope, _ids, _next_id
 from ._exceptions import ActorError, ActorStopped, AskTimeout, MailboxFull
 from ._mailbox import Mailbox
 from ._ref import ActorRef
@@ -118,7 +118,7 @@ class Inbox:
         rather than through `_envelope` and the class's ``__init__`` (two Python
         calls fewer per message).
         """
-        cid = _next_id()
+        cid = next(_ids)
         envelope = _new_envelope(Envelope)
         envelope.message = message
         envelope.reply = None
