@@ -34,11 +34,10 @@ class Deadlines:
         self._scope: trio.CancelScope | None = None
         self._life = trio.CancelScope(shield=True)  # the ticker's whole life: see close()
 
-    def add(self, reply: Reply[Any], deadline: float, timeout: float, name: str) -> None:
-        """Expire ``reply`` with AskTimeout at ``deadline`` unless it is done by then."""
-        reply._deadline = deadline
+    def add(self, reply: Reply[Any], deadline: float) -> None:
+        """Expire ``reply`` (made with this ``deadline``) at its deadline unless it is done by then."""
         heap = self._heap
-        heapq.heappush(heap, (deadline, self._seq(), reply, timeout, name))
+        heapq.heappush(heap, (deadline, self._seq(), reply, reply._timeout, reply._name))
         if len(heap) > self._prune_at:
             self._prune()
         if deadline < self._armed and self._scope is not None:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["Inbox"]
 
 _new_envelope = object.__new__
+_park = trio.lowlevel.wait_task_rescheduled
 
 
 class Inbox:
@@ -164,56 +165,92 @@ class Inbox:
         self.tell(message)
 
     async def ask(self, message: Any, timeout: float | None) -> Any:
-        """Send ``message`` as an ask and wait for the answer (`ActorRef.ask`)."""
+        """Send ``message`` as an ask and wait for the answer (`ActorRef.ask`).
+
+        The fast path of every ask, in one coroutine: one deadlock check, the
+        envelope built here, the asking task parked on the reply itself (no
+        coroutine of the reply's, no closure), one deadline entry.
+        """
         system = self.system
-        seconds = system._ask_timeout(timeout)
-        deadline = trio.current_time() + seconds
+        seconds = system._default_ask_timeout if timeout is None else system._ask_timeout(timeout)
+        if self.closed:
+            raise self._stopped_error(type(message).__name__)
+        deadline = math.inf if seconds == math.inf else trio.current_time() + seconds
+        mailbox = self.mailbox
+        if mailbox.maxsize is not None and mailbox.full():
+            await self._wait_for_space_until(deadline, seconds, message)
+        sender = current_cell.get()
+        asker = None if sender is None else blocking_cell()
+        if asker is not None:
+            system._waits.check(asker, self, type(message).__name__)
+        task = trio.lowlevel.current_task()
+        reply: Reply[Any] = Reply._create(
+            system, self, asker=task, deadline=deadline, timeout=seconds  # type: ignore[arg-type]
+        )
+        cid = next(_ids)
+        envelope = _new_envelope(Envelope)
+        envelope.message = message
+        envelope.reply = reply
+        envelope.correlation_id = cid
+        if sender is None:
+            envelope.sender = None
+            envelope.trace_id = cid
+        else:
+            envelope.sender = sender.ref
+            now = sender.current
+            envelope.trace_id = cid if now is None else now.trace_id
+        reply.envelope = envelope
+        mailbox.put_nowait(envelope)
+        if system._tracer is not None:
+            system._tracer._message("send", self, envelope)
+        if deadline != math.inf:
+            system._deadlines.add(reply, deadline)
+        if asker is None:
+            try:
+                await _park(reply._abort_asker)
+            except trio.Cancelled:
+                reply._abandon()
+                raise
+        else:
+            waits = system._waits
+            waits.add(asker, self)
+            try:
+                await _park(reply._abort_asker)
+            except trio.Cancelled:
+                reply._abandon()
+                raise
+            finally:
+                waits.remove(asker, self)
+        return reply.result()
+
+    async def _wait_for_space_until(self, deadline: float, seconds: float, message: Any) -> None:
+        """An ask to a full bounded mailbox waits for room, within its own deadline."""
+        with trio.move_on_at(deadline):
+            await self.wait_for_space()
         if self.mailbox.full():
-            with trio.move_on_at(deadline):
-                await self.wait_for_space()
-            if self.mailbox.full():
-                raise AskTimeout(
-                    f"the mailbox of actor '{self.name}' stayed full for {seconds:g} s, so "
-                    f"{type(message).__name__} could not even be sent; the actor is overloaded or stuck"
-                )
-        asker, reply = self._enqueue_ask(message)
-        if seconds != math.inf:
-            system._deadlines.add(reply, deadline, seconds, self.name)
-        try:
-            return await reply._wait_checked(asker)
-        except trio.Cancelled:
-            reply._abandon()
-            raise
+            raise AskTimeout(
+                f"the mailbox of actor '{self.name}' stayed full for {seconds:g} s, so "
+                f"{type(message).__name__} could not even be sent; the actor is overloaded or stuck"
+            )
+        if self.closed:
+            raise self._stopped_error(type(message).__name__)
 
     def ask_nowait(self, message: Any, timeout: float | None) -> Reply[Any]:
         """Send ``message`` as an ask and return its reply promise (`ActorRef.ask_nowait`)."""
         seconds = self.system._ask_timeout(timeout)
         if self.closed:
             return self._rejected_ask(message)
-        _, reply = self._enqueue_ask(message, deadlock_check=False)
-        if seconds != math.inf:
-            self.system._deadlines.add(reply, trio.current_time() + seconds, seconds, self.name)
-        return reply
-
-    def _enqueue_ask(self, message: Any, *, deadlock_check: bool = True) -> tuple[Cell | None, Reply[Any]]:
-        """Enqueue an ask; return (the asking cell if it blocks its own actor, the reply).
-
-        With ``deadlock_check`` the ask is refused (`DeadlockError`) if waiting
-        for its answer would never end; the caller then waits with
-        ``reply._wait_checked(asker)``, which does not check again.
-        """
-        if self.closed:
-            raise self._stopped_error(type(message).__name__)
-        blocking = blocking_cell() if deadlock_check else None
-        if blocking is not None:
-            self.system._waits.check(blocking, self, type(message).__name__)
-        reply: Reply[Any] = Reply._create(self.system, self)  # type: ignore[arg-type]
-        envelope = self._envelope(message, reply)
-        reply.envelope = envelope
+        deadline = math.inf if seconds == math.inf else trio.current_time() + seconds
+        reply: Reply[Any] = Reply._create(
+            self.system, self, deadline=deadline, timeout=seconds  # type: ignore[arg-type]
+        )
+        reply.envelope = envelope = self._envelope(message, reply)
         self.mailbox.put_nowait(envelope)
         if self.system._tracer is not None:
             self.system._tracer._message("send", self, envelope)
-        return blocking, reply
+        if deadline != math.inf:
+            self.system._deadlines.add(reply, deadline)
+        return reply
 
     def _rejected_ask(self, message: Any) -> Reply[Any]:
         """A reply already failed with `ActorStopped` (an ask to this closed cell)."""

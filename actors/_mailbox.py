@@ -42,13 +42,14 @@ class Mailbox:
     One consumer task (the actor's) may wait on it; any number of producers put.
     """
 
-    __slots__ = ("_consumer", "_launcher", "_maxsize", "_owner", "_space", "queue")
+    __slots__ = ("_consumer", "_launcher", "_owner", "_space", "maxsize", "queue")
 
     def __init__(self, maxsize: int | None, owner: str) -> None:
         check_count("mailbox_size", maxsize, optional=True)
         self.queue: collections.deque[Envelope] = collections.deque()
         """The envelopes waiting, oldest first: read-only outside this class (test it, never change it)."""
-        self._maxsize = maxsize
+        self.maxsize = maxsize
+        """The bound, or None when unbounded (read-only)."""
         self._owner = owner
         self._consumer: trio.lowlevel.Task | None = None
         self._space: trio.lowlevel.ParkingLot | None = None
@@ -58,11 +59,6 @@ class Mailbox:
         """Call ``launcher()`` (which starts the consumer task) on the first put or wake."""
         self._launcher = launcher
         self._consumer = _UNSTARTED
-
-    @property
-    def maxsize(self) -> int | None:
-        """The bound, or None when unbounded."""
-        return self._maxsize
 
     def disarm(self) -> bool:
         """If the consumer was never started, forget the launcher and return True."""
@@ -77,13 +73,13 @@ class Mailbox:
 
     def full(self) -> bool:
         """True when a bounded mailbox has no room."""
-        return self._maxsize is not None and len(self.queue) >= self._maxsize
+        return self.maxsize is not None and len(self.queue) >= self.maxsize
 
     def put_nowait(self, envelope: Envelope, force: bool = False) -> None:
         """Append, or raise `MailboxFull` when bounded and full (unless ``force``)."""
-        if self._maxsize is not None and len(self.queue) >= self._maxsize and not force:
+        if self.maxsize is not None and len(self.queue) >= self.maxsize and not force:
             raise MailboxFull(
-                f"mailbox of actor '{self._owner}' is full ({self._maxsize} messages) and cannot "
+                f"mailbox of actor '{self._owner}' is full ({self.maxsize} messages) and cannot "
                 f"take {type(envelope.message).__name__}; use 'await ref.send(message)' to wait "
                 f"for space, or spawn it with a larger mailbox_size"
             )

@@ -168,7 +168,8 @@ class RemoteRef(ActorRef[Any]):
         system = self._node.system
         seconds = system._ask_timeout(timeout)
         sender, trace_id = self._origin()
-        reply: Reply[Any] = Reply._create(system)
+        deadline = math.inf if seconds == math.inf else trio.current_time() + seconds
+        reply: Reply[Any] = Reply._create(system, deadline=deadline, timeout=seconds, name=self._remote_name)
         cid = _next_id()
         reply.envelope = Envelope(message, None, reply, cid, trace_id)
         forget = self._node.transport.request(
@@ -178,7 +179,7 @@ class RemoteRef(ActorRef[Any]):
         )
         reply.add_done_callback(lambda _: forget())
         if seconds != math.inf:
-            system._deadlines.add(reply, trio.current_time() + seconds, seconds, self._remote_name)
+            system._deadlines.add(reply, deadline)
         return reply, forget
 
     def tell_from_thread(self, message: Any) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import trio
 
 from ._context import blocking_cell
-from ._exceptions import ActorStopped
+from ._exceptions import ActorStopped, AskTimeout
 from ._text import safe_repr
 
 if TYPE_CHECKING:
@@ -37,9 +37,25 @@ class Reply(Generic[T]):
     the dead letters, never dropped silently.
     """
 
-    __slots__ = ("_abandoned", "_callbacks", "_deadline", "_error", "_system", "_target", "_value", "_waiters", "envelope")
+    __slots__ = (
+        "_abandoned",
+        "_asker",
+        "_callbacks",
+        "_deadline",
+        "_error",
+        "_name",
+        "_system",
+        "_target",
+        "_timeout",
+        "_value",
+        "_waiters",
+        "envelope",
+    )
 
     _target: Cell | None
+    _asker: trio.lowlevel.Task | None  # the task that asked and waits in ActorRef.ask (the fast path)
+    _timeout: float  # the ask's timeout in seconds, for the AskTimeout
+    _name: str  # who was asked, for the AskTimeout
     _value: Any
     _error: BaseException | None
     _waiters: list[trio.lowlevel.Task] | None
@@ -54,15 +70,33 @@ class Reply(Generic[T]):
         raise TypeError("Reply has no public constructor; ActorRef.ask_nowait() returns one")
 
     @classmethod
-    def _create(cls, system: ActorSystem, target: Cell | None = None) -> Reply[Any]:
+    def _create(
+        cls,
+        system: ActorSystem,
+        target: Cell | None = None,
+        *,
+        asker: trio.lowlevel.Task | None = None,
+        deadline: float = math.inf,
+        timeout: float = math.inf,
+        name: str | None = None,
+    ) -> Reply[Any]:
+        """A pending reply to an ask of ``target`` (None: of a remote name, ``name``).
+
+        ``asker``: the task that will park in `ActorRef.ask` with `_abort_asker`;
+        ``deadline`` (trio's clock) and ``timeout`` (seconds): when it expires, for
+        `Deadlines`.
+        """
         self = object.__new__(cls)
         self._target = target
         self._value = _PENDING
         self._error = None
+        self._asker = asker
         self._waiters = None
         self._callbacks = None
         self._abandoned = False
-        self._deadline = math.inf
+        self._deadline = deadline
+        self._timeout = timeout
+        self._name = name if name is not None else target.name if target is not None else "?"
         self._system = system
         self.envelope = None
         return self
@@ -160,6 +194,22 @@ class Reply(Generic[T]):
         """Done, or abandoned by its asker: a deadline no longer matters."""
         return self._value is not _PENDING or self._abandoned
 
+    def _abort_asker(self, _: object) -> trio.lowlevel.Abort:
+        """Abort function of the asking task parked in `ActorRef.ask` (cancelled)."""
+        self._asker = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    def _time_out(self) -> None:
+        """The deadline passed: complete with `AskTimeout` (unless done or abandoned)."""
+        if self._value is not _PENDING or self._abandoned:
+            return
+        envelope = self.envelope
+        what = type(envelope.message).__name__ if envelope is not None else "message"
+        self._expire(AskTimeout(
+            f"actor '{self._name}' did not answer {what} within {self._timeout:g} s; it may be busy "
+            f"or stuck: raise the timeout, or check what it is doing"
+        ))
+
     # -- completion (runtime side) ---------------------------------------
 
     def _set(self, value: Any, error: BaseException | None) -> bool:
@@ -171,6 +221,10 @@ class Reply(Generic[T]):
             return False
         self._value = value
         self._error = error
+        asker = self._asker
+        if asker is not None:
+            self._asker = None
+            trio.lowlevel.reschedule(asker)
         waiters = self._waiters
         if waiters:
             self._waiters = None
