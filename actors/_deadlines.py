@@ -1,21 +1,21 @@
 """Ask deadlines: one heap and one ticker task for the whole system.
 
 Entering a trio cancel scope with a deadline costs several microseconds; an
-ask instead pushes ``(deadline, seq, reply)`` on a heap, and a single ticker
-task expires overdue replies with `AskTimeout`. Finished replies stay in the
-heap until it is pruned (when it doubles), as trio prunes its own deadlines.
+ask instead pushes ``(deadline, id(reply), reply)`` on a heap (the id breaks
+ties: replies do not compare), and a single ticker task expires overdue
+replies: each completes itself with `AskTimeout` (`Reply._time_out`). Finished
+replies stay in the heap until it is pruned (when it doubles), as trio prunes
+its own deadlines.
 """
 
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ._exceptions import AskTimeout
 
 if TYPE_CHECKING:
     from ._reply import Reply
@@ -27,8 +27,7 @@ class Deadlines:
     """Expire replies at their deadlines."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Reply[Any], float, str]] = []
-        self._seq = itertools.count().__next__
+        self._heap: list[tuple[float, int, Reply[Any]]] = []
         self._prune_at = 1024
         self._armed = math.inf  # the deadline the ticker sleeps until
         self._scope: trio.CancelScope | None = None
@@ -37,7 +36,7 @@ class Deadlines:
     def add(self, reply: Reply[Any], deadline: float) -> None:
         """Expire ``reply`` (made with this ``deadline``) at its deadline unless it is done by then."""
         heap = self._heap
-        heapq.heappush(heap, (deadline, self._seq(), reply, reply._timeout, reply._name))
+        heapq.heappush(heap, (deadline, id(reply), reply))
         if len(heap) > self._prune_at:
             self._prune()
         if deadline < self._armed and self._scope is not None:
@@ -68,14 +67,7 @@ class Deadlines:
             heap = self._heap
             now = trio.current_time()
             while heap and heap[0][0] <= now:
-                _, _, reply, timeout, name = heapq.heappop(heap)
-                if not reply._finished():
-                    envelope = reply.envelope
-                    what = type(envelope.message).__name__ if envelope is not None else "message"
-                    reply._expire(AskTimeout(
-                        f"actor '{name}' did not answer {what} within {timeout:g} s; it may be busy "
-                        f"or stuck: raise the timeout, or check what it is doing"
-                    ))
+                heapq.heappop(heap)[2]._time_out()
             self._armed = heap[0][0] if heap else math.inf
             with trio.CancelScope(deadline=self._armed) as scope:
                 self._scope = scope
