@@ -116,37 +116,12 @@ class Dispatcher(Inbox):
     # The loop
 
     async def dispatch(self) -> BaseException | None:
-        """Handle messages until a control request (None) or a failure (returned)."""
-        while True:
-            with trio.CancelScope() as scope:
-                self.scope = scope
-                outcome = await self._drain(scope)
-            self.scope = None
-            if not scope.cancelled_caught:
-                return outcome
-            # The running handler was cancelled: past its message_timeout, or past
-            # the shutdown grace of a stop or restart.
-            envelope = self.current
-            self.current = None
-            self.deferred_current = None
-            if envelope is not None:
-                break
-            if self.life.control is not None:
-                return None
-            # No handler was running (a runtime job was cut short, or a stale
-            # deadline): nothing failed, so go on handling messages.
-        if self.life.control is None:
-            error = MessageTimeout(
-                f"actor '{self.name}' took longer than its message_timeout of "
-                f"{self.message_timeout:g} s to handle {type(envelope.message).__name__}; the "
-                f"handler was cancelled and counts as a failure"
-            )
-            self.failed(envelope, error)
-            return error
-        self.interrupted_while_handling(envelope)
-        return None
+        """Handle messages until a control request (None) or a failure (returned).
 
-    async def _drain(self, scope: trio.CancelScope) -> BaseException | None:
+        The hot loop, one function with everything a message needs in locals:
+        the actor's task parks here, two coroutines below its root (`main`), so
+        a wake-up resumes as few frames as possible.
+        """
         # The hot loop: everything a message needs is a local.
         mailbox = self.mailbox
         queue = mailbox.queue
@@ -164,74 +139,107 @@ class Dispatcher(Inbox):
         arm = mailbox.arm
         life = self.life
         while True:
-            if life.control is not None:
-                return None
-            if self.jobs:
-                fn, args = self.jobs.pop(0)
-                self.in_job = True
+            with trio.CancelScope() as scope:
+                self.scope = scope
                 try:
-                    await fn(*args)
-                except Exception as exc:
-                    return exc
+                    while True:
+                        if life.control is not None:
+                            return None
+                        if self.jobs:
+                            fn, args = self.jobs.pop(0)
+                            self.in_job = True
+                            try:
+                                await fn(*args)
+                            except Exception as exc:
+                                return exc
+                            finally:
+                                self.in_job = False
+                            continue
+                        if not queue:
+                            if message_timeout is not None:
+                                scope.deadline = math.inf
+                            arm(task)  # Mailbox.wait() in two halves: one coroutine frame less per park
+                            await park(abort)
+                            continue
+                        handled = 0
+                        while True:
+                            envelope = take()
+                            self.current = envelope
+                            if tracer is not None:
+                                tracer._message("receive", self, envelope)
+                            if message_timeout is not None:
+                                scope.deadline = trio.current_time() + message_timeout
+                            try:
+                                result = await receive(envelope.message)
+                            except UnhandledMessage as exc:
+                                self._unhandled(envelope, exc)
+                            except Exception as exc:
+                                self.current = None
+                                self.deferred_current = None
+                                if life.control is not None and life.control is not Control.EXIT:
+                                    # Stopping or restarting anyway: the asker gets the error, the
+                                    # message is recorded, and it does not count as a failure.
+                                    self.settle(
+                                        envelope,
+                                        exc,
+                                        f"handler of '{self.name}' raised {safe_repr(exc)} while stopping",
+                                    )
+                                    return None
+                                abandoned = leaves(exc) if isinstance(exc, ExceptionGroup) else [exc]
+                                if all(isinstance(e, AskAbandoned) for e in abandoned):
+                                    # (several, when thread calls were fanned out in the handler's nursery)
+                                    self._abandoned(envelope, abandoned[0])  # type: ignore[arg-type]
+                                else:
+                                    self.failed(envelope, exc)
+                                    return exc
+                            else:
+                                if type(result) is coroutine_type and result is not envelope.message:
+                                    self._returned_coroutine(envelope, result)  # an 'await' is missing in the handler
+                                elif envelope.reply is not None:
+                                    if self.deferred_current is envelope:
+                                        if tracer is not None:
+                                            tracer._message("done", self, envelope)
+                                    else:
+                                        envelope.reply._set(result, None)
+                                        if tracer is not None:
+                                            tracer._message("reply", self, envelope)
+                                elif tracer is not None:
+                                    tracer._message("done", self, envelope)
+                            if message_timeout is not None:
+                                scope.deadline = math.inf  # the limit was this handler's, not the next checkpoint's
+                            # (`current` stays set until the batch ends: no other task runs in between)
+                            handled += 1
+                            if not queue or handled >= throughput or life.control is not None or self.jobs:
+                                break
+                        self.current = None
+                        self.deferred_current = None
+                        if handled >= throughput:
+                            await trio.lowlevel.checkpoint()  # fairness: let other actors run
+
                 finally:
-                    self.in_job = False
-                continue
-            if not queue:
-                if message_timeout is not None:
-                    scope.deadline = math.inf
-                arm(task)  # Mailbox.wait() in two halves: one coroutine frame less per park
-                await park(abort)
-                continue
-            handled = 0
-            while True:
-                envelope = take()
-                self.current = envelope
-                if tracer is not None:
-                    tracer._message("receive", self, envelope)
-                if message_timeout is not None:
-                    scope.deadline = trio.current_time() + message_timeout
-                try:
-                    result = await receive(envelope.message)
-                except UnhandledMessage as exc:
-                    self._unhandled(envelope, exc)
-                except Exception as exc:
-                    self.current = None
-                    self.deferred_current = None
-                    if life.control is not None and life.control is not Control.EXIT:
-                        # Stopping or restarting anyway: the asker gets the error, the
-                        # message is recorded, and it does not count as a failure.
-                        self.settle(envelope, exc, f"handler of '{self.name}' raised {safe_repr(exc)} while stopping")
-                        return None
-                    abandoned = leaves(exc) if isinstance(exc, ExceptionGroup) else [exc]
-                    if all(isinstance(e, AskAbandoned) for e in abandoned):
-                        # (several, when thread calls were fanned out in the handler's nursery)
-                        self._abandoned(envelope, abandoned[0])  # type: ignore[arg-type]
-                    else:
-                        self.failed(envelope, exc)
-                        return exc
-                else:
-                    if type(result) is coroutine_type and result is not envelope.message:
-                        self._returned_coroutine(envelope, result)  # an 'await' is missing in the handler
-                    elif envelope.reply is not None:
-                        if self.deferred_current is envelope:
-                            if tracer is not None:
-                                tracer._message("done", self, envelope)
-                        else:
-                            envelope.reply._set(result, None)
-                            if tracer is not None:
-                                tracer._message("reply", self, envelope)
-                    elif tracer is not None:
-                        tracer._message("done", self, envelope)
-                if message_timeout is not None:
-                    scope.deadline = math.inf  # the limit was this handler's, not the next checkpoint's
-                # (`current` stays set until the batch ends: no other task runs in between)
-                handled += 1
-                if not queue or handled >= throughput or life.control is not None or self.jobs:
-                    break
+                    self.scope = None
+            # Only here when the scope caught its own cancellation: the running handler
+            # was cancelled (past its message_timeout, or past the shutdown grace of a
+            # stop or restart), or a runtime job was.
+            envelope = self.current
             self.current = None
             self.deferred_current = None
-            if handled >= throughput:
-                await trio.lowlevel.checkpoint()  # fairness: let other actors run
+            if envelope is not None:
+                break
+            if life.control is not None:
+                return None
+            # No handler was running (a runtime job was cut short, or a stale
+            # deadline): nothing failed, so go on handling messages.
+        if life.control is None:
+            error = MessageTimeout(
+                f"actor '{self.name}' took longer than its message_timeout of "
+                f"{self.message_timeout:g} s to handle {type(envelope.message).__name__}; the "
+                f"handler was cancelled and counts as a failure"
+            )
+            self.failed(envelope, error)
+            return error
+        self.interrupted_while_handling(envelope)
+        return None
 
     # ------------------------------------------------------------------
     # Outcomes of a message

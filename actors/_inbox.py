@@ -185,7 +185,11 @@ class Inbox:
             system._waits.check(asker, self, type(message).__name__)
         task = trio.lowlevel.current_task()
         reply: Reply[Any] = Reply._create(
-            system, self, asker=task, deadline=deadline, timeout=seconds  # type: ignore[arg-type]
+            system,
+            self,
+            asker=task,
+            deadline=deadline,
+            timeout=seconds,  # type: ignore[arg-type]
         )
         cid = next(_ids)
         envelope = _new_envelope(Envelope)
@@ -242,7 +246,10 @@ class Inbox:
             return self._rejected_ask(message)
         deadline = math.inf if seconds == math.inf else trio.current_time() + seconds
         reply: Reply[Any] = Reply._create(
-            self.system, self, deadline=deadline, timeout=seconds  # type: ignore[arg-type]
+            self.system,
+            self,
+            deadline=deadline,
+            timeout=seconds,  # type: ignore[arg-type]
         )
         reply.envelope = envelope = self._envelope(message, reply)
         self.mailbox.put_nowait(envelope)

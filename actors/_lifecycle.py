@@ -6,12 +6,12 @@ task runs incarnations one after another; every decision reads the cell's
 `LifeState` (its phase and the control request pending) and the parent's
 `Directive`, never strings or flags. The steps, each a method below::
 
-    main ─ _live ─┬─ _incarnate      build a fresh instance; on_restart, on_start   STARTING
-                  ├─ _run            dispatch until a request or a failure           RUNNING
-                  │                  then: STOP / SUSPEND requested, or ask parent   EXITING
-                  ├─ _end_incarnation   timers, children, deferred replies, on_stop
-                  └─ _between        wait out a suspend or a restart's delay         SUSPENDED / RESTARTING
-    _terminate                       close for good, tell the parent and watchers    STOPPED
+    main ─┬─ _incarnate         build a fresh instance; on_restart, on_start     STARTING
+          ├─ dispatch           handle messages until a request or a failure     RUNNING
+          ├─ _decide            a stop / suspend requested, or ask the parent    EXITING
+          ├─ _end_incarnation   timers, children, deferred replies, on_stop
+          ├─ _between           wait out a suspend or a restart's delay          SUSPENDED / RESTARTING
+          └─ _terminate         close for good, tell the parent and watchers     STOPPED
 
 Other tasks steer it with `request_stop`, `request_exit`, `request_suspend`
 and the parent's `resolve`. The parts it drives but does not own (children,
@@ -156,12 +156,42 @@ class Lifecycle(Dispatcher):
     # The task
 
     async def main(self) -> None:
-        """The cell's task: its incarnations, then its end."""
+        """The cell's task: its incarnations, one after another, then its end.
+
+        Each turn: `_incarnate`, `dispatch` (called from here, so the actor's
+        task parks only two coroutines below its root), `_decide` how the
+        incarnation ends, `_end_incarnation`, then `_between` incarnations;
+        a stop ends the loop and `_terminate` records the end.
+        """
         token = current_cell.set(self)  # type: ignore[arg-type]
         self.task = trio.lowlevel.current_task()
-        reason: BaseException | None = None
+        reason: BaseException | None = None  # why the cell ends (None: normally)
         try:
-            reason = await self._live()
+            why: BaseException | None = None  # why the next incarnation starts
+            while True:
+                first = self.incarnations == 0
+                error = await self._incarnate(why, build=not first)  # spawn built the first
+                if first:
+                    self._started_first(error)
+                    if error is not None:  # (already logged, as "failed while starting")
+                        self.request_stop()
+                        await self._end_incarnation(final=True)
+                        reason = error
+                        break
+                if error is None:
+                    self.life.set_phase(Phase.RUNNING)
+                    error = await self.dispatch()
+                directive, error = await self._decide(error)
+                await self._end_incarnation(final=directive.kind is _STOP)
+                directive = await self._between(directive)
+                if directive.kind is _STOP:
+                    await self._stop_children()
+                    reason = error
+                    break
+                why = directive.reason if directive.kind is _RESUME else error
+                self.life.clear_control()
+                if why is None:
+                    why = ActorError(f"actor '{self.name}' exited normally and was restarted")
         except trio.Cancelled:
             await self._unwind()
             raise
@@ -191,29 +221,6 @@ class Lifecycle(Dispatcher):
         instance._actors_cell = self  # type: ignore[assignment]
         instance.__init__(*self.args, **self.kwargs)  # type: ignore[misc]  # (its own class's)
         self.instance = instance
-
-    async def _live(self) -> BaseException | None:
-        """Run incarnations until told to stop; return why the cell ends (None: normally)."""
-        reason: BaseException | None = None
-        while True:
-            first = self.incarnations == 0
-            error = await self._incarnate(reason, build=not first)  # spawn built the first
-            if first:
-                self._started_first(error)
-                if error is not None:  # (already logged, as "failed while starting")
-                    self.request_stop()
-                    await self._end_incarnation(final=True)
-                    return error
-            directive, error = await self._run(error)
-            await self._end_incarnation(final=directive.kind is _STOP)
-            directive = await self._between(directive)
-            if directive.kind is _STOP:
-                await self._stop_children()
-                return error
-            reason = directive.reason if directive.kind is _RESUME else error
-            self.life.clear_control()
-            if reason is None:
-                reason = ActorError(f"actor '{self.name}' exited normally and was restarted")
 
     async def _incarnate(self, reason: BaseException | None, *, build: bool) -> BaseException | None:
         """Build a fresh instance (unless spawn did) and start it; return the error if that failed."""
@@ -249,11 +256,12 @@ class Lifecycle(Dispatcher):
         self.started = True
         return None
 
-    async def _run(self, error: BaseException | None) -> tuple[Directive, BaseException | None]:
-        """Dispatch (unless the start failed), then decide how the incarnation ends."""
-        if error is None:
-            self.life.set_phase(Phase.RUNNING)
-            error = await self.dispatch()
+    async def _decide(self, error: BaseException | None) -> tuple[Directive, BaseException | None]:
+        """The incarnation stopped dispatching (``error``: why, None for a request): how does it end?
+
+        A stop or suspend requested ends it so; otherwise its parent decides
+        (`Directive.continue_` dispatches again, here).
+        """
         while True:
             control = self.life.control
             if control is Control.STOP:
