@@ -172,7 +172,12 @@ class Inbox:
         coroutine of the reply's, no closure), one deadline entry.
         """
         system = self.system
-        seconds = system._default_ask_timeout if timeout is None else system._ask_timeout(timeout)
+        if timeout is None:
+            seconds = system._default_ask_timeout
+        elif type(timeout) is float and timeout > 0.0:  # (the usual explicit timeout; nan is not > 0)
+            seconds = timeout
+        else:
+            seconds = system._ask_timeout(timeout)  # checked, and -0.0 made 0
         if self.closed:
             raise self._stopped_error(type(message).__name__)
         deadline = math.inf if seconds == math.inf else trio.current_time() + seconds
