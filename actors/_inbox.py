@@ -32,6 +32,9 @@ __all__ = ["Inbox"]
 
 _new_envelope = object.__new__
 _park = trio.lowlevel.wait_task_rescheduled
+_current_task = trio.lowlevel.current_task
+_now = trio.current_time
+_INF = math.inf
 
 
 class Inbox:
@@ -180,7 +183,7 @@ class Inbox:
             seconds = system._ask_timeout(timeout)  # checked, and -0.0 made 0
         if self.closed:
             raise self._stopped_error(type(message).__name__)
-        deadline = math.inf if seconds == math.inf else trio.current_time() + seconds
+        deadline = _INF if seconds == _INF else _now() + seconds
         mailbox = self.mailbox
         if mailbox.maxsize is not None and mailbox.full():
             await self._wait_for_space_until(deadline, seconds, message)
@@ -188,7 +191,7 @@ class Inbox:
         asker = None if sender is None else blocking_cell()
         if asker is not None:
             system._waits.check(asker, self, type(message).__name__)
-        task = trio.lowlevel.current_task()
+        task = _current_task()
         reply: Reply[Any] = Reply._create(
             system,
             self,
@@ -212,7 +215,7 @@ class Inbox:
         mailbox.put_nowait(envelope)
         if system._tracer is not None:
             system._tracer._message("send", self, envelope)
-        if deadline != math.inf:
+        if deadline != _INF:
             system._deadlines.add(reply, deadline)
         if asker is None:
             try:
