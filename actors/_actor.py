@@ -208,7 +208,8 @@ class Actor:
         killed: if this actor is cancelled (ask timeout, stop, restart) it stops
         waiting at once and the thread's late result goes to dead letters.
         """
-        return await self._actors_own_cell.system._threads.run(fn, args, kwargs, owner=self._actors_own_cell)
+        cell = self._actors_own_cell
+        return await cell.system._threads.run(fn, args, kwargs, owner=cell)
 
     async def run_in_process(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a CPU-bound function in a worker process (trio-parallel) and return its result.
@@ -216,7 +217,8 @@ class Actor:
         ``fn`` and its arguments must be picklable (a module-level function).
         Errors raised in the process are re-raised here with their traceback text.
         """
-        return await self._actors_own_cell.system._threads.run_process(fn, args, owner=self._actors_own_cell)
+        cell = self._actors_own_cell
+        return await cell.system._threads.run_process(fn, args, owner=cell)
 
     def __repr__(self) -> str:
         cell = getattr(self, "_actors_cell", None)

@@ -221,10 +221,11 @@ class Dispatcher(Inbox):
             # Only here when the scope caught its own cancellation: the running handler
             # was cancelled (past its message_timeout, or past the shutdown grace of a
             # stop or restart), or a runtime job was.
-            envelope = self.current
+            interrupted = self.current
             self.current = None
             self.deferred_current = None
-            if envelope is not None:
+            if interrupted is not None:
+                envelope = interrupted
                 break
             if life.control is not None:
                 return None

@@ -197,7 +197,7 @@ class Inbox:
             self,
             asker=task,
             deadline=deadline,
-            timeout=seconds,  # type: ignore[arg-type]
+            timeout=seconds,
         )
         cid = next(_ids)
         envelope = _new_envelope(Envelope)
@@ -253,12 +253,7 @@ class Inbox:
         if self.closed:
             return self._rejected_ask(message)
         deadline = math.inf if seconds == math.inf else trio.current_time() + seconds
-        reply: Reply[Any] = Reply._create(
-            self.system,
-            self,
-            deadline=deadline,
-            timeout=seconds,  # type: ignore[arg-type]
-        )
+        reply: Reply[Any] = Reply._create(self.system, self, deadline=deadline, timeout=seconds)
         reply.envelope = envelope = self._envelope(message, reply)
         self.mailbox.put_nowait(envelope)
         if self.system._tracer is not None:

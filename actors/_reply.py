@@ -15,6 +15,7 @@ from ._text import safe_repr
 
 if TYPE_CHECKING:
     from ._cell import Cell
+    from ._inbox import Inbox
     from ._envelope import Envelope
     from ._system import ActorSystem
 
@@ -52,7 +53,7 @@ class Reply(Generic[T]):
         "envelope",
     )
 
-    _target: Cell | None
+    _target: Inbox | None
     _asker: trio.lowlevel.Task | None  # the task that asked and waits in ActorRef.ask (the fast path)
     _timeout: float  # the ask's timeout in seconds, for the AskTimeout
     _name: str  # who was asked, for the AskTimeout
@@ -73,7 +74,7 @@ class Reply(Generic[T]):
     def _create(
         cls,
         system: ActorSystem,
-        target: Cell | None = None,
+        target: Inbox | None = None,
         *,
         asker: trio.lowlevel.Task | None = None,
         deadline: float = math.inf,

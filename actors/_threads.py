@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -90,50 +90,50 @@ class Workers:
         """Run ``fn(*args, **kwargs)`` in a worker thread; a late result becomes a dead letter.
 
         ``slot``: a tool's own limiter, acquired first (its wait is cut like the thread's).
+        A call that returns in time costs one hand-off each way, as
+        ``trio.to_thread.run_sync`` does: the thread reports back to the event
+        loop a second time only when its caller had given up (see `_ThreadCall`).
         """
-        check_callable(fn, "run_in_thread needs")
-        token = trio.lowlevel.current_trio_token()
-        # Both fields are only touched in the trio thread, so there is no race
-        # between "the caller gave up" and "the thread finished".
-        state: dict[str, Any] = {"abandoned": False, "finished": None}
-
-        def finished(outcome: tuple[Any, BaseException | None]) -> None:
-            state["finished"] = outcome
-            if state["abandoned"]:
-                self._late(fn, outcome, owner)
-
-        def work() -> T:
-            try:
-                value = fn(*args, **kwargs)
-            except BaseException as exc:
-                _notify(token, finished, (None, exc))
-                raise
-            _notify(token, finished, (value, None))
-            return value
-
+        if not callable(fn):
+            check_callable(fn, "run_in_thread needs")
+        call = _ThreadCall(fn, args, kwargs)
         handler, envelope, scope, waits = _served_scope(owner)
+        limiter = limiter or self.limiter
         try:
+            if scope is None:  # (not in a handler: nothing to cut it short but its caller's scopes)
+                if slot is None:
+                    return await _to_thread(call.work, limiter=limiter, abandon_on_cancel=True)
+                async with slot:
+                    return await _to_thread(call.work, limiter=limiter, abandon_on_cancel=True)
             with scope:
-                async with slot if slot is not None else contextlib.nullcontext():
-                    return await trio.to_thread.run_sync(work, limiter=limiter or self.limiter, abandon_on_cancel=True)
+                if slot is None:
+                    return await _to_thread(call.work, limiter=limiter, abandon_on_cancel=True)
+                async with slot:
+                    return await _to_thread(call.work, limiter=limiter, abandon_on_cancel=True)
         except BaseException as exc:
-            # (not named `finished`: that would rebind the callback the thread is about to queue)
-            outcome = state["finished"]
+            outcome = call.outcome
             if outcome is not None and outcome[1] is exc:
                 raise  # the function's own error, delivered to its caller: nothing is late
-            state["abandoned"] = True
-            if outcome is not None:
-                self._late(fn, outcome, owner)
+            self._abandon(call, owner)
             raise
         finally:
             if waits is not None:
-                waits.close(scope)
+                waits.close(scope)  # type: ignore[arg-type]
         # only reached when our own scope was cancelled (the with-block swallowed it)
-        state["abandoned"] = True
-        if state["finished"] is not None:
-            self._late(fn, state["finished"], owner)
+        self._abandon(call, owner)
         raise _cut_short(handler, envelope, fn, "stopped waiting for {}() in a worker thread",
                          "the thread's late result goes to dead letters")
+
+    def _abandon(self, call: _ThreadCall, owner: ToolOwner | None) -> None:
+        """The caller gave up on ``call``: its result, now or when the thread ends, is late."""
+        token = self._system._token
+
+        def late(outcome: tuple[Any, BaseException | None]) -> None:
+            self._late(call.fn, outcome, owner)
+
+        outcome = call.abandon(token, late)
+        if outcome is not None:
+            late(outcome)
 
     def _late(self, fn: Callable[..., Any], outcome: tuple[Any, BaseException | None], owner: ToolOwner | None) -> None:
         value, error = outcome
@@ -159,7 +159,8 @@ class Workers:
             ) from exc
 
         check_callable(fn, "run_in_process needs")
-        handler, envelope, scope, waits = _served_scope(owner)
+        handler, envelope, served, waits = _served_scope(owner)
+        scope = trio.CancelScope() if served is None else served
         try:
             with scope:
                 return await trio_parallel.run_sync(fn, *args, kill_on_cancel=True)
@@ -179,17 +180,17 @@ class Workers:
                          "a process, unlike a thread, can be stopped: nothing is late")
 
 
-def _served_scope(owner: ToolOwner | None) -> tuple[ToolOwner | None, Envelope | None, trio.CancelScope,
+def _served_scope(owner: ToolOwner | None) -> tuple[ToolOwner | None, Envelope | None, trio.CancelScope | None,
                                                     ToolWaits | None]:
     """A scope that ends a handler's wait on a worker when the ask it serves times out.
 
     Inside a handler (or a task it started: tool calls fanned out in its nursery)
     the scope has the served ask's deadline, and the actor cuts it at once
-    (`ToolWaits.cut`) when it is stopped or restarted. Elsewhere: no limit.
+    (`ToolWaits.cut`) when it is stopped or restarted. Elsewhere: no scope (None).
     """
     serving = owner.serving() if owner is not None else None
     if serving is None:
-        return None, None, trio.CancelScope(), None
+        return None, None, None, None
     waits, envelope = serving
     deadline = envelope.reply._deadline if envelope is not None and envelope.reply is not None else math.inf
     return owner, envelope, waits.open(deadline), waits
@@ -206,8 +207,57 @@ def _cut_short(handler: ToolOwner | None, envelope: Envelope | None, fn: Callabl
     return AskAbandoned(f"actor '{who}' {did.format(name)}: the ask for {what} timed out; {after}")
 
 
-def _notify(token: trio.lowlevel.TrioToken, fn: Callable[[Any], None], outcome: Any) -> None:
-    try:
-        token.run_sync_soon(fn, outcome)
-    except trio.RunFinishedError:
-        pass  # the system is gone; nobody is left to record it
+class _ThreadCall:
+    """One call in a worker thread, and who learns of its result when its caller gave up.
+
+    The thread records its outcome, and the event loop marks the call abandoned,
+    each under the lock, so exactly one of them sees both: the thread reports a
+    late result back itself (through the trio token) if the call was abandoned
+    first; otherwise the loop, abandoning it after it finished, records the
+    result at once. A call that returns in time never reports back twice.
+    """
+
+    __slots__ = ("abandoned", "args", "fn", "kwargs", "late", "lock", "outcome", "token")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.lock = threading.Lock()
+        self.outcome: tuple[Any, BaseException | None] | None = None  # set by the thread when fn ends
+        self.abandoned = False  # set by the event loop when the caller gives up
+        self.token: trio.lowlevel.TrioToken | None = None
+        self.late: Callable[[tuple[Any, BaseException | None]], None] | None = None
+
+    def work(self) -> Any:
+        """In the worker thread: run the function and record how it ended."""
+        try:
+            value = self.fn(*self.args, **self.kwargs)
+        except BaseException as exc:
+            self._ended((None, exc))
+            raise
+        self._ended((value, None))
+        return value
+
+    def _ended(self, outcome: tuple[Any, BaseException | None]) -> None:
+        with self.lock:
+            self.outcome = outcome
+            late = self.late if self.abandoned else None
+        if late is not None and self.token is not None:
+            try:
+                self.token.run_sync_soon(late, outcome)
+            except trio.RunFinishedError:
+                pass  # the system is gone; nobody is left to record it
+
+    def abandon(self, token: trio.lowlevel.TrioToken | None,
+                late: Callable[[tuple[Any, BaseException | None]], None]) -> tuple[Any, BaseException | None] | None:
+        """In the event loop: the caller gave up. Returns the outcome if the thread already
+        ended (the caller records it now); else the thread will hand it to ``late``."""
+        with self.lock:
+            self.abandoned = True
+            self.token = token
+            self.late = late
+            return self.outcome
+
+
+_to_thread = trio.to_thread.run_sync
