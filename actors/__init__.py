@@ -31,6 +31,8 @@ from ._messages import Terminated as Terminated
 from ._ref import ActorRef as ActorRef
 from ._reply import DeferredReply as DeferredReply
 from ._reply import Reply as Reply
+from ._streams import AskStream as AskStream
+from ._streams import ReplyStream as ReplyStream
 from ._transport import RemoteError as RemoteError
 from ._system import ActorSystem as ActorSystem
 from ._system import open_actor_system as open_actor_system
@@ -53,6 +55,7 @@ __all__ = [
     "ActorStopped",
     "ActorSystem",
     "AskAbandoned",
+    "AskStream",
     "AskTimeout",
     "DeadLetter",
     "DeadLetters",
@@ -66,6 +69,7 @@ __all__ = [
     "PykkaChild",
     "RemoteError",
     "Reply",
+    "ReplyStream",
     "Terminated",
     "Timer",
     "TraceEvent",

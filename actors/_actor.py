@@ -5,11 +5,15 @@ from __future__ import annotations
 import inspect
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
+
+import trio
 
 from ._checks import check_instance
+from ._deadlines import served_deadline
 from ._exceptions import ActorError, UnhandledMessage
 from ._ref import ActorRef
+from ._streams import ReplyStream, open_reply_stream
 from ._text import qualname, safe_repr
 
 if TYPE_CHECKING:
@@ -78,6 +82,20 @@ class Actor:
 
     _actors_cell: Cell
 
+    finish_abandoned_asks: ClassVar[bool] = False
+    """Set True on a class whose handlers must run to their end for any asker.
+
+    By default a handler serving an ask is cancelled (at its next checkpoint)
+    when the asker's deadline passes or the asker gives up, and an ask whose
+    asker gave up before it started is dropped: both are recorded as
+    `AskAbandoned`, not failures. With True, such handlers finish (bounded only
+    by ``message_timeout`` and stops), their late replies go to dead letters,
+    and asks they make do not inherit the served deadline. For work whose result
+    outlives the asker (a cache filled for the next one, a paid model call
+    almost done); shielding the whole handler instead would also shield it from
+    stops and restarts.
+    """
+
     # -- to override -------------------------------------------------------
 
     async def receive(self, message: Any) -> Any:
@@ -119,6 +137,25 @@ class Actor:
     def envelope(self) -> Envelope | None:
         """The envelope of the message being handled (ids, sender), or None."""
         return self._actors_own_cell.current
+
+    @property
+    def deadline(self) -> float:
+        """The absolute deadline (trio's clock) of the ask being handled.
+
+        ``math.inf`` for a told message, an ask without a deadline, or outside a
+        handler. Past it the handler is cancelled (unless the class sets
+        ``finish_abandoned_asks``), and asks it makes end no later than it.
+        """
+        return served_deadline(self._actors_own_cell)
+
+    def time_left(self) -> float:
+        """Seconds left until `deadline` (0.0 once past it; ``math.inf`` if none).
+
+        Pass it as a model SDK's ``timeout=`` so the SDK's own retries stop in time::
+
+            answer = await client.chat.completions.create(..., timeout=self.time_left())
+        """
+        return max(0.0, served_deadline(self._actors_own_cell) - trio.current_time())
 
     @property
     def sender(self) -> ActorRef[Any] | None:
@@ -167,6 +204,21 @@ class Actor:
         before answering, the asker gets `ActorStopped`.
         """
         return self._actors_own_cell.defer_reply()
+
+    def reply_stream(self) -> ReplyStream[Any]:
+        """Answer the current `ActorRef.ask_stream` with a stream of items.
+
+        ``await stream.send(item)`` delivers each item in order, waiting while the
+        asker's buffer is full (backpressure). Returning from the handler ends the
+        stream; raising fails it (the asker's iteration raises the same exception
+        after the items sent before). The asker leaving early, or its deadline
+        passing, cancels the handler (`AskAbandoned`), as for an ask. With
+        `defer_reply`, the stream ends when the deferred handle answers instead.
+
+        Raises:
+          ActorError: not called from ``receive`` while it handles an ask_stream.
+        """
+        return open_reply_stream(self._actors_own_cell)
 
     def unhandled(self, message: Any) -> NoReturn:
         """Declare ``message`` not understood (raises `UnhandledMessage`).

@@ -41,12 +41,16 @@ from ._lifecycle import Lifecycle
 from ._messages import Terminated
 from ._parents import policy_of
 from ._states import Phase
+from ._threads import require_trio_thread
 from ._timers import Timer, TimerSet
 
 if TYPE_CHECKING:
     from ._ref import ActorRef
 
 __all__ = ["Cell", "current_cell"]
+
+# what to do instead of a call that needs trio's thread, made in a worker thread
+_IN_HANDLER = "call it in receive() or on_start(), around the thread call, or tell the actor to do it"
 
 
 class Cell(Lifecycle):
@@ -98,6 +102,11 @@ class Cell(Lifecycle):
     ) -> ActorRef[Any]:
         """Build and start a child; return its ref once its ``on_start`` ran (raise what it raised)."""
         system = self.system
+        require_trio_thread(
+            system,
+            "spawn()",
+            "from a worker thread, use trio.from_thread.run(system.spawn, ...), or tell an actor to spawn it",
+        )
         if self.closed or self.ending:
             raise ActorStopped(
                 f"actor '{self.name}' is stopping or restarting and cannot spawn "
@@ -232,6 +241,7 @@ class Cell(Lifecycle):
 
     def watch(self, target: Cell) -> None:
         """Be told `Terminated` when ``target`` ends (at once if it has)."""
+        require_trio_thread(self.system, "self.watch()", _IN_HANDLER)
         if target.stopped:
             self.deliver_system(Terminated(target.ref, target.stop_reason))
             return
@@ -244,6 +254,7 @@ class Cell(Lifecycle):
 
     def unwatch(self, target: Cell) -> None:
         """Stop watching ``target``."""
+        require_trio_thread(self.system, "self.unwatch()", _IN_HANDLER)
         if target.watchers is not None:
             target.watchers.pop(self, None)
         if self.watching is not None:
@@ -251,13 +262,14 @@ class Cell(Lifecycle):
 
     def schedule(self, interval: float, message: Any, *, repeat: bool) -> Timer:
         """Start a timer that tells this actor ``message`` (`Actor.schedule_once`/``_every``)."""
+        require_trio_thread(self.system, "self.schedule_once()/schedule_every()", _IN_HANDLER)
         if self.closed or self.home is None or self.ending:
             raise ActorStopped(
                 f"actor '{self.name}' is stopping or restarting and cannot schedule "
                 f"{type(message).__name__}; set timers in on_start or receive"
             )
         if self.timers is None:
-            self.timers = TimerSet(self.deliver_from_timer)
+            self.timers = TimerSet(self.deliver_from_timer, self.system)
         trace_id = None if self.current is None else self.current.trace_id
         return self.timers.start(self.home, interval, message, repeat=repeat, trace_id=trace_id)
 

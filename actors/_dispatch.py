@@ -18,7 +18,7 @@ from typing import Any
 
 import trio
 
-from ._context import blocking_cell
+from ._deadlines import abandoned_error, cuts
 from ._envelope import Envelope
 from ._exceptions import ActorError, ActorStopped, AskAbandoned, MessageTimeout, UnhandledMessage
 from ._groups import leaves
@@ -26,7 +26,7 @@ from ._inbox import Inbox
 from ._reply import DeferredReply
 from ._states import Control
 from ._text import SafeRepr, qualname, safe_repr
-from ._threads import ToolWaits
+from ._threads import ToolWaits, require_trio_thread
 
 __all__ = ["Dispatcher"]
 
@@ -40,6 +40,7 @@ class Dispatcher(Inbox):
 
     __slots__ = (
         "current",
+        "cut",
         "deferred",
         "deferred_current",
         "in_job",
@@ -48,11 +49,16 @@ class Dispatcher(Inbox):
         "scope",
         "task",
         "tool_waits",
+        "worker_cut",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.current: Envelope | None = None  # the message its handler is handling now
+        # The ask whose handler `scope` was cancelled because its asker gave up
+        # (cut_abandoned); that scope is spent, so the loop opens a new one.
+        self.cut: Envelope | None = None
+        self.worker_cut = False  # a stop cancelled the handler while it waited on a worker
         # the envelope whose ask the handler deferred (defer_reply), or None: compared with
         # `current` by identity, so a message's end need not reset it
         self.deferred_current: Envelope | None = None
@@ -61,7 +67,7 @@ class Dispatcher(Inbox):
         self.in_job = False  # running one of those jobs now
         self.scope: trio.CancelScope | None = None  # around the handlers (message_timeout, stop grace)
         self.task: trio.lowlevel.Task | None = None  # the task that runs its incarnations
-        self.tool_waits: ToolWaits | None = None  # its handler's waits on worker threads and processes
+        self.tool_waits: ToolWaits | None = None  # how many waits on worker threads and processes now
         self.last_error: BaseException | None = None
 
     # ------------------------------------------------------------------
@@ -74,16 +80,30 @@ class Dispatcher(Inbox):
         self.jobs.append((fn, args))
         self.mailbox.wake()
 
-    def serving(self) -> tuple[ToolWaits, Envelope | None] | None:
-        """If the current task is this actor's handler (or blocks it): its tool waits and envelope."""
-        if blocking_cell() is not self:
-            return None
+    def worker_waits(self) -> ToolWaits:
+        """This actor's count of waits on worker threads and processes (`Workers` keeps it)."""
         if self.tool_waits is None:
             self.tool_waits = ToolWaits()
-        return self.tool_waits, self.current
+        return self.tool_waits
+
+    def cut_if_serving(self, envelope: Envelope) -> None:
+        """The asker of ``envelope`` gave up (deadline, cancel): if its handler runs now, cancel it
+        at its next checkpoint, unless the class finishes abandoned asks (see `actors._deadlines`)."""
+        if self.current is not envelope:
+            return
+        scope = self.scope
+        if scope is not None and not self.in_job and cuts(self):  # type: ignore[arg-type]
+            self.cut = self.current
+            scope.cancel()
 
     def defer_reply(self) -> DeferredReply[Any]:
         """A handle to answer the current ask later (`Actor.defer_reply`)."""
+        require_trio_thread(
+            self.system,
+            "self.defer_reply()",
+            "call it in receive() before starting the "
+            "thread, and answer from the thread with handle.reply(value), which is thread-safe",
+        )
         envelope = self.current
         if envelope is None or trio.lowlevel.current_task() is not self.task:
             raise ActorError(
@@ -138,6 +158,7 @@ class Dispatcher(Inbox):
         abort = mailbox.abort_wait
         arm = mailbox.arm
         life = self.life
+        finishes = not cuts(self)  # type: ignore[arg-type]  # (finish_abandoned_asks)
         while True:
             with trio.CancelScope() as scope:
                 self.scope = scope
@@ -164,6 +185,12 @@ class Dispatcher(Inbox):
                         handled = 0
                         while True:
                             envelope = take()
+                            if envelope.reply is not None and envelope.reply._abandoned and not finishes:
+                                # Its asker gave up while it waited: drop it unhandled (recorded).
+                                self._abandoned(envelope, abandoned_error(self, envelope, started=False))  # type: ignore[arg-type]
+                                if not queue or life.control is not None or self.jobs:
+                                    break
+                                continue
                             self.current = envelope
                             if tracer is not None:
                                 tracer._message("receive", self, envelope)
@@ -208,6 +235,9 @@ class Dispatcher(Inbox):
                             if message_timeout is not None:
                                 scope.deadline = math.inf  # the limit was this handler's, not the next checkpoint's
                             # (`current` stays set until the batch ends: no other task runs in between)
+                            if self.cut is not None:  # cut, but it finished anyway (shielded): the
+                                self.current = None  # scope is spent, so raise its Cancelled: a new one
+                                await trio.lowlevel.checkpoint()
                             handled += 1
                             if not queue or handled >= throughput or life.control is not None or self.jobs:
                                 break
@@ -224,6 +254,11 @@ class Dispatcher(Inbox):
             interrupted = self.current
             self.current = None
             self.deferred_current = None
+            cut, self.cut = self.cut, None
+            if interrupted is not None and cut is interrupted and life.control is None:
+                # Its asker gave up (deadline, cancel): recorded, not a failure; go on.
+                self._abandoned(interrupted, abandoned_error(self, interrupted, started=True))  # type: ignore[arg-type]
+                continue
             if interrupted is not None:
                 envelope = interrupted
                 break
@@ -239,7 +274,15 @@ class Dispatcher(Inbox):
             )
             self.failed(envelope, error)
             return error
-        self.interrupted_while_handling(envelope)
+        if self.worker_cut:
+            self.worker_cut = False
+            self.interrupted_while_handling(
+                envelope,
+                "it was waiting for a worker thread or process, and stopped "
+                "waiting at once (a thread's late result goes to dead letters)",
+            )
+        else:
+            self.interrupted_while_handling(envelope)
         return None
 
     # ------------------------------------------------------------------
@@ -286,6 +329,8 @@ class Dispatcher(Inbox):
 
     def _abandoned(self, envelope: Envelope, exc: AskAbandoned) -> None:
         # The asker gets AskTimeout from the deadline ticker; only record the message.
+        if self.system._tracer is not None:
+            self.system._tracer._message("abandoned", self, envelope, str(exc))
         self.settle(envelope, exc, str(exc), answer=False)
 
     def failed(self, envelope: Envelope, exc: BaseException) -> None:
@@ -305,7 +350,11 @@ class Dispatcher(Inbox):
         """A stop cut the handler of ``envelope`` short: its asker gets `ActorStopped`."""
         if why is None:
             why = f"the handler ran past its shutdown_timeout of {self.shutdown_timeout:g} s and was cancelled"
-        error = ActorStopped(f"actor '{self.name}' was stopped while handling {type(envelope.message).__name__}; {why}")
+        error = ActorStopped(
+            self._why_stopped(
+                f"actor '{self.name}' was stopped while handling {type(envelope.message).__name__}; {why}"
+            )
+        )
         self.settle(envelope, error, str(error))
 
     def log_failure(

@@ -60,11 +60,16 @@ class MessageTimeout(AskTimeout):
 
 
 class AskAbandoned(AskTimeout):
-    """Raised inside a handler whose worker-thread call outlived the ask it serves.
+    """The asker of the message being handled gave up: recorded, not a failure.
 
-    The asker already got `AskTimeout`; the handler stops waiting for the
-    thread. Let it propagate: the runtime records the message in dead letters
-    and the actor goes on with its next message (this is not a failure).
+    When an ask's deadline passes or its asker stops waiting (a cancel scope,
+    a cancelled `gather`, an ask_stream left early), the handler serving it is
+    cancelled at its next checkpoint (it sees ``trio.Cancelled``; a shielded
+    section finishes) and the runtime records the message in dead letters with
+    this error; an ask given up before it was dequeued is dropped the same way.
+    It is raised as such inside the handler by a worker-thread or process wait
+    that outlived the ask, and by `ReplyStream.send` once the reader has gone.
+    Let it propagate: the actor goes on with its next message.
     """
 
 

@@ -6,7 +6,7 @@ import trio
 
 from ._text import safe_repr
 
-__all__ = ["leaves", "one_exception"]
+__all__ = ["fatal_error", "leaves", "one_exception", "precedence"]
 
 
 def leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
@@ -29,9 +29,28 @@ def one_exception(group: BaseExceptionGroup[BaseException]) -> BaseException:
     real = [exc for exc in found if not isinstance(exc, trio.Cancelled)]
     if not real:
         return found[0]
-    chosen = next((exc for kind in (KeyboardInterrupt, SystemExit) for exc in real if isinstance(exc, kind)),
-                  real[0])
+    chosen = min(real, key=precedence)  # (the first of the lowest)
     others = [exc for exc in real if exc is not chosen]
     if others:
         chosen.add_note("raised at the same time, in other tasks: " + ", ".join(safe_repr(e) for e in others))
     return chosen
+
+
+def precedence(error: BaseException) -> int:
+    """Rank of the exception a user most expects to see of several: KeyboardInterrupt, SystemExit, others."""
+    return 0 if isinstance(error, KeyboardInterrupt) else 1 if isinstance(error, SystemExit) else 2
+
+
+def fatal_error(error: BaseException) -> BaseException | None:
+    """The exception no actor may survive in ``error``, or None.
+
+    That is a BaseException that is neither an `Exception` nor a trio
+    cancellation: KeyboardInterrupt, SystemExit, or a class of the user's own.
+    In an exception group (a handler's nursery), the one `one_exception` picks.
+    """
+    if isinstance(error, (Exception, trio.Cancelled)):
+        return None
+    if isinstance(error, BaseExceptionGroup):
+        found = [e for e in leaves(error) if not isinstance(e, (Exception, trio.Cancelled))]
+        return one_exception(BaseExceptionGroup("", found)) if found else None
+    return error

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from ._context import blocking_cell, current_cell
+from ._deadlines import ask_deadline
 from ._envelope import Envelope, _ids, _next_id
 from ._exceptions import ActorError, ActorStopped, AskTimeout, MailboxFull
 from ._mailbox import Mailbox
 from ._ref import ActorRef
 from ._reply import Reply
 from ._states import LifeState
+from ._threads import get_ident, require_trio_thread
 
 if TYPE_CHECKING:
     from ._actor import Actor
@@ -31,6 +33,11 @@ if TYPE_CHECKING:
 __all__ = ["Inbox"]
 
 _new_envelope = object.__new__
+# the thread-safe way to ask from another thread than trio's
+_ASK_FROM_THREAD = (
+    "use ref.ask_from_thread(message, timeout) there (it blocks that thread until the "
+    "reply comes), or ref.tell(message), which is thread-safe"
+)
 _park = trio.lowlevel.wait_task_rescheduled
 _current_task = trio.lowlevel.current_task
 _now = trio.current_time
@@ -137,7 +144,10 @@ class Inbox:
             envelope.trace_id = cid if now is None else now.trace_id
         if self.closed:
             self.system._dead_letter(
-                message, recipient=self.ref, reason=f"actor '{self.name}' has stopped", envelope=envelope
+                message,
+                recipient=self.ref,
+                reason=self._why_stopped(f"actor '{self.name}' has stopped"),
+                envelope=envelope,
             )
             return
         self.mailbox.put_nowait(envelope)
@@ -159,6 +169,7 @@ class Inbox:
 
     async def send(self, message: Any) -> None:
         """`tell` after waiting for room (backpressure). Raises `ActorStopped` when closed."""
+        require_trio_thread(self.system, "await ref.send()", "use ref.tell(message), which is thread-safe")
         if self.closed:
             raise self._stopped_error(type(message).__name__)
         if self.mailbox.maxsize is None:
@@ -175,6 +186,8 @@ class Inbox:
         coroutine of the reply's, no closure), one deadline entry.
         """
         system = self.system
+        if get_ident() != system._thread_id:
+            require_trio_thread(system, "await ref.ask()", _ASK_FROM_THREAD)
         if timeout is None:
             seconds = system._default_ask_timeout
         elif type(timeout) is float and timeout > 0.0:  # (the usual explicit timeout; nan is not > 0)
@@ -183,12 +196,16 @@ class Inbox:
             seconds = system._ask_timeout(timeout)  # checked, and -0.0 made 0
         if self.closed:
             raise self._stopped_error(type(message).__name__)
-        deadline = _INF if seconds == _INF else _now() + seconds
+        sender = current_cell.get()
+        asker = None if sender is None else blocking_cell()
+        inherited = False
+        if asker is None:
+            deadline = _INF if seconds == _INF else _now() + seconds
+        else:  # (deadlines flow: no later than the ask the asker serves)
+            deadline, seconds, inherited = ask_deadline(seconds)
         mailbox = self.mailbox
         if mailbox.maxsize is not None and mailbox.full():
             await self._wait_for_space_until(deadline, seconds, message)
-        sender = current_cell.get()
-        asker = None if sender is None else blocking_cell()
         if asker is not None:
             system._waits.check(asker, self, type(message).__name__)
         task = _current_task()
@@ -198,6 +215,7 @@ class Inbox:
             asker=task,
             deadline=deadline,
             timeout=seconds,
+            inherited=inherited,
         )
         cid = next(_ids)
         envelope = _new_envelope(Envelope)
@@ -249,18 +267,23 @@ class Inbox:
 
     def ask_nowait(self, message: Any, timeout: float | None) -> Reply[Any]:
         """Send ``message`` as an ask and return its reply promise (`ActorRef.ask_nowait`)."""
-        seconds = self.system._ask_timeout(timeout)
+        require_trio_thread(self.system, "ref.ask_nowait()", _ASK_FROM_THREAD)
+        deadline, seconds, inherited = ask_deadline(self.system._ask_timeout(timeout))
         if self.closed:
             return self._rejected_ask(message)
-        deadline = math.inf if seconds == math.inf else trio.current_time() + seconds
-        reply: Reply[Any] = Reply._create(self.system, self, deadline=deadline, timeout=seconds)
+        reply: Reply[Any] = Reply._create(self.system, self, deadline=deadline, timeout=seconds, inherited=inherited)
+        self.enqueue_ask(message, reply)
+        if deadline != math.inf:
+            self.system._deadlines.add(reply, deadline)
+        return reply
+
+    def enqueue_ask(self, message: Any, reply: Reply[Any]) -> None:
+        """Put ``message`` in the mailbox as an ask answered through ``reply`` (made by the caller:
+        `ask_nowait`, an ask_stream). Raises `MailboxFull`."""
         reply.envelope = envelope = self._envelope(message, reply)
         self.mailbox.put_nowait(envelope)
         if self.system._tracer is not None:
             self.system._tracer._message("send", self, envelope)
-        if deadline != math.inf:
-            self.system._deadlines.add(reply, deadline)
-        return reply
 
     def _rejected_ask(self, message: Any) -> Reply[Any]:
         """A reply already failed with `ActorStopped` (an ask to this closed cell)."""
@@ -285,12 +308,17 @@ class Inbox:
         envelope = Envelope(message, None, None, cid, cid)
         if self.closed:
             self.system._dead_letter(
-                message, recipient=self.ref, reason=f"actor '{self.name}' has stopped", envelope=envelope
+                message,
+                recipient=self.ref,
+                reason=self._why_stopped(f"actor '{self.name}' has stopped"),
+                envelope=envelope,
             )
             return
         self.mailbox.put_nowait(envelope, force=True)
 
     def _stopped_error(self, what: str) -> ActorStopped:
+        if self.system._fatal_note is not None:
+            return ActorStopped(self._why_stopped(f"actor '{self.name}' has stopped and cannot receive {what}"))
         return ActorStopped(f"actor '{self.name}' has stopped and cannot receive {what}; {self._stopped_advice()}")
 
     def _stopped_advice(self) -> str:
@@ -311,17 +339,29 @@ class Inbox:
     # ------------------------------------------------------------------
     # Closing
 
+    def _why_stopped(self, text: str) -> str:
+        """``text``, plus why the whole system is going down, if it is (a KeyboardInterrupt...)."""
+        note = self.system._fatal_note
+        return text if note is None else f"{text}: {note}"
+
+    def refuse_messages(self) -> None:
+        """Take no more messages (the system is going down); the stop itself comes later, in order."""
+        if not self.closed:
+            self.close(f"actor '{self.name}' was stopped before handling it")
+
     def close(self, reason: str) -> None:
         """Take no more messages: queued asks fail with `ActorStopped`, queued tells become dead
         letters with ``reason``. Closing twice does nothing more."""
         self.closed = True
+        note = self.system._fatal_note
+        reason = self._why_stopped(reason)
         for envelope in self.mailbox.drain():
             if envelope.reply is not None:
                 envelope.reply._set(
                     None,
                     ActorStopped(
                         f"actor '{self.name}' stopped before handling {type(envelope.message).__name__}; "
-                        f"{self._stopped_advice()}"
+                        + (note or self._stopped_advice())
                     ),
                 )
             self.system._dead_letter(envelope.message, recipient=self.ref, reason=reason, envelope=envelope)

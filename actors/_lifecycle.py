@@ -30,10 +30,12 @@ import trio
 from ._actor import Actor
 from ._context import current_cell
 from ._dispatch import Dispatcher
-from ._exceptions import ActorError
+from ._exceptions import ActorError, ActorStopped
+from ._groups import fatal_error
 from ._parents import policy_of
 from ._states import Control, Directive, DirectiveKind, Phase
 from ._text import SafeRepr, safe_repr
+from ._threads import require_trio_thread
 
 if TYPE_CHECKING:
     from ._cell import Cell
@@ -95,6 +97,11 @@ class Lifecycle(Dispatcher):
 
     def request_exit(self) -> None:
         """The actor stops itself after the current message (a normal exit)."""
+        require_trio_thread(
+            self.system,
+            "self.stop()",
+            "from a worker thread, tell the actor a message whose handler calls self.stop() (ref.tell is thread-safe)",
+        )
         if self.life.request(Control.EXIT):
             self._interrupt(grace=False)
 
@@ -110,8 +117,14 @@ class Lifecycle(Dispatcher):
 
     def _interrupt(self, grace: bool = True) -> None:
         """Wake the task so it sees a request; with ``grace``, bound what it is doing now."""
-        if grace and self.tool_waits is not None:
-            self.tool_waits.cut()  # a thread cannot be interrupted: stop waiting for it now
+        if grace and self.tool_waits is not None and self.tool_waits.active:
+            # A thread cannot be interrupted: the handler (or on_start) waiting on one stops
+            # waiting now, rather than after the grace (a late result becomes a dead letter).
+            if self.scope is not None and self.current is not None:
+                self.worker_cut = True
+                self.scope.cancel()
+            elif self.start_scope is not None:
+                self.start_scope.cancel()
         self.mailbox.wake()
         self.life.poke()
         if not grace:
@@ -195,17 +208,28 @@ class Lifecycle(Dispatcher):
         except trio.Cancelled:
             await self._unwind()
             raise
+        except BaseException as exc:
+            if fatal_error(exc) is None:
+                raise
+            reason = await self._end_fatally(exc)
         finally:
             self._terminate(reason)
             current_cell.reset(token)
 
     async def _unwind(self) -> None:
-        """Cancelled from outside (a cancel scope around the system): settle the message
-        being handled, then stop in order (the parent stops its children, last started
-        first) and run on_stop, shielded and bounded."""
+        """Cancelled from outside (a cancel scope around the system, or an error that escaped
+        a task of the runtime and cancelled its nursery): settle the message being handled,
+        make the block's body end (so that the system's shutdown starts now, not when the
+        body would have ended), then stop in order (the parent stops its children, last
+        started first) and run on_stop, shielded and bounded."""
         if self.current is not None:
             envelope, self.current = self.current, None
-            self.interrupted_while_handling(envelope, "the actor system was cancelled from outside")
+            self.interrupted_while_handling(
+                envelope,
+                "the actor system was cancelled (from outside its block, or by an error that escaped a task "
+                "of the runtime)",
+            )
+        self.system._cancel_body()
         with trio.CancelScope(shield=True) as scope:
             if self.parent is not None and self.life.control is not Control.STOP:
                 with trio.move_on_after(10 * self.shutdown_timeout):
@@ -213,6 +237,32 @@ class Lifecycle(Dispatcher):
             scope.deadline = trio.current_time() + 2 * self.shutdown_timeout
             self.request_stop()
             await self._end_incarnation(final=True)
+
+    async def _end_fatally(self, exc: BaseException) -> ActorStopped:
+        """A KeyboardInterrupt, SystemExit or other BaseException escaped this actor's code.
+
+        Settle the message in flight at once (its asker gets `ActorStopped`, it is
+        a dead letter), have the system go down (it raises ``exc`` out of its
+        block), and end this actor as a stop would: children, then ``on_stop``,
+        shielded and bounded. Returns the reason it stopped.
+        """
+        envelope, self.current = self.current, None
+        self.deferred_current = None
+        self.scope = self.start_scope = None
+        if envelope is not None:
+            doing = f"handling {type(envelope.message).__name__}"
+        elif not self.started:
+            doing = "starting" if self.incarnations <= 1 else "restarting"
+        else:
+            doing = "running"
+        settle = None if envelope is None else (lambda error: self.settle(envelope, error, str(error)))
+        error = self.system._fatal(exc, f"actor '{self.name}'", doing, settle=settle)
+        self._started_first(error)  # (a spawner waiting for on_start gets it)
+        self.request_stop()
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + 2 * self.shutdown_timeout
+            await self._end_incarnation(final=True)
+        return error
 
     def build(self) -> None:
         """Make a fresh instance of the actor class (``__init__`` with the spawn arguments)."""
@@ -369,6 +419,10 @@ class Lifecycle(Dispatcher):
                     extra={"actor": self.path, "trace_id": "-"},
                 )
                 self.system._report_failure(self.path, "stopping", exc)
+            except BaseException as exc:
+                if fatal_error(exc) is None:
+                    raise
+                self.system._fatal(exc, f"on_stop of actor '{self.name}'", "stopping")
         if scope.cancelled_caught:
             hung = ActorError(
                 f"on_stop of actor '{self.name}' ran past its shutdown_timeout "
@@ -380,6 +434,8 @@ class Lifecycle(Dispatcher):
     def _terminate(self, reason: BaseException | None) -> None:
         """The task is ending: record everything left and tell whoever cares."""
         self.life.set_phase(Phase.STOPPED)
+        if reason is None and self.system._fatal_note is not None:
+            reason = ActorStopped(self._why_stopped(f"actor '{self.name}' was stopped"))
         self.stop_reason = reason
         self.close(f"actor '{self.name}' stopped before handling it")
         self.fail_deferred("stopped")

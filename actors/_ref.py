@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import trio
 
 from ._exceptions import ActorStopped
+from ._streams import AskStream
+from ._threads import get_ident, hand_over
 
 if TYPE_CHECKING:
     from ._address import Address
@@ -74,17 +76,30 @@ class ActorRef(Generic[M]):
         instead of raising: a sender cannot know when a receiver dies (watch it
         for that).
 
+        Thread-safe: from a thread other than trio's (a tool in
+        ``run_in_thread``, an SDK callback, any `threading.Thread`) the message
+        is handed to the event loop, which delivers it soon; tells from one
+        thread keep their order. It never blocks there either, so a full
+        bounded mailbox then records the message as a dead letter instead of
+        raising.
+
         Raises:
-          MailboxFull: the actor's bounded mailbox has no room; nothing was
-            enqueued. ``await send(message)`` waits for room instead.
+          MailboxFull: (in trio's thread) the actor's bounded mailbox has no
+            room; nothing was enqueued. ``await send(message)`` waits instead.
+          ActorStopped: (from another thread) the actor system has finished.
         """
-        self._cell.tell(message)
+        cell = self._cell
+        if get_ident() == cell.system._thread_id:
+            cell.tell(message)
+        else:
+            hand_over(cell.system, f"tell({type(message).__name__})", cell.tell_or_record, message)
 
     async def send(self, message: M) -> None:
         """Like `tell`, but wait for room in a bounded mailbox (backpressure).
 
         Raises:
           ActorStopped: the actor has stopped (before or while waiting).
+          RuntimeError: called in another thread than trio's (use `tell`).
         """
         await self._cell.send(message)
 
@@ -96,17 +111,23 @@ class ActorRef(Generic[M]):
         Args:
           message: any object; the actor's ``receive`` gets it.
           timeout: seconds to wait; None means the system's ``ask_timeout``
-            (30 s unless configured), ``math.inf`` waits forever.
+            (30 s unless configured), ``math.inf`` waits forever. Asked from a
+            handler serving an ask, the ask ends no later than the served one.
 
         Returns:
           What the actor's ``receive`` returned for this message.
 
         Raises:
-          AskTimeout: no reply in time (a `TimeoutError`); the actor may still
-            handle the message, and its late reply goes to dead letters.
+          AskTimeout: no reply in time (a `TimeoutError`). The handler serving
+            it is cancelled (recorded as `AskAbandoned`), or the message is
+            dropped if not yet started; an actor class with
+            ``finish_abandoned_asks = True`` finishes it, and its late reply
+            goes to dead letters.
           ActorStopped: the actor is stopped, or stopped before answering.
           DeadlockError: the ask would wait on itself (an actor asking itself,
             or a cycle of asks), raised at once.
+          RuntimeError: called in another thread than trio's (use
+            `ask_from_thread` there).
           Exception: whatever the handler raised, as the same type.
         """
         return await self._cell.ask(message, timeout)
@@ -126,40 +147,74 @@ class ActorRef(Generic[M]):
 
         Raises:
           MailboxFull: the bounded mailbox has no room (as ``tell``).
+          RuntimeError: called in another thread than trio's (use
+            `ask_from_thread` there).
         """
         return self._cell.ask_nowait(message, timeout)
 
+    def ask_stream(self, message: M, timeout: float | None = None, buffer: int = 16) -> AskStream[Any]:
+        """Ask for a stream of items: ``async with ref.ask_stream(m) as items: async for item in items``.
+
+        The handler answers with ``stream = self.reply_stream()`` and ``await
+        stream.send(item)``; see `AskStream` for the semantics (order,
+        backpressure, errors after the items before them, leaving early).
+
+        Args:
+          message: any object; the actor's ``receive`` gets it.
+          timeout: seconds for the whole stream, as for `ask` (None: the
+            system's ``ask_timeout``); from a handler serving an ask, no later
+            than the served ask's deadline.
+          buffer: how many items may wait unread before ``send`` waits (0: each
+            ``send`` waits until the reader takes the item).
+
+        Raises (on entering the block):
+          ActorStopped: the actor has stopped.
+          DeadlockError: the stream would wait on itself.
+          AskTimeout: a bounded mailbox stayed full until the deadline.
+        """
+        return AskStream._create(self._cell, message, timeout, buffer)
+
     def tell_from_thread(self, message: M) -> None:
-        """`tell` from a thread outside trio (a sync SDK callback, a worker thread).
+        """`tell` by way of the event loop, from any thread; the same as `tell` in another thread.
 
         Thread-safe and non-blocking: the message is handed to the event loop,
         which delivers it soon, in the order of calls from that thread. If the
         mailbox is full or the actor stopped, the message becomes a dead letter.
+        (In trio's own thread it is handed over too, so delivered a moment later
+        than by `tell`.)
 
         Raises:
           ActorStopped: the actor system has finished.
         """
-        token = self._cell.system._token
-        if token is None:
-            raise ActorStopped(f"the actor system of '{self.name}' has finished (or not started)")
-        try:
-            token.run_sync_soon(self._cell.tell_or_record, message)
-        except trio.RunFinishedError:
-            raise ActorStopped(f"the actor system of '{self.name}' has finished") from None
+        cell = self._cell
+        hand_over(cell.system, f"tell_from_thread({type(message).__name__})", cell.tell_or_record, message)
 
     def ask_from_thread(self, message: M, timeout: float | None = None) -> Any:
-        """`ask` from a thread outside trio: block that thread until the reply comes.
+        """`ask` from a thread other than trio's: block that thread until the reply comes.
 
-        Must not be called from the event loop's own thread (it would block it).
-        Raises what `ask` raises.
+        Raises what `ask` raises, and:
+
+        Raises:
+          ActorStopped: the actor system has finished.
+          RuntimeError: called in trio's own thread, which it would block (there,
+            ``await ref.ask(message)``).
         """
-        token = self._cell.system._token
-        if token is None:
-            raise ActorStopped(f"the actor system of '{self.name}' has finished (or not started)")
-        try:
-            return trio.from_thread.run(self.ask, message, timeout, trio_token=token)
-        except trio.RunFinishedError:
-            raise ActorStopped(f"the actor system of '{self.name}' has finished") from None
+        cell = self._cell
+        if get_ident() == cell.system._thread_id:
+            raise RuntimeError(
+                "ref.ask_from_thread() blocks its thread until the reply comes, so it cannot run in the "
+                "trio thread of the actor system (it would stop every actor); use 'await ref.ask(message)'"
+            )
+        token = cell.system._token
+        if token is not None:
+            try:
+                return trio.from_thread.run(self.ask, message, timeout, trio_token=token)
+            except trio.RunFinishedError:
+                pass
+        raise ActorStopped(
+            f"the actor system of '{self.name}' has finished, so it cannot be asked "
+            f"{type(message).__name__} from another thread"
+        )
 
     def __repr__(self) -> str:
         state = "alive" if self.is_alive else "stopped"

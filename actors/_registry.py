@@ -136,6 +136,11 @@ class Registry(Generic[N]):
                 found.append(node)
         return found
 
+    def count(self, topic: Hashable) -> int:
+        """How many subscribe to ``topic`` (closed ones included; a read any thread may make)."""
+        table = self._topics.get(topic)
+        return 0 if table is None else len(table)
+
     def has_subscribers(self, topic: Hashable) -> bool:
         """True if anyone subscribes to ``topic`` (cheap: for hot paths)."""
         return bool(self._topics.get(topic))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import trio
 
 from ._context import current_cell
+from ._deadlines import ask_deadline
 from ._envelope import Envelope, _next_id
 from ._messages import Terminated
 from ._ref import ActorRef
@@ -166,10 +167,12 @@ class RemoteRef(ActorRef[Any]):
 
     def _ask(self, message: Any, timeout: float | None) -> tuple[Reply[Any], Callable[[], None]]:
         system = self._node.system
-        seconds = system._ask_timeout(timeout)
+        # (from a handler serving an ask: no later than that ask's deadline, which then travels)
+        deadline, seconds, inherited = ask_deadline(system._ask_timeout(timeout))
         sender, trace_id = self._origin()
-        deadline = math.inf if seconds == math.inf else trio.current_time() + seconds
-        reply: Reply[Any] = Reply._create(system, deadline=deadline, timeout=seconds, name=self._remote_name)
+        reply: Reply[Any] = Reply._create(
+            system, deadline=deadline, timeout=seconds, name=self._remote_name, inherited=inherited
+        )
         cid = _next_id()
         reply.envelope = Envelope(message, None, reply, cid, trace_id)
         forget = self._node.transport.request(
@@ -181,6 +184,13 @@ class RemoteRef(ActorRef[Any]):
         if seconds != math.inf:
             system._deadlines.add(reply, deadline)
         return reply, forget
+
+    def ask_stream(self, message: Any, timeout: float | None = None, buffer: int = 16) -> NoReturn:
+        """Not available for a remote actor yet: raises TypeError."""
+        raise TypeError(
+            f"ask_stream to the remote actor '{self.name}' is not supported yet: ask it for the whole "
+            f"answer with ask(), or stream from an actor of this node"
+        )
 
     def tell_from_thread(self, message: Any) -> None:
         """`tell` from a thread outside trio (handed to the event loop)."""

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import trio
 
 from ._context import blocking_cell
+from ._deadlines import asker_gave_up
 from ._exceptions import ActorStopped, AskTimeout
 from ._text import safe_repr
+from ._threads import get_ident, hand_over, require_trio_thread
 
 if TYPE_CHECKING:
     from ._cell import Cell
@@ -44,6 +46,7 @@ class Reply(Generic[T]):
         "_callbacks",
         "_deadline",
         "_error",
+        "_inherited",
         "_name",
         "_system",
         "_target",
@@ -57,6 +60,7 @@ class Reply(Generic[T]):
     _asker: trio.lowlevel.Task | None  # the task that asked and waits in ActorRef.ask (the fast path)
     _timeout: float  # the ask's timeout in seconds, for the AskTimeout
     _name: str  # who was asked, for the AskTimeout
+    _inherited: bool  # its deadline is what was left of the ask its asker serves (deadlines flow)
     _value: Any
     _error: BaseException | None
     _waiters: list[trio.lowlevel.Task] | None
@@ -80,12 +84,14 @@ class Reply(Generic[T]):
         deadline: float = math.inf,
         timeout: float = math.inf,
         name: str | None = None,
+        inherited: bool = False,
     ) -> Reply[Any]:
         """A pending reply to an ask of ``target`` (None: of a remote name, ``name``).
 
         ``asker``: the task that will park in `ActorRef.ask` with `_abort_asker`;
         ``deadline`` (trio's clock) and ``timeout`` (seconds): when it expires, for
-        `Deadlines`.
+        `Deadlines`; ``inherited``: that deadline is what was left of the ask the
+        asker serves (the timeout error says so).
         """
         self = object.__new__(cls)
         self._target = target
@@ -97,6 +103,7 @@ class Reply(Generic[T]):
         self._abandoned = False
         self._deadline = deadline
         self._timeout = timeout
+        self._inherited = inherited
         self._name = name if name is not None else target.name if target is not None else "?"
         self._system = system
         self.envelope = None
@@ -130,7 +137,12 @@ class Reply(Generic[T]):
 
         Callbacks run in the event loop's thread, in the order added. An error a
         callback raises is logged and does not stop the others.
+
+        Raises:
+          RuntimeError: called in another thread than trio's.
         """
+        require_trio_thread(self._system, "reply.add_done_callback()",
+                            "add it in trio's thread, or block a thread on the reply with ref.ask_from_thread()")
         if self._value is not _PENDING:
             self._run_callback(fn)
         elif self._callbacks is None:
@@ -206,10 +218,18 @@ class Reply(Generic[T]):
             return
         envelope = self.envelope
         what = type(envelope.message).__name__ if envelope is not None else "message"
-        self._expire(AskTimeout(
-            f"actor '{self._name}' did not answer {what} within {self._timeout:g} s; it may be busy "
-            f"or stuck: raise the timeout, or check what it is doing"
-        ))
+        if self._inherited:
+            error = AskTimeout(
+                f"actor '{self._name}' did not answer {what} within {self._timeout:g} s, what was left of "
+                f"the deadline of the ask being served; the whole conversation ran out of "
+                f"time: raise the first asker's timeout"
+            )
+        else:
+            error = AskTimeout(
+                f"actor '{self._name}' did not answer {what} within {self._timeout:g} s; it may be busy "
+                f"or stuck: raise the timeout, or check what it is doing"
+            )
+        self._expire(error)  # (which cancels the handler serving it: asker_gave_up)
 
     # -- completion (runtime side) ---------------------------------------
 
@@ -242,11 +262,13 @@ class Reply(Generic[T]):
         """Complete with ``error`` (a timeout); a later answer becomes a dead letter."""
         if self._set(None, error):
             self._abandoned = True
+            asker_gave_up(self)  # deadlines flow: the handler serving it is cancelled
 
     def _abandon(self) -> None:
         """The asker stopped waiting: a later answer becomes a dead letter."""
         if self._value is _PENDING:
             self._abandoned = True
+            asker_gave_up(self)  # deadlines flow: the handler serving it is cancelled
 
     def _late(self, value: Any, error: BaseException | None) -> None:
         if isinstance(error, ActorStopped):
@@ -278,12 +300,16 @@ class Reply(Generic[T]):
 
 
 class DeferredReply(Generic[T]):
-    """A handle to answer the current ask later, from another message or task.
+    """A handle to answer the current ask later, from another message, task or thread.
 
     Got from `Actor.defer_reply`; the handler's own return value is then
     ignored. Answer exactly once with ``reply(value)`` or ``fail(exc)``; later
     calls are ignored and return False. If the actor stops first, the asker
     gets `ActorStopped`. For a told message (no asker) both calls do nothing.
+
+    ``reply`` and ``fail`` are thread-safe: from a thread other than trio's (a
+    callback of a streaming SDK in ``run_in_thread``, a `threading.Thread`) the
+    answer is handed to the event loop, never blocking.
     """
 
     __slots__ = ("_on_done", "_reply")
@@ -312,11 +338,25 @@ class DeferredReply(Generic[T]):
         return None if self._reply is None else self._reply.correlation_id
 
     def reply(self, value: T) -> bool:
-        """Answer the ask with ``value``. True if the asker got it."""
+        """Answer the ask with ``value``.
+
+        Returns:
+          True if the asker got it. From another thread: True if the ask was
+          still waiting when the answer was handed over (the asker may still
+          time out before it arrives; a late answer goes to dead letters).
+
+        Raises:
+          ActorStopped: (from another thread) the actor system has finished.
+        """
         return self._complete(value, None)
 
     def fail(self, error: BaseException) -> bool:
-        """Answer the ask with an error, raised in the asker. True if delivered."""
+        """Answer the ask with an error, raised in the asker. True if delivered (see `reply`).
+
+        Raises:
+          TypeError: ``error`` is not an exception.
+          ActorStopped: (from another thread) the actor system has finished.
+        """
         if not isinstance(error, BaseException):
             raise TypeError(f"fail() takes an exception, not {type(error).__name__}")
         return self._complete(None, error)
@@ -325,6 +365,11 @@ class DeferredReply(Generic[T]):
         reply = self._reply
         if reply is None:
             return False
+        if get_ident() != reply._system._thread_id:
+            pending = not reply._finished()
+            hand_over(reply._system, "DeferredReply." + ("reply()" if error is None else "fail()"),
+                      self._complete, value, error)
+            return pending
         # The first answer is traced even if late (its asker timed out), like an
         # answer returned from the handler; a second answer is ignored silently.
         answering = not reply.done() or reply._abandoned

@@ -18,7 +18,7 @@ from ._dead_letters import DeadLetter, DeadLetters
 from ._deadlines import Deadlines
 from ._envelope import Envelope
 from ._exceptions import ActorNotFound, ActorStopped, EscalatedFailure, MailboxFull, WorkerProcessError
-from ._groups import one_exception
+from ._groups import fatal_error, one_exception, precedence
 from ._inbox import Inbox
 from ._inspect import ActorInfo, snapshot
 from ._parents import ChildHandle
@@ -28,7 +28,7 @@ from ._states import Directive
 from ._remote import RemoteNode, check_node
 from ._transport import Transport
 from ._text import SafeRepr, safe_repr
-from ._threads import Workers
+from ._threads import Workers, get_ident, hand_over, require_trio_thread
 from ._tools import current_system
 from ._tracing import Tracer
 from ._waits import WaitGraph
@@ -37,6 +37,10 @@ __all__ = ["ActorSystem", "open_actor_system"]
 
 log = logging.getLogger("actors")
 A = TypeVar("A", bound=Actor)
+
+# the thread-safe way to make a call that needs trio's thread (format with the call's arguments)
+_RUN_IN_TRIO = ("hand it to trio's thread: trio.from_thread.run_sync(system.{}) (from a thread trio did "
+                "not start, add trio_token=trio.lowlevel.current_trio_token(), captured in trio)")
 
 
 class _Guardian(Actor):
@@ -103,9 +107,17 @@ class ActorSystem:
         self._deadlines = Deadlines()
         self._waits: WaitGraph[Inbox] = WaitGraph()  # which handler waits on whose answer
         self._escalation: EscalatedFailure | None = None
+        # A KeyboardInterrupt, SystemExit or other BaseException that escaped an actor (the first
+        # one): raised out of the block once every actor has stopped. `_fatal_note` says why the
+        # system is going down, for the reasons of everything it stops meanwhile.
+        self._fatal_error: BaseException | None = None
+        self._fatal_note: str | None = None
         self._body_scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
-        self._token: trio.lowlevel.TrioToken | None = None
+        self._token: trio.lowlevel.TrioToken | None = None  # None once closed: threads get ActorStopped
+        # The thread that runs the system (set when it opens, kept after it closes). Sync calls
+        # compare it with threading.get_ident() to tell trio's thread from any other.
+        self._thread_id: int | None = None
         # The remote face (public actors, remote refs), only with node= and transport=.
         check_node(node, transport)
         self._remote: RemoteNode | None = (
@@ -240,6 +252,9 @@ class ActorSystem:
     def lookup(self, name_or_path: str) -> ActorRef[Any]:
         """The ref of the living actor with this name (or path, like ``/team/planner``).
 
+        Thread-safe: a read, so another thread may look an actor up (and then
+        ``tell`` it).
+
         Raises:
           ActorNotFound: no living actor has it (an actor that is stopping is not
             found either, though its name stays taken until it has stopped).
@@ -270,6 +285,8 @@ class ActorSystem:
         Stopping an actor that already stopped does nothing.
         """
         check_instance(ref, ActorRef, "stop", "an ActorRef")
+        require_trio_thread(self, "await system.stop()", "from a worker thread, use "
+                            "trio.from_thread.run(system.stop, ref), or tell the actor to stop itself")
         await ref._cell.stop()
 
     def publish(self, topic: Hashable, message: Any) -> int:
@@ -278,7 +295,19 @@ class ActorSystem:
         Sync, like ``tell``. Publishing to a topic nobody subscribes to is not a
         dead letter (returns 0). A subscriber whose bounded mailbox is full
         misses the message, recorded in dead letters.
+
+        Thread-safe, like ``tell``: from another thread than trio's the message
+        is handed to the event loop and published there soon (in the order of
+        that thread's calls); the count returned is then of the subscribers at
+        the time of the call.
+
+        Raises:
+          ActorStopped: (from another thread) the actor system has finished.
         """
+        if get_ident() != self._thread_id:
+            count = self._registry.count(topic)
+            hand_over(self, f"publish({type(message).__name__})", self.publish, topic, message)
+            return count
         delivered = 0
         for cell in self._registry.subscribers(topic):
             try:
@@ -296,6 +325,7 @@ class ActorSystem:
         letter record) and ``supervision.SupervisionEvent`` (restarts and such).
         """
         check_instance(ref, ActorRef, "subscribe", "an ActorRef")
+        require_trio_thread(self, "system.subscribe()", _RUN_IN_TRIO.format("subscribe, ref, topic"))
         hash(topic)
         cell = ref._cell
         if cell.closed:
@@ -305,14 +335,25 @@ class ActorSystem:
     def unsubscribe(self, ref: ActorRef[Any], topic: Hashable) -> None:
         """Unsubscribe ``ref`` from ``topic`` (nothing happens if it was not subscribed)."""
         check_instance(ref, ActorRef, "unsubscribe", "an ActorRef")
+        require_trio_thread(self, "system.unsubscribe()", _RUN_IN_TRIO.format("unsubscribe, ref, topic"))
         self._registry.unsubscribe(ref._cell, topic)
 
     def inspect(self) -> list[ActorInfo]:
-        """A snapshot of every living actor: path, state, mailbox depth, restarts, last error."""
+        """A snapshot of every living actor: path, state, mailbox depth, restarts, last error.
+
+        Raises:
+          RuntimeError: called in another thread than trio's.
+        """
+        require_trio_thread(self, "system.inspect()", _RUN_IN_TRIO.format("inspect"))
         return snapshot(self._guardian)
 
     def actors(self) -> list[ActorRef[Any]]:
-        """Refs of every living actor, parents before their children."""
+        """Refs of every living actor, parents before their children.
+
+        Raises:
+          RuntimeError: called in another thread than trio's.
+        """
+        require_trio_thread(self, "system.actors()", _RUN_IN_TRIO.format("actors"))
         found: list[ActorRef[Any]] = []
 
         def walk(cell: Cell) -> None:
@@ -369,8 +410,54 @@ class ActorSystem:
         if self._escalation is None:
             self._escalation = failure
             log.error("%s", SafeRepr(failure))
-            if self._body_scope is not None:
-                self._body_scope.cancel()
+            self._cancel_body()
+
+    def _cancel_body(self) -> None:
+        """End the block's body now: leaving it stops every actor, in order."""
+        if self._body_scope is not None:
+            self._body_scope.cancel()
+
+    def _fatal(self, error: BaseException, who: str, doing: str,
+               settle: Callable[[ActorStopped], object] | None = None) -> ActorStopped:
+        """A KeyboardInterrupt, SystemExit or other BaseException escaped ``who`` (while ``doing``).
+
+        ``settle`` first gets the `ActorStopped` that answers the message in flight
+        (returned too). Then every actor refuses messages (queued ones become dead
+        letters), the body is cancelled, the actors stop in the usual order and
+        bounds, and the block raises the exception itself (the first, or a
+        KeyboardInterrupt that came with it).
+        """
+        fatal = fatal_error(error) or error
+        what = f"{who} raised {safe_repr(fatal)} while {doing}"
+        stopped = ActorStopped(f"{what}, so the actor system is shutting down (and raises it out of "
+                               f"its 'async with' block)")
+        stopped.__cause__ = fatal
+        if settle is not None:
+            settle(stopped)
+        first = self._fatal_error
+        if first is None:
+            self._fatal_error = fatal
+            self._fatal_note = f"the actor system is shutting down because {what}"
+            log.error("%s; every actor now stops, and the exception leaves the actor system's block",
+                      what, extra={"actor": "-", "trace_id": "-"})
+            self._close_all()
+            self._cancel_body()
+        elif fatal is not first:
+            # Raise the one a user most expects (as one_exception picks from a group); name the other.
+            if precedence(fatal) < precedence(first):
+                self._fatal_error = fatal
+                fatal.add_note(f"raised at the same time, in another actor: {safe_repr(first)}")
+            else:
+                first.add_note(f"while the actor system shut down, {what}")
+        return stopped
+
+    def _close_all(self) -> None:
+        """Every actor stops taking messages now; each stops later, in order."""
+        stack = [self._guardian]
+        while stack:
+            cell = stack.pop()
+            cell.refuse_messages()
+            stack.extend(cell.children.values())
 
     async def _shutdown(self, *, settle: bool) -> None:
         if settle:
@@ -392,6 +479,19 @@ class open_actor_system:  # noqa: N801 - used like a function, as trio's open_nu
     This cleanup also runs, bounded, when the block is cancelled from outside.
     A failure that escalates past the root supervisor cancels the block's body
     and is raised out of it as one `EscalatedFailure`.
+
+    A KeyboardInterrupt, SystemExit or other BaseException (not an Exception)
+    raised by a handler, a hook or a thread tool is not a failure to
+    supervise: the message being handled is settled at once (its asker gets
+    `ActorStopped`, it is a dead letter), every actor refuses new messages,
+    the body is cancelled, the actors stop as above, and the block raises
+    that exception itself.
+
+    The system lives in the thread that entered the block. From any other
+    thread, ``ref.tell``, ``system.publish``, ``system.lookup`` and
+    ``DeferredReply.reply``/``fail`` work (handed to the event loop, never
+    blocking; ``ref.ask_from_thread`` blocks that thread for an answer);
+    every other call raises `RuntimeError` naming the way to do it.
 
     Args:
       shutdown_timeout: seconds (default 5) a stopping actor's handler, and
@@ -456,6 +556,7 @@ def _refuse_in_a_bootstrapping_worker() -> None:
 async def _run_system(system: ActorSystem) -> AsyncIterator[ActorSystem]:
     body_error: BaseException | None = None
     system._token = trio.lowlevel.current_trio_token()
+    system._thread_id = get_ident()
     token = current_system.set(system)
     try:
         async with _system_nursery(system, token) as nursery:
@@ -485,10 +586,16 @@ async def _run_system(system: ActorSystem) -> AsyncIterator[ActorSystem]:
                 system._deadlines.close()
                 nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
-        # Something no handler may catch (KeyboardInterrupt, SystemExit...) escaped an
-        # actor, or the block was cancelled from outside: the user gets that exception
+        # Something no handler may catch (KeyboardInterrupt, SystemExit...) escaped the
+        # runtime, or the block was cancelled from outside: the user gets that exception
         # itself, not a group around it.
-        raise one_exception(group) from None
+        if system._fatal_error is None:
+            raise one_exception(group) from None
+    if system._fatal_error is not None:
+        fatal = system._fatal_error
+        if body_error is not None and not isinstance(body_error, trio.Cancelled):
+            fatal.add_note(f"meanwhile the body of the actor system's block raised {safe_repr(body_error)}")
+        raise fatal
     if system._escalation is not None:
         escalation = system._escalation
         raise escalation from escalation.root_cause

@@ -1,8 +1,21 @@
-"""Worker threads and processes for blocking and CPU-bound tools."""
+"""Threads: worker threads and processes for tools, and calls made from other threads.
+
+The actor system lives in one thread, trio's. Blocking tools run in worker
+threads (`Workers`); code running in any other thread (a tool, an SDK
+callback, a plain `threading.Thread`) reaches the system only through
+`hand_over` (``tell``, ``publish``, ``DeferredReply.reply``/``fail``), and every
+other sync API checks `require_trio_thread` and refuses at once.
+
+A handler's wait on a worker needs no cancel scope of its own: the handler
+already runs in one per message (its cell's), which the served ask's deadline
+cancels (deadlines flow: `actors._deadlines`) and which a stop or restart
+cancels at once while a worker is awaited (`ToolWaits` counts those waits).
+"""
 
 from __future__ import annotations
 
-import math
+import contextvars
+import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -10,64 +23,105 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import trio
 
 from ._checks import check_callable, check_count
-from ._exceptions import ActorError, ActorStopped, AskAbandoned, WorkerProcessError
+from ._exceptions import ActorStopped, WorkerProcessError
 from ._text import safe_repr
 
 if TYPE_CHECKING:
-    from ._envelope import Envelope
     from ._ref import ActorRef
     from ._system import ActorSystem
 
-__all__ = ["ToolOwner", "ToolWaits", "Workers"]
+__all__ = ["ToolOwner", "ToolWaits", "Workers", "get_ident", "hand_over", "require_trio_thread"]
 
 T = TypeVar("T")
+log = logging.getLogger("actors")
+
+#: The thread's identity; the hot path (``tell``) compares it with ``ActorSystem._thread_id``.
+get_ident = threading.get_ident
+
+
+def require_trio_thread(system: ActorSystem, what: str, instead: str) -> None:
+    """Raise `RuntimeError` unless called in the thread that runs ``system``.
+
+    ``what`` names the call (``"ref.ask_nowait()"``), ``instead`` the thread-safe
+    way to do it from another thread.
+    """
+    if get_ident() != system._thread_id:
+        raise RuntimeError(
+            f"{what} must be called in the trio thread that runs the actor system, not in thread "
+            f"{threading.current_thread().name!r}; {instead}"
+        )
+
+
+def hand_over(system: ActorSystem, what: str, fn: Callable[..., object], *args: Any) -> None:
+    """Run ``fn(*args)`` soon in the system's trio thread; called from another thread.
+
+    Never blocks: the call is queued through the system's trio token, and calls
+    queued from one thread run in the order made. ``fn`` runs in a copy of the
+    calling thread's context, so a tell made in a worker thread that an actor
+    started still names that actor as its sender. ``fn`` must not raise (an error
+    escaping a token callback would crash the trio run): one that does is logged.
+
+    Raises:
+      ActorStopped: the system has finished (or not started), so nothing would
+        ever run ``fn``.
+    """
+    token = system._token
+    if token is not None:
+        try:
+            token.run_sync_soon(_run_handed_over, contextvars.copy_context(), what, fn, args)
+        except trio.RunFinishedError:
+            pass
+        else:
+            return
+    raise ActorStopped(
+        f"the actor system has finished, so {what} from thread {threading.current_thread().name!r} "
+        f"cannot be delivered; stop the thread before leaving 'async with open_actor_system()'"
+    )
+
+
+def _run_handed_over(context: contextvars.Context, what: str, fn: Callable[..., object], args: tuple[Any, ...]) -> None:
+    try:
+        context.run(fn, *args)
+    except Exception:
+        log.exception("%s, handed over from another thread, failed in the trio thread", what)
 
 
 class ToolWaits:
-    """The cancel scopes of one actor's waits on worker threads and processes.
+    """How many waits on worker threads and processes one actor has now.
 
-    A handler (or a task it started) waits on a worker inside a scope opened
-    here, with the deadline of the ask it serves; `cut` cancels them all at
-    once when the actor stops or restarts. A thread cannot be interrupted: its
-    caller stops waiting, and its late result becomes a dead letter.
+    While any is in progress, a stop or restart of the actor cancels its
+    handler at once rather than granting it the shutdown grace: a thread
+    cannot be interrupted, so its caller stops waiting, and a late result
+    becomes a dead letter (a worker process is killed).
     """
 
-    __slots__ = ("_scopes",)
+    __slots__ = ("_count",)
 
     def __init__(self) -> None:
-        self._scopes: set[trio.CancelScope] = set()
+        self._count = 0
 
-    def open(self, deadline: float) -> trio.CancelScope:
-        """A new scope with ``deadline``, cancelled by `cut` until `close`."""
-        scope = trio.CancelScope(deadline=deadline)
-        self._scopes.add(scope)
-        return scope
+    def enter(self) -> None:
+        """A wait begins."""
+        self._count += 1
 
-    def close(self, scope: trio.CancelScope) -> None:
-        """The wait in ``scope`` is over."""
-        self._scopes.discard(scope)
+    def exit(self) -> None:
+        """A wait ended."""
+        self._count -= 1
 
-    def cut(self) -> None:
-        """Cancel every open wait now."""
-        for scope in self._scopes:
-            scope.cancel()
+    @property
+    def active(self) -> bool:
+        """True while any wait is in progress."""
+        return self._count > 0
 
 
 class ToolOwner(Protocol):
     """What a worker call needs from the actor it runs for (the runtime's cell)."""
 
     @property
-    def name(self) -> str: ...
-
-    @property
     def ref(self) -> ActorRef[Any]: ...
 
-    @property
-    def interrupted(self) -> bool:
-        """True once the actor is asked to stop or restart."""
-
-    def serving(self) -> tuple[ToolWaits, Envelope | None] | None:
-        """If the current task is this actor's handler (or blocks it): its waits and its envelope."""
+    def worker_waits(self) -> ToolWaits:
+        """The actor's count of waits on workers."""
 
 
 class Workers:
@@ -97,19 +151,15 @@ class Workers:
         if not callable(fn):
             check_callable(fn, "run_in_thread needs")
         call = _ThreadCall(fn, args, kwargs)
-        handler, envelope, scope, waits = _served_scope(owner)
+        waits = owner.worker_waits() if owner is not None else None
         limiter = limiter or self.limiter
+        if waits is not None:
+            waits.enter()
         try:
-            if scope is None:  # (not in a handler: nothing to cut it short but its caller's scopes)
-                if slot is None:
-                    return await _to_thread(call.work, limiter=limiter, abandon_on_cancel=True)
-                async with slot:
-                    return await _to_thread(call.work, limiter=limiter, abandon_on_cancel=True)
-            with scope:
-                if slot is None:
-                    return await _to_thread(call.work, limiter=limiter, abandon_on_cancel=True)
-                async with slot:
-                    return await _to_thread(call.work, limiter=limiter, abandon_on_cancel=True)
+            if slot is None:
+                return await _to_thread(call.work, limiter=limiter, abandon_on_cancel=True)
+            async with slot:
+                return await _to_thread(call.work, limiter=limiter, abandon_on_cancel=True)
         except BaseException as exc:
             outcome = call.outcome
             if outcome is not None and outcome[1] is exc:
@@ -118,11 +168,7 @@ class Workers:
             raise
         finally:
             if waits is not None:
-                waits.close(scope)  # type: ignore[arg-type]
-        # only reached when our own scope was cancelled (the with-block swallowed it)
-        self._abandon(call, owner)
-        raise _cut_short(handler, envelope, fn, "stopped waiting for {}() in a worker thread",
-                         "the thread's late result goes to dead letters")
+                waits.exit()
 
     def _abandon(self, call: _ThreadCall, owner: ToolOwner | None) -> None:
         """The caller gave up on ``call``: its result, now or when the thread ends, is late."""
@@ -159,11 +205,11 @@ class Workers:
             ) from exc
 
         check_callable(fn, "run_in_process needs")
-        handler, envelope, served, waits = _served_scope(owner)
-        scope = trio.CancelScope() if served is None else served
+        waits = owner.worker_waits() if owner is not None else None
+        if waits is not None:
+            waits.enter()
         try:
-            with scope:
-                return await trio_parallel.run_sync(fn, *args, kill_on_cancel=True)
+            return await trio_parallel.run_sync(fn, *args, kill_on_cancel=True)
         except trio_parallel.BrokenWorkerError as exc:
             name = getattr(fn, "__qualname__", repr(fn))
             raise WorkerProcessError(
@@ -174,37 +220,7 @@ class Workers:
             ) from exc
         finally:
             if waits is not None:
-                waits.close(scope)
-        # only reached when our own scope was cancelled: trio-parallel killed the worker
-        raise _cut_short(handler, envelope, fn, "killed the worker process running {}()",
-                         "a process, unlike a thread, can be stopped: nothing is late")
-
-
-def _served_scope(owner: ToolOwner | None) -> tuple[ToolOwner | None, Envelope | None, trio.CancelScope | None,
-                                                    ToolWaits | None]:
-    """A scope that ends a handler's wait on a worker when the ask it serves times out.
-
-    Inside a handler (or a task it started: tool calls fanned out in its nursery)
-    the scope has the served ask's deadline, and the actor cuts it at once
-    (`ToolWaits.cut`) when it is stopped or restarted. Elsewhere: no scope (None).
-    """
-    serving = owner.serving() if owner is not None else None
-    if serving is None:
-        return None, None, None, None
-    waits, envelope = serving
-    deadline = envelope.reply._deadline if envelope is not None and envelope.reply is not None else math.inf
-    return owner, envelope, waits.open(deadline), waits
-
-
-def _cut_short(handler: ToolOwner | None, envelope: Envelope | None, fn: Callable[..., Any], did: str,
-               after: str) -> ActorError:
-    """The error for a handler whose wait on a worker was cut (``did`` names the worker)."""
-    name = getattr(fn, "__qualname__", repr(fn))
-    who = handler.name if handler is not None else "?"
-    if handler is not None and handler.interrupted:
-        return ActorStopped(f"actor '{who}' {did.format(name)} because it is stopping or restarting; {after}")
-    what = type(envelope.message).__name__ if envelope is not None else "message"
-    return AskAbandoned(f"actor '{who}' {did.format(name)}: the ask for {what} timed out; {after}")
+                waits.exit()
 
 
 class _ThreadCall:

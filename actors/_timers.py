@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from ._checks import check_seconds
+from ._threads import require_trio_thread
+
+if TYPE_CHECKING:
+    from ._system import ActorSystem
 
 __all__ = ["Timer", "TimerSet"]
 
@@ -23,10 +27,11 @@ class TimerSet:
     A timer leaves the set when it fires its last time or is cancelled.
     """
 
-    __slots__ = ("_deliver", "_timers")
+    __slots__ = ("_deliver", "_system", "_timers")
 
-    def __init__(self, deliver: Deliver) -> None:
+    def __init__(self, deliver: Deliver, system: ActorSystem) -> None:
         self._deliver = deliver
+        self._system = system  # (whose thread may cancel a timer)
         self._timers: set[Timer] = set()
 
     def __len__(self) -> int:
@@ -45,7 +50,7 @@ class TimerSet:
     def cancel_all(self) -> None:
         """Cancel every timer (messages they already delivered stay delivered)."""
         for timer in list(self._timers):
-            timer.cancel()
+            timer._scope.cancel()
 
 
 class Timer:
@@ -90,7 +95,16 @@ class Timer:
         return not self._scope.cancel_called
 
     def cancel(self) -> None:
-        """Stop the timer; a message it already delivered stays delivered."""
+        """Stop the timer; a message it already delivered stays delivered.
+
+        Raises:
+          RuntimeError: called in another thread than trio's.
+        """
+        require_trio_thread(
+            self._set._system,
+            "timer.cancel()",
+            "tell the actor a message whose handler cancels it (ref.tell is thread-safe)",
+        )
         self._scope.cancel()
 
     async def _run(self) -> None:

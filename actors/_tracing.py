@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TraceEvent", "Tracer", "load_trace", "render_timeline"]
 
-KINDS = ("send", "receive", "reply", "done", "fail", "restart", "dead_letter", "stop")
+KINDS = ("send", "receive", "item", "reply", "done", "fail", "abandoned", "restart", "dead_letter", "stop")
 
 
 @attrs.frozen
@@ -38,8 +38,10 @@ class TraceEvent:
 
     Attributes:
       time: seconds on trio's clock (a MockClock in tests).
-      kind: "send", "receive", "reply" (an ask answered), "done" (a tell handled,
-        or an ask whose reply was deferred), "fail", "restart", "dead_letter" or "stop".
+      kind: "send", "receive", "item" (one item of a streamed reply), "reply" (an
+        ask answered), "done" (a tell handled, or an ask whose reply was
+        deferred), "fail", "abandoned" (its asker gave up: the handler was
+        cancelled, or the ask dropped unhandled), "restart", "dead_letter" or "stop".
         A deferred reply is recorded as "reply" (or "fail", for ``fail(exc)``)
         when it is given, after the handler's "done".
       actor: path of the actor it happened at (the recipient, for a send).
@@ -247,6 +249,10 @@ def _describe(event: TraceEvent, received: dict[int | None, float]) -> str:
         return f"{event.actor}  done with {what}{took}"
     if kind == "fail":
         return f"{event.actor}  FAILED on {what}{took}: {event.detail}"
+    if kind == "item":
+        return f"{event.actor}  streamed {event.detail} of {what}{took}"
+    if kind == "abandoned":
+        return f"{event.actor}  abandoned {what}{took}: {event.detail}"
     if kind == "dead_letter":
         return f"{event.actor}  dead letter {what}: {event.detail}"
     if kind == "restart":

@@ -23,7 +23,6 @@ Run: ``python -m examples.dynamic_research``.
 """
 
 import logging
-import threading
 
 import attrs
 import trio
@@ -63,21 +62,20 @@ class GiveUp:  # desk -> agent (ask): give up on this question and end
 class FlakyModel:
     """The model behind a flaky network: fails on the scripted (question, call) pairs.
 
-    Called from worker threads, so its call counter takes a lock.
+    Async, like the model it wraps: the agents await it in trio's thread, so its
+    call counter needs no lock.
     """
 
     def __init__(self, model: Model) -> None:
         self.model = model
         self.calls: dict[int, int] = {}
-        self.lock = threading.Lock()
 
-    def complete(self, number: int, prompt: str) -> str:
-        with self.lock:
-            self.calls[number] = call = self.calls.get(number, 0) + 1
+    async def complete(self, number: int, prompt: str) -> str:
+        self.calls[number] = call = self.calls.get(number, 0) + 1
         fault = FAULTS.get((number, call))
         if fault == "connection":
             raise ConnectionResetError("the model server reset the connection")
-        answer = self.model.complete(prompt)
+        answer = await self.model.complete(prompt)
         return "{{ <unparseable model output> " if fault == "malformed" else answer
 
 
@@ -95,7 +93,7 @@ class Researcher(Actor):
             case Research():
                 self.attempts += 1
                 prompt = f"Research this and answer in two sentences: {self.question}"
-                answer = await self.run_in_thread(self.model.complete, self.number, prompt)
+                answer = await self.model.complete(self.number, prompt)
                 if not answer.rstrip().endswith("."):
                     raise MalformedAnswer(f"not a sentence: {answer[:30]!r}")
                 self.stop()  # done: this agent ends with its task

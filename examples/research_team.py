@@ -163,18 +163,19 @@ class Worker(Actor):
         match message:
             case Dispatch(Step(step_id, "search", question), attempt):
                 started = time.perf_counter()
-                # Both calls block a worker thread, never the event loop. If the
-                # search raises, this handler fails: the supervisor restarts us.
+                # The search blocks a worker thread, never the event loop; the model
+                # call is async. If the search raises, this handler fails: the
+                # supervisor restarts us.
                 pages = await search_api(question, drop_connection=(step_id, attempt) in DROPPED_CONNECTIONS)
                 prompt = "Using these sources:\n" + "\n".join(f"- {page}" for page in pages)
-                finding = await self.run_in_thread(self.model.complete, f"{prompt}\nAnswer briefly: {question}")
+                finding = await self.model.complete(f"{prompt}\nAnswer briefly: {question}")
                 took = time.perf_counter() - started
                 # self.sender is whoever told us the step: the Orchestrator.
                 self.sender.tell(StepDone(step_id, self.ref.name, finding, took))
             case Dispatch(Step(step_id, "write", brief), _, notes):
                 started = time.perf_counter()
                 prompt = "Notes:\n" + "\n".join(f"- {note}" for note in notes) + f"\n{brief}"
-                summary = await self.run_in_thread(self.model.complete, prompt)
+                summary = await self.model.complete(prompt)
                 self.sender.tell(StepDone(step_id, self.ref.name, summary, time.perf_counter() - started))
 
 

@@ -355,3 +355,18 @@ def test_plain_lines_indent_by_depth_align_columns_and_cut_long_errors() -> None
 def test_tree_prefixes_draw_the_tree_below_top_level_actors() -> None:
     rows = [info("/a", 1), info("/a/b", 2), info("/a/b/c", 3), info("/a/d", 2), info("/e", 1), info("/e/f", 2)]
     assert tree_prefixes(rows) == ["", "├── ", "│   └── ", "└── ", "", "└── "]
+
+
+def test_the_live_team_example_named_in_the_docs_shows_crashes_and_restarts() -> None:
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "actors", "run", "examples.live_team:main", "--plain", "--refresh", "0.5"],
+        cwd=root, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    final = snapshots(done.stdout)[-1]
+    rows = {line.split()[0]: line for line in final[1:]}
+    assert "restarts 2" in rows["/team/worker-1"]
+    assert "last error: ValueError('garbled answer on step" in rows["/team/worker-1"]
+    assert "children 5/5 running" in rows["/team"]
+

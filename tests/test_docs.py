@@ -8,6 +8,7 @@ registered (entry point ``pytest11``).
 
 from __future__ import annotations
 
+import importlib
 import re
 import subprocess
 import sys
@@ -71,6 +72,19 @@ def test_the_first_pytest_example_is_short() -> None:
     first = next(block for block in BLOCKS if block.under_pytest)
     code = [line for line in first.source.splitlines() if line.strip()]
     assert len(code) <= 30, f"{first}: the docs promise a property test in under 30 lines"
+
+
+def test_every_command_line_target_named_in_the_docs_exists() -> None:
+    targets = set()
+    for page in PAGES:
+        targets |= set(re.findall(r"python -m actors run ([a-z_][\w.]*):(\w+)", page.read_text(encoding="utf-8")))
+    assert targets, "the docs name no `python -m actors run` target"
+    sys.path.insert(0, str(ROOT))
+    try:
+        for module, attr in sorted(targets):
+            assert hasattr(importlib.import_module(module), attr), f"{module}:{attr} named in the docs does not exist"
+    finally:
+        sys.path.remove(str(ROOT))
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=str)

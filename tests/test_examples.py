@@ -109,6 +109,17 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "dead letter to worker-2: step s2 (attempt 1): handler of 'worker-2' failed with ConnectionResetError",
         "dead letter to worker-1: step s4 (attempt 1): handler of 'worker-1' failed with ConnectionResetError",
     ),
+    "streaming_team": (
+        "orchestrator: step 1 streamed in: 'search: deadline propagation in gRPC' -> worker-1",
+        "orchestrator: step 1 done by worker-1: ",
+        "orchestrator: step 2 streamed in: 'search: cancelling model calls in agent frameworks' -> worker-2",
+        "orchestrator: step 3 streamed in: 'search: streaming tokens between agents' -> worker-3",
+        "orchestrator: the plan is complete (20 tokens, 3 steps)",
+        "orchestrator: step 3 cut off at its 1 s deadline",
+        "worker-3 answers at once after being cut off: pong",
+        "summary: plan streamed in 20 tokens, 2 steps done, 1 cut off at the deadline",
+        "dead letter to worker-3: step 3: actor 'worker-3' stopped handling Step: its deadline passed",
+    ),
     "supervised_team": (
         "  started  /team/tools/calculator",
         "review #2  -> worker-2 (hang)",
@@ -123,6 +134,9 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "restarts: planner=0, tools=0, search=1, calculator=1, worker-1=3, worker-2=1, worker-3=2",
         "dead letters: 7",
         "all 7 permanent agents alive: True",
+    ),
+    "live_team": (
+        "12 rounds done; restarts: {'worker-1': 2, 'worker-2': 1, 'worker-3': 1}; 4 dead letters",
     ),
     "tool_agents": (
         "    Oslo: 23°C",

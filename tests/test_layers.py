@@ -6,8 +6,8 @@ layer and the layers below it, never above; type-only imports under
 
     values      the lifecycle values, errors, envelopes, argument checks, context variables
     primitives  parts that own their state and never take a cell: mailbox, reply, wait graph,
-                registry, timers, deadlines, worker threads, tracing, the delivery interface and
-                the transport protocol
+                registry, timers, deadlines, streaming replies, worker threads, tracing, the
+                delivery interface and the transport protocol
     ref         ActorRef: an address (a remote ref too)
     actor       Actor: what users subclass
     cell        one actor across its incarnations: inbox, dispatch loop, lifecycle, parent policy
@@ -48,6 +48,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "_deadlines",
             "_address",
             "_transport",
+            "_streams",
             "_tracing",
             "_inspect",
             "_gather",

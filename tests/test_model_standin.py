@@ -1,32 +1,28 @@
-"""The examples' model: the deterministic stand-in, the choice by environment, the HTTP client.
+"""The examples' model: the deterministic stand-in, and the choice by environment.
 
-The HTTP client is tested against a real (tiny) chat-completions server on
-127.0.0.1, started here in a thread, not against a mock.
+The stand-in's delays are ``trio.sleep``, so these run in virtual time. The real
+client (`OpenAIModel`) is tested against a local server in test_openai.py, and
+through the in-memory transport in test_openai_offline.py.
 """
 
 from __future__ import annotations
 
-import http.server
-import json
 import sys
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+import trio
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # examples/ is not installed: import it from the checkout
 
-from actors import Actor, open_actor_system  # noqa: E402
+from actors import Actor  # noqa: E402
 from examples._model import (  # noqa: E402
     DEFAULT_MODEL_NAME,
-    ChatCompletionsModel,
     ModelError,
     ModelStandIn,
+    OpenAIModel,
     get_model,
 )
 
@@ -42,38 +38,48 @@ FAST = {"min_latency": 0.0, "max_latency": 0.0}
 
 
 def test_stand_in_gives_the_same_answers_for_the_same_seed_and_prompts() -> None:
-    first = [ModelStandIn(3, **FAST).complete(prompt) for prompt in PROMPTS]
-    again = [ModelStandIn(3, **FAST).complete(prompt) for prompt in PROMPTS]
+    first = [ModelStandIn(3, **FAST).answer(prompt) for prompt in PROMPTS]
+    again = [ModelStandIn(3, **FAST).answer(prompt) for prompt in PROMPTS]
     assert first == again
 
 
 def test_stand_in_answers_do_not_depend_on_call_order() -> None:
     model = ModelStandIn(3, **FAST)
-    forwards = {prompt: model.complete(prompt) for prompt in PROMPTS}
-    backwards = {prompt: model.complete(prompt) for prompt in reversed(PROMPTS)}
+    forwards = {prompt: model.answer(prompt) for prompt in PROMPTS}
+    backwards = {prompt: model.answer(prompt) for prompt in reversed(PROMPTS)}
     assert forwards == backwards
 
 
 def test_stand_in_answers_change_with_the_seed() -> None:
-    answers = {tuple(ModelStandIn(seed, **FAST).complete(p) for p in PROMPTS) for seed in range(5)}
+    answers = {tuple(ModelStandIn(seed, **FAST).answer(p) for p in PROMPTS) for seed in range(5)}
     assert len(answers) > 1
 
 
 def test_stand_in_answers_about_the_subject_on_the_last_line() -> None:
-    answer = ModelStandIn(0, **FAST).complete("Context first.\n\nAnswer briefly: mailbox backpressure?")
+    answer = ModelStandIn(0, **FAST).answer("Context first.\n\nAnswer briefly: mailbox backpressure?")
     assert "mailbox backpressure " in answer
     assert answer.endswith(".")
     assert "?" not in answer
 
 
-def test_stand_in_latency_is_deterministic_and_within_its_range() -> None:
+async def test_stand_in_completes_after_its_deterministic_latency(autojump_clock) -> None:
     model = ModelStandIn(1, min_latency=0.02, max_latency=0.08)
     delays = [model.latency(prompt) for prompt in PROMPTS]
     assert delays == [ModelStandIn(1, min_latency=0.02, max_latency=0.08).latency(p) for p in PROMPTS]
     assert all(0.02 <= delay <= 0.08 for delay in delays)
-    started = time.perf_counter()
-    model.complete(PROMPTS[0])
-    assert time.perf_counter() - started >= delays[0] * 0.9  # it really blocks, like a network call
+    started = trio.current_time()
+    assert await model.complete(PROMPTS[0]) == model.answer(PROMPTS[0])
+    assert trio.current_time() - started == pytest.approx(delays[0])
+
+
+async def test_stand_in_streams_its_answer_in_pieces_over_the_same_delay(autojump_clock) -> None:
+    model = ModelStandIn(2, min_latency=1, max_latency=2)
+    started = trio.current_time()
+    async with model.stream(PROMPTS[1]) as pieces:
+        got = [piece async for piece in pieces]
+    assert "".join(got) == model.answer(PROMPTS[1])
+    assert got == model.pieces(PROMPTS[1]) and len(got) > 5
+    assert trio.current_time() - started == pytest.approx(model.latency(PROMPTS[1]))
 
 
 @pytest.mark.parametrize(
@@ -88,25 +94,24 @@ def test_stand_in_rejects_bad_latencies(kwargs: dict[str, float], message: str) 
         ModelStandIn(0, **kwargs)
 
 
-async def test_stand_in_runs_in_a_worker_thread_without_blocking_other_actors() -> None:
-    model = ModelStandIn(0, min_latency=0.2, max_latency=0.2)
+async def test_stand_in_does_not_block_other_actors(actor_system_autojump) -> None:
+    model = ModelStandIn(0, min_latency=2, max_latency=2)
 
     class Writer(Actor):
         async def receive(self, prompt):
-            return await self.run_in_thread(model.complete, prompt)
+            return await model.complete(prompt)
 
     class Echo(Actor):
         async def receive(self, message):
             return message
 
-    async with open_actor_system() as system:
-        writer = await system.spawn(Writer)
-        echo = await system.spawn(Echo)
-        slow = writer.ask_nowait(PROMPTS[0], timeout=5)
-        started = time.perf_counter()
-        assert await echo.ask("ping", timeout=5) == "ping"
-        assert time.perf_counter() - started < 0.15  # answered while the model "thinks"
-        assert await slow == ModelStandIn(0, **FAST).complete(PROMPTS[0])
+    writer = await actor_system_autojump.spawn(Writer)
+    echo = await actor_system_autojump.spawn(Echo)
+    slow = writer.ask_nowait(PROMPTS[0], timeout=5)
+    started = trio.current_time()
+    assert await echo.ask("ping", timeout=5) == "ping"
+    assert trio.current_time() == started  # answered while the model "thinks"
+    assert await slow == model.answer(PROMPTS[0])
 
 
 # -- choosing by environment -------------------------------------------------
@@ -130,152 +135,43 @@ def test_get_model_passes_latencies_to_the_stand_in() -> None:
 
 
 def test_get_model_reads_the_real_endpoint_from_the_environment() -> None:
+    pytest.importorskip("openai")
     model = get_model(environ={
         "TRIO_ACTORS_MODEL_URL": "http://localhost:11434/v1/",
         "TRIO_ACTORS_MODEL_NAME": "llama3.2",
         "TRIO_ACTORS_MODEL_KEY": "sk-test",
     })
-    assert isinstance(model, ChatCompletionsModel)
-    assert model.endpoint == "http://localhost:11434/v1/chat/completions"
+    assert isinstance(model, OpenAIModel)
+    assert str(model.client.base_url) == "http://localhost:11434/v1/"
     assert model.model == "llama3.2"
-    assert model.api_key == "sk-test"
-    assert model.name == "llama3.2 at http://localhost:11434/v1/chat/completions"
+    assert model.client.api_key == "sk-test"
+    assert model.name == "llama3.2 at http://localhost:11434/v1/"
 
 
 def test_get_model_defaults_the_name_and_needs_no_key() -> None:
+    pytest.importorskip("openai")
     model = get_model(environ={"TRIO_ACTORS_MODEL_URL": "https://api.example.com/v1"})
-    assert isinstance(model, ChatCompletionsModel)
+    assert isinstance(model, OpenAIModel)
     assert model.model == DEFAULT_MODEL_NAME
-    assert model.api_key is None
+    assert model.client.api_key == "not-needed"
 
 
 def test_get_model_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("openai")
     monkeypatch.setenv("TRIO_ACTORS_MODEL_URL", "http://127.0.0.1:9/v1")
-    assert isinstance(get_model(), ChatCompletionsModel)
+    assert isinstance(get_model(), OpenAIModel)
     monkeypatch.delenv("TRIO_ACTORS_MODEL_URL")
     assert isinstance(get_model(), ModelStandIn)
 
 
-def test_chat_completions_model_keeps_a_full_endpoint_url() -> None:
-    model = ChatCompletionsModel("http://host/v1/chat/completions")
-    assert model.endpoint == "http://host/v1/chat/completions"
+def test_openai_model_needs_a_client_or_a_url_with_a_scheme() -> None:
+    with pytest.raises(ModelError, match=r"^OpenAIModel needs a client or a url"):
+        OpenAIModel()
+    with pytest.raises(ModelError, match=r"^the model URL must start with http:// or https://, got 'localhost:8000'$"):
+        OpenAIModel(url="localhost:8000")
 
 
-def test_chat_completions_model_rejects_a_url_without_a_scheme() -> None:
-    with pytest.raises(ValueError, match=r"^the model URL must start with http:// or https://, got 'localhost:8000'$"):
-        ChatCompletionsModel("localhost:8000")
-
-
-# -- the HTTP client, against a real local server -----------------------------
-
-
-class ChatServer(http.server.ThreadingHTTPServer):
-    """A tiny chat-completions server: records each request, answers with ``self.answer``."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), ChatHandler)
-        self.requests: list[dict[str, Any]] = []
-        self.status = 200
-        self.answer: bytes = json.dumps({
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "model": "test-model",
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": "  Actors keep agents apart.  "},
-                "finish_reason": "stop",
-            }],
-        }).encode()
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-
-class ChatHandler(http.server.BaseHTTPRequestHandler):
-    server: ChatServer
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.requests.append({
-            "path": self.path,
-            "headers": {key.lower(): value for key, value in self.headers.items()},
-            "json": json.loads(body),
-        })
-        self.send_response(self.server.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(self.server.answer)))
-        self.end_headers()
-        self.wfile.write(self.server.answer)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # keep the test output quiet
-
-
-@pytest.fixture
-def chat_server() -> Iterator[ChatServer]:
-    server = ChatServer()
-    # (a short poll interval: shutdown() waits for the loop's next poll, 0.5 s by default)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-def test_chat_completions_model_posts_the_standard_body(chat_server: ChatServer) -> None:
-    model = get_model(environ={
-        "TRIO_ACTORS_MODEL_URL": chat_server.url,
-        "TRIO_ACTORS_MODEL_NAME": "test-model",
-        "TRIO_ACTORS_MODEL_KEY": "sk-secret",
-    })
-    assert model.complete("Summarise: actors") == "Actors keep agents apart."
-    [request] = chat_server.requests
-    assert request["path"] == "/v1/chat/completions"
-    assert request["json"] == {"model": "test-model", "messages": [{"role": "user", "content": "Summarise: actors"}]}
-    assert request["headers"]["authorization"] == "Bearer sk-secret"
-    assert request["headers"]["content-type"] == "application/json"
-
-
-def test_chat_completions_model_sends_no_authorization_without_a_key(chat_server: ChatServer) -> None:
-    ChatCompletionsModel(chat_server.url).complete("hello")
-    [request] = chat_server.requests
-    assert "authorization" not in request["headers"]
-    assert request["json"]["model"] == DEFAULT_MODEL_NAME
-
-
-def test_chat_completions_model_reports_an_http_error(chat_server: ChatServer) -> None:
-    chat_server.status = 401
-    chat_server.answer = b'{"error": {"message": "invalid api key"}}'
-    with pytest.raises(ModelError, match=r"answered HTTP 401: .*invalid api key"):
-        ChatCompletionsModel(chat_server.url).complete("hello")
-
-
-def test_chat_completions_model_reports_a_body_without_content(chat_server: ChatServer) -> None:
-    chat_server.answer = b'{"choices": []}'
-    with pytest.raises(ModelError, match=r"sent no choices\[0\]\.message\.content"):
-        ChatCompletionsModel(chat_server.url).complete("hello")
-
-
-def test_chat_completions_model_reports_an_unreachable_server() -> None:
-    server = ChatServer()  # bound, then closed: nothing listens on its port any more
-    url = server.url
-    server.server_close()
-    with pytest.raises(ModelError, match=r"^cannot reach the model at .*; check TRIO_ACTORS_MODEL_URL"):
-        ChatCompletionsModel(url, timeout=5).complete("hello")
-
-
-async def test_chat_completions_model_runs_in_a_worker_thread(chat_server: ChatServer) -> None:
-    model = ChatCompletionsModel(chat_server.url, model="test-model")
-
-    class Writer(Actor):
-        async def receive(self, prompt):
-            return await self.run_in_thread(model.complete, prompt)
-
-    async with open_actor_system() as system:
-        writer = await system.spawn(Writer)
-        assert await writer.ask("Summarise: actors", timeout=10) == "Actors keep agents apart."
+def test_get_model_without_the_openai_package_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "openai", None)  # as if not installed
+    with pytest.raises(ModelError, match=r"pip install 'trio-actors\[openai\]', or unset TRIO_ACTORS_MODEL_URL"):
+        get_model(environ={"TRIO_ACTORS_MODEL_URL": "http://localhost:11434/v1"})

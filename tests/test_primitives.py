@@ -84,7 +84,7 @@ def test_the_registry_keeps_subscriptions_in_order_and_drops_closed_subscribers(
 
 async def test_a_timer_set_delivers_and_cancels_all_its_timers(autojump_clock: trio.testing.MockClock) -> None:
     delivered: list[tuple[object, int | None]] = []
-    timers = TimerSet(lambda message, trace_id: delivered.append((message, trace_id)))
+    timers = TimerSet(lambda message, trace_id: delivered.append((message, trace_id)), None)  # type: ignore[arg-type]
     async with trio.open_nursery() as nursery:
         timers.start(nursery, 0.5, "once", repeat=False, trace_id=7)
         every = timers.start(nursery, 1, "tick", repeat=True, trace_id=None)
@@ -97,10 +97,12 @@ async def test_a_timer_set_delivers_and_cancels_all_its_timers(autojump_clock: t
     assert not every.active
 
 
-async def test_tool_waits_cut_every_open_wait() -> None:
+def test_tool_waits_count_the_waits_in_progress() -> None:
     waits = ToolWaits()
-    first, second = waits.open(float("inf")), waits.open(float("inf"))
-    waits.close(second)
-    waits.cut()
-    assert first.cancel_called
-    assert not second.cancel_called
+    assert not waits.active
+    waits.enter()
+    waits.enter()
+    waits.exit()
+    assert waits.active
+    waits.exit()
+    assert not waits.active

@@ -112,8 +112,11 @@ async def test_children_spawned_in_on_stop_at_a_restart_are_refused(autojump_clo
 
 
 async def test_two_actors_raising_base_exceptions_at_once_give_one_exception_naming_the_other() -> None:
+    go = trio.Event()
+
     class Raiser(Actor):
         async def receive(self, message: BaseException) -> None:
+            await go.wait()  # both handlers run when they raise (the first one closes every mailbox)
             raise message
 
     with pytest.raises(KeyboardInterrupt) as info:
@@ -121,6 +124,8 @@ async def test_two_actors_raising_base_exceptions_at_once_give_one_exception_nam
             first, second = await system.spawn(Raiser), await system.spawn(Raiser)
             first.tell(SystemExit(2))
             second.tell(KeyboardInterrupt())
+            await trio.testing.wait_all_tasks_blocked()
+            go.set()
             await trio.sleep_forever()
     assert any("SystemExit(2)" in note for note in getattr(info.value, "__notes__", []))
 

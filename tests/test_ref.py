@@ -239,9 +239,15 @@ async def test_ask_timeout_is_also_a_builtin_timeout_error(actor_system_autojump
         await ref.ask(Sleep(10), timeout=0.5)
 
 
+class FinishingCounter(Counter):
+    """Opts out of deadline flow: its handlers finish even when the asker has gone."""
+
+    finish_abandoned_asks = True
+
+
 async def test_late_reply_after_a_timeout_lands_in_dead_letters(actor_system_autojump) -> None:
     system = actor_system_autojump
-    ref = await system.spawn(Counter, name="slow")
+    ref = await system.spawn(FinishingCounter, name="slow")
     with pytest.raises(AskTimeout):
         await ref.ask(Sleep(10, answer="too late"), timeout=1)
     # The actor is still handling Sleep; the next ask is answered after it.
@@ -288,7 +294,7 @@ async def test_ask_with_infinite_timeout_waits_as_long_as_it_takes(actor_system_
 
 async def test_cancelled_ask_sends_the_late_reply_to_dead_letters(actor_system_autojump) -> None:
     system = actor_system_autojump
-    ref = await system.spawn(Counter, name="slow")
+    ref = await system.spawn(FinishingCounter, name="slow")
     with trio.move_on_after(2):
         await ref.ask(Sleep(5, answer="unwanted"), timeout=60)
     assert await ref.ask(Get(), timeout=60) == 0
@@ -367,6 +373,8 @@ async def test_a_failed_actor_still_gets_on_stop(actor_system) -> None:
 @pytest.mark.allow_actor_failures(types=ValueError)
 async def test_a_late_failure_after_a_timeout_is_recorded_as_a_dead_letter(actor_system_autojump) -> None:
     class FailsLate(Actor):
+        finish_abandoned_asks = True  # (by default the handler would be cancelled at t=1)
+
         async def receive(self, message: object) -> object:
             await trio.sleep(5)
             raise ValueError("too late to matter")

@@ -165,8 +165,11 @@ async def test_ask_nowait_default_timeout_is_the_systems(actor_system_autojump) 
 
 
 async def test_a_reply_completes_only_once_and_the_late_value_is_a_dead_letter(actor_system_autojump) -> None:
+    class FinishingWorker(Worker):
+        finish_abandoned_asks = True  # (by default the handler would be cancelled at t=1)
+
     system = actor_system_autojump
-    ref = await system.spawn(Worker, name="worker")
+    ref = await system.spawn(FinishingWorker, name="worker")
     reply = ref.ask_nowait(5, timeout=1)
     with pytest.raises(AskTimeout):
         await reply

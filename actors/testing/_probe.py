@@ -15,6 +15,7 @@ from .._actor import Actor
 from .._checks import check_seconds
 from .._exceptions import ActorNameTaken
 from .._reply import DeferredReply
+from .._streams import ReplyStream, is_stream_ask
 
 if TYPE_CHECKING:
     from .._envelope import Envelope
@@ -32,6 +33,8 @@ class Received:
     sender: ActorRef[Any] | None
     envelope: Envelope = attrs.field(repr=False)
     deferred: DeferredReply[Any] | None = attrs.field(default=None, repr=False, eq=False)
+    stream: ReplyStream[Any] | None = attrs.field(default=None, repr=False, eq=False)
+    """For an ask_stream: ``await received.stream.send(item)``; ``probe.reply(None)`` ends it."""
 
     @property
     def is_ask(self) -> bool:
@@ -46,8 +49,9 @@ class _ProbeActor(Actor):
     async def receive(self, message: Any) -> Any:
         envelope = self.envelope
         assert envelope is not None
+        stream = self.reply_stream() if is_stream_ask(envelope) else None
         deferred = self.defer_reply() if envelope.reply is not None else None
-        self._probe._arrived(Received(message, envelope.sender, envelope, deferred))
+        self._probe._arrived(Received(message, envelope.sender, envelope, deferred, stream))
 
 
 # The next probe number of each system: probes are named probe-1, probe-2, ...

@@ -261,6 +261,8 @@ class Ledger:
         error = entry.dl_error
         if error in (None, "ActorStopped"):  # never started, or cut off by a stop
             return
+        if error == "AskAbandoned" and entry.kind != TELL:  # its asker gave up: cut, or dropped unhandled
+            return
         if (work.mode, error) in ((CRASH, "ChaosCrash"), (HANG, "MessageTimeout")):
             return
         if work.mode in COMPLETING and error == "MessageTimeout" and self._stall(entry):
@@ -316,7 +318,7 @@ class Ledger:
         if answer == "AskTimeout":
             # The asker gave up; the message went on: its late answer is a dead
             # letter unless it ended in ActorStopped (recorded as the stop itself).
-            if fate == "H" or entry.dl_error not in (None, "ActorStopped"):
+            if fate == "H" or entry.dl_error not in (None, "ActorStopped", "AskAbandoned"):
                 self.late_expected += 1
             if fate == "H":
                 self.fates["handled"] += 1
