@@ -37,15 +37,17 @@ import trio
 from ._actor import Actor
 from ._context import current_cell
 from ._exceptions import ActorStopped
+from ._inbox import Inbox
 from ._lifecycle import Lifecycle
 from ._messages import Terminated
 from ._parents import policy_of
 from ._states import Phase
-from ._threads import require_trio_thread
+from ._threads import get_ident, require_trio_thread
 from ._timers import Timer, TimerSet
 
 if TYPE_CHECKING:
     from ._ref import ActorRef
+    from ._system import ActorSystem
 
 __all__ = ["Cell", "current_cell"]
 
@@ -69,8 +71,59 @@ class Cell(Lifecycle):
         "watching",
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        system: ActorSystem,
+        parent: Cell | None,
+        actor_cls: type[Actor],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        name: str,
+        mailbox_size: int | None,
+        *,
+        shutdown_timeout: float,
+        message_timeout: float | None,
+        spec: Any = None,
+    ) -> None:
+        # The fields of every part, declared in its own __slots__ (set here in one go: a spawn
+        # pays no chain of super().__init__ calls).
+        Inbox.__init__(
+            self,
+            system,
+            parent,
+            actor_cls,
+            args,
+            kwargs,
+            name,
+            mailbox_size,
+            shutdown_timeout=shutdown_timeout,
+            message_timeout=message_timeout,
+            spec=spec,
+        )
+        # Dispatcher's fields
+        self.current = None  # the message its handler is handling now
+        # The ask whose handler `scope` was cancelled because its asker gave up
+        # (cut_if_serving); that scope is spent, so the loop opens a new one.
+        self.cut = None
+        self.worker_cut = False  # a stop cancelled the handler while it waited on a worker
+        # the envelope whose ask the handler deferred (defer_reply), or None: compared with
+        # `current` by identity, so a message's end need not reset it
+        self.deferred_current = None
+        self.deferred = None  # asks it will answer later
+        self.jobs = None  # runtime work for its own task (run_soon)
+        self.in_job = False  # running one of those jobs now
+        self.scope = None  # around the handlers (message_timeout, stop grace)
+        self.task = None  # the task that runs its incarnations
+        self.tool_waits = None  # how many waits on worker threads and processes now
+        self.last_error = None
+        # Lifecycle's fields
+        self.incarnations = 0
+        self.started = False  # this incarnation's on_start returned: its on_stop is due
+        self.ending = False  # this incarnation is ending: no new children or timers
+        self.start_scope = None  # around on_restart/on_start
+        self.stop_reason = None
+        self.terminated = None
+        # Cell's own fields
         # Invariant: children[c.name] is c for every child c that has not stopped.
         self.children: dict[str, Cell] = {}
         self.home: trio.Nursery | None = None  # the nursery this cell's own task runs in
@@ -102,11 +155,12 @@ class Cell(Lifecycle):
     ) -> ActorRef[Any]:
         """Build and start a child; return its ref once its ``on_start`` ran (raise what it raised)."""
         system = self.system
-        require_trio_thread(
-            system,
-            "spawn()",
-            "from a worker thread, use trio.from_thread.run(system.spawn, ...), or tell an actor to spawn it",
-        )
+        if get_ident() != system._thread_id:
+            require_trio_thread(
+                system,
+                "spawn()",
+                "from a worker thread, use trio.from_thread.run(system.spawn, ...), or tell an actor to spawn it",
+            )
         if self.closed or self.ending:
             raise ActorStopped(
                 f"actor '{self.name}' is stopping or restarting and cannot spawn "

@@ -52,23 +52,22 @@ class Dispatcher(Inbox):
         "worker_cut",
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.current: Envelope | None = None  # the message its handler is handling now
-        # The ask whose handler `scope` was cancelled because its asker gave up
-        # (cut_abandoned); that scope is spent, so the loop opens a new one.
-        self.cut: Envelope | None = None
-        self.worker_cut = False  # a stop cancelled the handler while it waited on a worker
-        # the envelope whose ask the handler deferred (defer_reply), or None: compared with
-        # `current` by identity, so a message's end need not reset it
-        self.deferred_current: Envelope | None = None
-        self.deferred: set[DeferredReply[Any]] | None = None  # asks it will answer later
-        self.jobs: list[_Job] | None = None  # runtime work for its own task (run_soon)
-        self.in_job = False  # running one of those jobs now
-        self.scope: trio.CancelScope | None = None  # around the handlers (message_timeout, stop grace)
-        self.task: trio.lowlevel.Task | None = None  # the task that runs its incarnations
-        self.tool_waits: ToolWaits | None = None  # how many waits on worker threads and processes now
-        self.last_error: BaseException | None = None
+    # (set by Cell.__init__)
+    current: Envelope | None  # the message its handler is handling now
+    # The ask whose handler `scope` was cancelled because its asker gave up
+    # (cut_if_serving); that scope is spent, so the loop opens a new one.
+    cut: Envelope | None
+    worker_cut: bool  # a stop cancelled the handler while it waited on a worker
+    # the envelope whose ask the handler deferred (defer_reply), or None: compared with
+    # `current` by identity, so a message's end need not reset it
+    deferred_current: Envelope | None
+    deferred: set[DeferredReply[Any]] | None  # asks it will answer later
+    jobs: list[_Job] | None  # runtime work for its own task (run_soon)
+    in_job: bool  # running one of those jobs now
+    scope: trio.CancelScope | None  # around the handlers (message_timeout, stop grace)
+    task: trio.lowlevel.Task | None  # the task that runs its incarnations
+    tool_waits: ToolWaits | None  # how many waits on worker threads and processes now
+    last_error: BaseException | None
 
     # ------------------------------------------------------------------
     # For the handler and the runtime

@@ -353,6 +353,8 @@ class Inbox:
         """Take no more messages: queued asks fail with `ActorStopped`, queued tells become dead
         letters with ``reason``. Closing twice does nothing more."""
         self.closed = True
+        if not self.mailbox.queue:
+            return  # (nothing to settle; and an empty mailbox has no producer waiting for room)
         note = self.system._fatal_note
         reason = self._why_stopped(reason)
         for envelope in self.mailbox.drain():

@@ -49,6 +49,7 @@ _SUSPEND = DirectiveKind.SUSPEND
 _RESTART = DirectiveKind.RESTART
 _RESUME = DirectiveKind.RESUME
 _CONTINUE = DirectiveKind.CONTINUE
+_STOP_NOW = Directive.stop()
 
 
 class Lifecycle(Dispatcher):
@@ -56,14 +57,13 @@ class Lifecycle(Dispatcher):
 
     __slots__ = ("ending", "incarnations", "start_scope", "started", "stop_reason", "terminated")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.incarnations = 0
-        self.started = False  # this incarnation's on_start returned: its on_stop is due
-        self.ending = False  # this incarnation is ending: no new children or timers
-        self.start_scope: trio.CancelScope | None = None  # around on_restart/on_start
-        self.stop_reason: BaseException | None = None
-        self.terminated: trio.Event | None = None
+    # (set by Cell.__init__)
+    incarnations: int
+    started: bool  # this incarnation's on_start returned: its on_stop is due
+    ending: bool  # this incarnation is ending: no new children or timers
+    start_scope: trio.CancelScope | None  # around on_restart/on_start
+    stop_reason: BaseException | None
+    terminated: trio.Event | None
 
     # ------------------------------------------------------------------
     # State, seen from outside
@@ -88,7 +88,7 @@ class Lifecycle(Dispatcher):
 
     def request_stop(self) -> None:
         """Stop for good: close the mailbox now, let a running handler finish (bounded)."""
-        if self.stopped:
+        if self.life.phase is Phase.STOPPED:
             return
         self.life.request(Control.STOP)
         if not self.closed:
@@ -191,12 +191,17 @@ class Lifecycle(Dispatcher):
                         await self._end_incarnation(final=True)
                         reason = error
                         break
-                if error is None:
-                    self.life.set_phase(Phase.RUNNING)
-                    error = await self.dispatch()
-                directive, error = await self._decide(error)
+                life = self.life
+                if life.control is Control.STOP:  # (stopped before or while starting: straight to the end)
+                    directive = _STOP_NOW
+                else:
+                    if error is None:
+                        life.set_phase(Phase.RUNNING)
+                        error = await self.dispatch()
+                    directive, error = await self._decide(error)
                 await self._end_incarnation(final=directive.kind is _STOP)
-                directive = await self._between(directive)
+                if directive.kind is not _STOP or life.control is not Control.STOP:
+                    directive = await self._between(directive)
                 if directive.kind is _STOP:
                     await self._stop_children()
                     reason = error
@@ -399,7 +404,8 @@ class Lifecycle(Dispatcher):
                 children = self._living_children()
                 await policy_of(instance).before_restart(children)
                 await self._retire_children()
-            self.fail_deferred("restarted" if not final else "stopped")
+            if self.deferred:
+                self.fail_deferred("restarted" if not final else "stopped")
             if instance is not None and self.started:
                 self.started = False
                 await self._on_stop(instance)
@@ -438,7 +444,8 @@ class Lifecycle(Dispatcher):
             reason = ActorStopped(self._why_stopped(f"actor '{self.name}' was stopped"))
         self.stop_reason = reason
         self.close(f"actor '{self.name}' stopped before handling it")
-        self.fail_deferred("stopped")
+        if self.deferred:
+            self.fail_deferred("stopped")
         self.system._registry.forget(self)  # type: ignore[arg-type]
         if self.system._tracer is not None:
             self.system._tracer._actor("stop", self, None if reason is None else safe_repr(reason))

@@ -47,7 +47,8 @@ class Mailbox:
     __slots__ = ("_consumer", "_launcher", "_owner", "_space", "maxsize", "queue")
 
     def __init__(self, maxsize: int | None, owner: str) -> None:
-        check_count("mailbox_size", maxsize, optional=True)
+        if maxsize is not None:
+            check_count("mailbox_size", maxsize, optional=True)
         self.queue: collections.deque[Envelope] = collections.deque()
         """The envelopes waiting, oldest first: read-only outside this class (test it, never change it)."""
         self.maxsize = maxsize

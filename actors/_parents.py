@@ -150,6 +150,8 @@ _is_policy: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
 def policy_of(instance: object) -> ParentPolicy:
     """The policy of an actor instance: itself if its class implements `ParentPolicy`."""
     cls = type(instance)
+    if getattr(cls, "child_exited", None) is None:
+        return _PLAIN  # (the usual case, decided without the protocol check)
     known = _is_policy.get(cls)
     if known is None:
         known = _is_policy[cls] = isinstance(instance, ParentPolicy)
