@@ -158,7 +158,7 @@ class Lifecycle(Dispatcher):
 
     async def wait_terminated(self) -> None:
         """Wait until this cell has ended for good (a checkpoint if it has)."""
-        if self.stopped:
+        if self.life.phase is Phase.STOPPED:
             await trio.lowlevel.checkpoint()
             return
         if self.terminated is None:
@@ -192,12 +192,12 @@ class Lifecycle(Dispatcher):
                         reason = error
                         break
                 life = self.life
-                if life.control is Control.STOP:  # (stopped before or while starting: straight to the end)
+                if error is None and life.control is not Control.STOP:
+                    life.set_phase(Phase.RUNNING)
+                    error = await self.dispatch()
+                if life.control is Control.STOP:  # (stopped: straight to the end, nothing to decide)
                     directive = _STOP_NOW
                 else:
-                    if error is None:
-                        life.set_phase(Phase.RUNNING)
-                        error = await self.dispatch()
                     directive, error = await self._decide(error)
                 await self._end_incarnation(final=directive.kind is _STOP)
                 if directive.kind is not _STOP or life.control is not Control.STOP:

@@ -12,7 +12,6 @@ read and do, nothing of the cell's insides. Both are public in
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -143,8 +142,8 @@ class PlainParent:
 
 
 _PLAIN = PlainParent()
-# by class: isinstance on a protocol costs microseconds (weak: classes may come and go)
-_is_policy: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+# by class, for the few classes with a child_exited (isinstance on a protocol costs microseconds)
+_is_policy: dict[type, bool] = {}
 
 
 def policy_of(instance: object) -> ParentPolicy:
