@@ -9,18 +9,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
 import trio
 
-from . import _cell as _cell_module
-from ._cell import STOP
+from ._checks import check_instance
 from ._deadlines import served_deadline
 from ._exceptions import ActorError, UnhandledMessage
+from ._ref import ActorRef
+from ._streams import ReplyStream, open_reply_stream
 from ._text import qualname, safe_repr
 
 if TYPE_CHECKING:
-    from ._cell import Cell, Directive
+    from ._cell import Cell
     from ._envelope import Envelope
-    from ._ref import ActorRef
     from ._reply import DeferredReply
-    from ._streams import ReplyStream
     from ._system import ActorSystem
     from ._timers import Timer
 
@@ -219,8 +218,6 @@ class Actor:
         Raises:
           ActorError: not called from ``receive`` while it handles an ask_stream.
         """
-        from ._streams import open_reply_stream
-
         return open_reply_stream(self._actors_own_cell)
 
     def unhandled(self, message: Any) -> NoReturn:
@@ -263,7 +260,8 @@ class Actor:
         killed: if this actor is cancelled (ask timeout, stop, restart) it stops
         waiting at once and the thread's late result goes to dead letters.
         """
-        return await self._actors_own_cell.system._threads.run(fn, args, kwargs, owner=self._actors_own_cell)
+        cell = self._actors_own_cell
+        return await cell.system._threads.run(fn, args, kwargs, owner=cell)
 
     async def run_in_process(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a CPU-bound function in a worker process (trio-parallel) and return its result.
@@ -271,7 +269,8 @@ class Actor:
         ``fn`` and its arguments must be picklable (a module-level function).
         Errors raised in the process are re-raised here with their traceback text.
         """
-        return await self._actors_own_cell.system._threads.run_process(fn, args, owner=self._actors_own_cell)
+        cell = self._actors_own_cell
+        return await cell.system._threads.run_process(fn, args, owner=cell)
 
     def __repr__(self) -> str:
         cell = getattr(self, "_actors_cell", None)
@@ -279,39 +278,8 @@ class Actor:
         return f"<{type(self).__name__} {where}>"
 
 
-    # -- supervision hooks (private: overridden by supervision.Supervisor) --
-
-    def _actors_child_exited(self, child: Cell, error: BaseException | None) -> Directive | None:
-        """A child's incarnation ended; return a directive, or None to resolve it later.
-
-        A plain actor stops a child that failed or exited (a supervisor restarts).
-        """
-        return STOP
-
-    async def _actors_before_restart(self) -> None:
-        """This actor is being restarted in place: by default its children stop.
-
-        Their refs are kept by name: a child the new incarnation spawns under the
-        same name takes its ref over, so refs held elsewhere reach it.
-        """
-        cell = self._actors_own_cell
-        stopping = {child.name: child.ref for child in cell.children.values()}
-        await cell._stop_children()
-        cell.retired = stopping or None
-
-    def _actors_child_terminated(self, child: Cell) -> None:
-        """A child stopped for good."""
-
-
-_cell_module._base_on_start = Actor.on_start
-
-
 def _cell_of(ref: Any, verb: str) -> Cell:
-    from ._ref import ActorRef
-
-    if not isinstance(ref, ActorRef):
-        raise TypeError(f"{verb}() takes an ActorRef, not {type(ref).__name__}")
-    return ref._cell
+    return check_instance(ref, ActorRef, verb, "an ActorRef")._cell
 
 
 # The keywords spawn() keeps for itself: an actor's __init__ cannot get them by keyword.

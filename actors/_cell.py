@@ -2,152 +2,71 @@
 
 A cell owns a trio task inside its parent's nursery. Its children run in a
 nursery of its own, opened on its first child (a small host task keeps it
-open until the cell ends), so an idle leaf actor costs one task; its timers run
-beside it in its parent's nursery. A cell ends only after its children have
-stopped, so nothing outlives it. The task runs
-incarnations one after another: build a fresh instance, run ``on_start``,
-drain the mailbox one message at a time, then end the incarnation and ask the
-parent what next (stop, restart, or wait to be resumed). The mailbox and the
-ref belong to the cell, not to the instance, so a restart keeps both: senders
-keep their ref and later messages keep their order.
+open until the cell ends), so an idle leaf actor costs one task (none until
+its first message, when it has no ``on_start``); its timers run beside it in
+its parent's nursery. A cell ends only after its children have stopped, so
+nothing outlives it. The mailbox and the ref belong to the cell, not to the
+actor instance, so a restart keeps both: senders keep their ref and later
+messages keep their order.
+
+One object, four classes stacked by concept, each in its own module and each
+declaring the fields it owns:
+
+    ==============  ==================  ==========================================
+    class           module              concept
+    ==============  ==================  ==========================================
+    `Inbox`         ``_inbox.py``       identity, parts (mailbox, ref, life), the
+                                        sending side: the address a ref talks to
+    `Dispatcher`    ``_dispatch.py``    the message loop and each message's outcome
+    `Lifecycle`     ``_lifecycle.py``   control requests and the lifecycle driver
+    `Cell`          ``_cell.py``        children and spawning, watching, timers
+    ==============  ==================  ==========================================
 
 Policy (which children to restart, how often, with what delay) is not here:
-the parent's actor instance decides through three private hooks that
-`supervision.Supervisor` overrides (see `Actor._actors_*`).
+a parent decides through `actors._parents.ParentPolicy` (public in
+`actors.lowlevel`), which `supervision.Supervisor` implements.
 """
 
 from __future__ import annotations
 
-import logging
-import math
-from types import CoroutineType
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ._context import blocking_cell, current_cell
-from ._envelope import Envelope, _next_id
-from ._deadlines import abandoned_error
-from ._groups import fatal_error, leaves
-from ._exceptions import ActorError, ActorStopped, AskAbandoned, DeadlockError, MailboxFull, MessageTimeout, UnhandledMessage
-from ._mailbox import Mailbox
+from ._actor import Actor
+from ._context import current_cell
+from ._exceptions import ActorStopped
+from ._inbox import Inbox
+from ._lifecycle import Lifecycle
 from ._messages import Terminated
-from ._ref import ActorRef
-from ._reply import DeferredReply, Reply
-from ._text import SafeRepr, qualname, safe_repr
-from ._threads import require_trio_thread
-from ._timers import Timer
+from ._parents import policy_of
+from ._states import Phase
+from ._threads import get_ident, require_trio_thread
+from ._timers import Timer, TimerSet
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Coroutine
-
-    from ._actor import Actor
+    from ._ref import ActorRef
     from ._system import ActorSystem
 
-
-async def _noop_on_start(self: Any) -> None:  # replaced below by Actor.on_start
-    return None
-
-
-_base_on_start: Any = _noop_on_start
-
-__all__ = ["CONTINUE", "RESTART", "RESUME", "STOP", "SUSPEND", "Cell", "Directive", "current_cell"]
-
-log = logging.getLogger("actors")
-
-
-
-class Directive:
-    """What a parent tells a child whose incarnation ended: a tiny value object."""
-
-    __slots__ = ("delay", "kind", "reason")
-
-    def __init__(self, kind: str, delay: float = 0.0, reason: BaseException | None = None) -> None:
-        self.kind = kind
-        self.delay = delay
-        self.reason = reason
-
-    def __repr__(self) -> str:
-        return f"Directive({self.kind}, delay={self.delay})"
-
-
-STOP = Directive("stop")
-SUSPEND = Directive("suspend")  # end the incarnation, keep the cell, wait for RESUME or STOP
-CONTINUE = Directive("continue")  # after a failure: keep the instance (and its timers), go on with the next message
-
-
-def RESTART(delay: float = 0.0) -> Directive:  # noqa: N802 - reads as a constant
-    """Restart after ``delay`` seconds."""
-    return Directive("restart", delay)
-
-
-def RESUME(reason: BaseException | None) -> Directive:  # noqa: N802
-    """Start a new incarnation of a suspended cell (``on_restart(reason)`` if given)."""
-    return Directive("resume", 0.0, reason)
-
+__all__ = ["Cell", "current_cell"]
 
 # what to do instead of a call that needs trio's thread, made in a worker thread
 _IN_HANDLER = "call it in receive() or on_start(), around the thread call, or tell the actor to do it"
 
-# control requests
-_EXIT = "exit"  # the actor called self.stop(): a normal exit, the parent decides
-_STOP = "stop"  # stopped from outside: terminate
-_SUSPEND = "suspend"  # the parent restarts this cell in place
 
-
-class Cell:
+class Cell(Lifecycle):
     """Runtime state of one actor. Private: users only ever see its `ActorRef`."""
 
     __slots__ = (
-        "__weakref__",
-        "actor_cls",
-        "args",
         "children",
-        "closed",
-        "control",
-        "control_reason",
-        "current",
-        "cut",
-        "deferred",
-        "deferred_current",
-        "directive",
-        "ending",
         "home",
         "host_release",
-        "in_sysq",
-        "incarnations",
-        "instance",
-        "kwargs",
-        "last_error",
-        "mailbox",
-        "message_timeout",
-        "name",
         "nursery",
-        "parent",
-        "path",
-        "phase",
-        "phase_event",
-        "ref",
         "retired",
-        "scope",
-        "shutdown_timeout",
-        "signal",
-        "spec",
         "start_error",
-        "start_scope",
-        "started",
         "starting",
-        "stop_reason",
-        "stopped",
-        "sysq",
-        "system",
-        "task",
-        "terminated",
-        "thread_scopes",
-        "throughput",
         "timers",
-        "topics",
-        "waiting_on",
         "watchers",
         "watching",
     )
@@ -166,342 +85,61 @@ class Cell:
         message_timeout: float | None,
         spec: Any = None,
     ) -> None:
-        self.system = system
-        self.parent = parent
-        self.actor_cls = actor_cls
-        self.args = args
-        self.kwargs = kwargs
-        self.name = name
-        if parent is None:
-            self.path = "/"
-        elif parent.parent is None:
-            self.path = "/" + name
-        else:
-            self.path = parent.path + "/" + name
-        self.mailbox = Mailbox(mailbox_size, name)
-        self.ref: ActorRef[Any] = ActorRef._create(self)
-        self.children: dict[str, Cell] = {}
-        self.instance: Actor | None = None
-        self.current: Envelope | None = None
+        # The fields of every part, declared in its own __slots__ (set here in one go: a spawn
+        # pays no chain of super().__init__ calls).
+        Inbox.__init__(
+            self,
+            system,
+            parent,
+            actor_cls,
+            args,
+            kwargs,
+            name,
+            mailbox_size,
+            shutdown_timeout=shutdown_timeout,
+            message_timeout=message_timeout,
+            spec=spec,
+        )
+        # Dispatcher's fields
+        self.current = None  # the message its handler is handling now
         # The ask whose handler `scope` was cancelled because its asker gave up
-        # (_deadlines.asker_gave_up); that scope is spent, so the loop opens a new one.
-        self.cut: Envelope | None = None
-        self.task: trio.lowlevel.Task | None = None
-        self.nursery: trio.Nursery | None = None  # children's nursery, opened on the first child
+        # (cut_if_serving); that scope is spent, so the loop opens a new one.
+        self.cut = None
+        self.worker_cut = False  # a stop cancelled the handler while it waited on a worker
+        # the envelope whose ask the handler deferred (defer_reply), or None: compared with
+        # `current` by identity, so a message's end need not reset it
+        self.deferred_current = None
+        self.deferred = None  # asks it will answer later
+        self.jobs = None  # runtime work for its own task (run_soon)
+        self.in_job = False  # running one of those jobs now
+        self.scope = None  # around the handlers (message_timeout, stop grace)
+        self.task = None  # the task that runs its incarnations
+        self.tool_waits = None  # how many waits on worker threads and processes now
+        self.last_error = None
+        # Lifecycle's fields
+        self.incarnations = 0
+        self.started = False  # this incarnation's on_start returned: its on_stop is due
+        self.ending = False  # this incarnation is ending: no new children or timers
+        self.start_scope = None  # around on_restart/on_start
+        self.stop_reason = None
+        self.terminated = None
+        # Cell's own fields
+        # Invariant: children[c.name] is c for every child c that has not stopped.
+        self.children: dict[str, Cell] = {}
         self.home: trio.Nursery | None = None  # the nursery this cell's own task runs in
-        self.host_release: trio.Event | None = None
-        self.starting: trio.lowlevel.Task | None = None  # a spawner waiting for on_start
-        self.start_error: BaseException | None = None
-        self.start_scope: trio.CancelScope | None = None  # around on_restart/on_start
-        self.scope: trio.CancelScope | None = None
-        self.thread_scopes: set[trio.CancelScope] | None = None  # its handler's waits on worker threads
-        self.closed = False
-        self.stopped = False
-        self.started = False
-        self.control: str | None = None
-        self.control_reason: BaseException | None = None
-        self.directive: Directive | None = None
-        self.ending = False  # its incarnation is ending: no new children or timers
-        self.signal: trio.Event | None = None
-        self.terminated: trio.Event | None = None
-        self.waiting_on: list[Cell] | None = None  # cells whose answers its handler awaits
-        self.sysq: list[tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]] | None = None
-        self.watchers: dict[Cell, None] | None = None
-        self.watching: dict[Cell, None] | None = None
+        self.nursery: trio.Nursery | None = None  # children's nursery, opened on the first child
+        self.host_release: trio.Event | None = None  # ends the task that holds `nursery` open
         # refs of children its last restart stopped, by name: a child it spawns again
         # under the same name takes that ref over (a ref is an address)
         self.retired: dict[str, ActorRef[Any]] | None = None
-        self.timers: set[Timer] | None = None
-        self.deferred: set[DeferredReply[Any]] | None = None
-        self.deferred_current = False
-        self.topics: set[Any] | None = None
-        self.stop_reason: BaseException | None = None
-        self.last_error: BaseException | None = None
-        self.shutdown_timeout = shutdown_timeout
-        self.message_timeout = message_timeout
-        self.throughput = system._throughput
-        self.spec = spec
-        self.incarnations = 0
-        self.in_sysq = False  # running a run_soon() job (a supervisor's restart work)
-        self.phase = "new"  # new, running, exiting (asks its parent), suspended, stopped
-        self.phase_event: trio.Event | None = None
-
-    def __repr__(self) -> str:
-        return f"<Cell {self.path}>"
+        self.starting: trio.lowlevel.Task | None = None  # a spawner waiting for on_start
+        self.start_error: BaseException | None = None
+        self.timers: TimerSet | None = None
+        self.watchers: dict[Cell, None] | None = None  # cells told Terminated when this one ends
+        self.watching: dict[Cell, None] | None = None  # cells this one watches
 
     # ------------------------------------------------------------------
-    # Sending (called from any task in the trio thread)
-
-    def _envelope(self, message: Any, reply: Reply[Any] | None) -> Envelope:
-        cid = _next_id()
-        sender = current_cell.get()
-        if sender is None:
-            return Envelope(message, None, reply, cid, cid)
-        now = sender.current
-        return Envelope(message, sender.ref, reply, cid, cid if now is None else now.trace_id)
-
-    def tell(self, message: Any) -> None:
-        envelope = self._envelope(message, None)
-        if self.closed:
-            self.system._dead_letter(
-                message, recipient=self.ref, reason=self._why_stopped(f"actor '{self.name}' has stopped"),
-                envelope=envelope,
-            )
-            return
-        self.mailbox.put_nowait(envelope)
-        if self.system._tracer is not None:
-            self.system._tracer._message("send", self, envelope)
-
-    def tell_or_record(self, message: Any) -> None:
-        """`tell`, recording a full mailbox as a dead letter instead of raising."""
-        try:
-            self.tell(message)
-        except MailboxFull as exc:
-            self.system._dead_letter(message, recipient=self.ref, reason=str(exc), error=exc)
-
-    async def wait_for_space(self) -> None:
-        await self.mailbox.wait_for_space()
-        if self.closed:
-            raise self._stopped_error("message")
-
-    async def send(self, message: Any) -> None:
-        if self.closed:
-            raise self._stopped_error(type(message).__name__)
-        if self.mailbox._maxsize is None:
-            await trio.lowlevel.checkpoint()
-        else:
-            await self.wait_for_space()
-        self.tell(message)
-
-    def ask(self, message: Any, *, deadlock_check: bool = True,
-            reply: Reply[Any] | None = None) -> tuple[Cell | None, Reply[Any]]:
-        """Enqueue an ask; return (the asking cell if it blocks its own actor, the reply).
-
-        ``reply``: a promise made by the caller (an ask_stream's), else a new `Reply`.
-        """
-        if self.closed:
-            raise self._stopped_error(type(message).__name__)
-        blocking = blocking_cell() if deadlock_check else None
-        if blocking is not None:
-            self._check_deadlock(blocking, message)
-        if reply is None:
-            reply = Reply._create(self.system, self)
-        envelope = self._envelope(message, reply)
-        reply.envelope = envelope
-        self.mailbox.put_nowait(envelope)
-        if self.system._tracer is not None:
-            self.system._tracer._message("send", self, envelope)
-        return blocking, reply
-
-    def rejected_ask(self, message: Any) -> Reply[Any]:
-        """A reply already failed with `ActorStopped` (an ask to this closed cell)."""
-        reply: Reply[Any] = Reply._create(self.system, self)
-        reply.envelope = self._envelope(message, reply)
-        reply._set(None, self._stopped_error(type(message).__name__))
-        return reply
-
-    def _check_deadlock(self, asker: Cell, message: Any) -> None:
-        what = type(message).__name__
-        if asker is self:
-            raise DeadlockError(
-                f"actor '{self.name}' asked itself {what} while handling a message; it would wait "
-                f"for itself forever. Use self.ref.tell(...) or call the method directly"
-            )
-        if self.waiting_on is None:
-            return  # the usual case: its handler waits on nobody, so no cycle runs through it
-        # Follow every ask each actor's handler is waiting on (a handler may wait on
-        # several at once: gather, or its own nursery); reaching the asker is a cycle.
-        came_from: dict[Cell, Cell | None] = {self: None}
-        stack = [self]
-        while stack:
-            cell = stack.pop()
-            for target in cell.waiting_on or ():
-                if target is asker:
-                    chain = [asker]
-                    link: Cell | None = cell
-                    while link is not None:
-                        chain.insert(1, link)
-                        link = came_from[link]
-                    chain.append(asker)
-                    names = " -> ".join(f"'{c.name}'" for c in chain)
-                    raise DeadlockError(
-                        f"ask cycle: {names}. Actor '{asker.name}' asked '{self.name}' for {what}, but "
-                        f"'{self.name}' is (through that chain) waiting on '{asker.name}'; each handles "
-                        f"one message at a time, so both would wait forever. Break the cycle with "
-                        f"tell, or answer later with defer_reply()"
-                    )
-                if target not in came_from:
-                    came_from[target] = cell
-                    stack.append(target)
-
-    def deliver_from_timer(self, message: Any, trace_id: int | None) -> None:
-        if self.closed:
-            return
-        cid = _next_id()
-        try:
-            self.mailbox.put_nowait(Envelope(message, None, None, cid, cid if trace_id is None else trace_id))
-        except ActorError as exc:
-            self.system._dead_letter(message, recipient=self.ref, reason=str(exc), error=exc)
-
-    def deliver_system(self, message: Any) -> None:
-        """Deliver a runtime message (Terminated), past any mailbox bound."""
-        cid = _next_id()
-        envelope = Envelope(message, None, None, cid, cid)
-        if self.closed:
-            self.system._dead_letter(
-                message, recipient=self.ref, reason=self._why_stopped(f"actor '{self.name}' has stopped"),
-                envelope=envelope,
-            )
-            return
-        self.mailbox.put_nowait(envelope, force=True)
-
-    def _stopped_error(self, what: str) -> ActorStopped:
-        if self.system._fatal_note is not None:
-            return ActorStopped(self._why_stopped(f"actor '{self.name}' has stopped and cannot receive {what}"))
-        return ActorStopped(f"actor '{self.name}' has stopped and cannot receive {what}; {self._stopped_advice()}")
-
-    def _stopped_advice(self) -> str:
-        """What a sender can do now that this actor stopped: only a supervisor restarts one."""
-        parent = self.parent
-        if self.spec is None or parent is None or parent.parent is None:  # (a tree's root: the guardian's)
-            return ("it has no supervisor to restart it: spawn it again if you need it (watch an actor "
-                    "to learn when it stops)")
-        if getattr(self.spec, "restart", "permanent") == "temporary":
-            return ("its supervisor does not restart it (restart='temporary'): start it again if you "
-                    "need it, or check ref.is_alive")
-        return "look it up again after its supervisor restarts it, or check ref.is_alive"
-
-    # ------------------------------------------------------------------
-    # Control (called from other tasks)
-
-    def request_stop(self) -> None:
-        """Stop for good: close the mailbox now, let a running handler finish (bounded)."""
-        if self.stopped:
-            return
-        self.control = _STOP
-        if not self.closed:
-            self.closed = True
-            self._drain(f"actor '{self.name}' was stopped before handling it")
-        self._interrupt()
-
-    def refuse_messages(self) -> None:
-        """Take no more messages (the system is going down); the stop itself comes later, in order."""
-        if not self.closed:
-            self.closed = True
-            self._drain(f"actor '{self.name}' was stopped before handling it")
-
-    def _why_stopped(self, text: str) -> str:
-        """``text``, plus why the whole system is going down, if it is (a KeyboardInterrupt...)."""
-        note = self.system._fatal_note
-        return text if note is None else f"{text}: {note}"
-
-    def request_exit(self) -> None:
-        """The actor stops itself after the current message (a normal exit)."""
-        require_trio_thread(self.system, "self.stop()", "from a worker thread, tell the actor a message whose "
-                            "handler calls self.stop() (ref.tell is thread-safe)")
-        if self.control is None:
-            self.control = _EXIT
-            self._interrupt(grace=False)
-
-    def request_suspend(self, reason: BaseException | None) -> None:
-        """End the current incarnation (bounded) and wait for RESUME or STOP."""
-        if self.stopped or self.control in (_STOP, _SUSPEND):
-            return
-        self.control = _SUSPEND
-        self.control_reason = reason
-        self._interrupt()
-
-    def resolve(self, directive: Directive) -> None:
-        """Answer a cell waiting for its parent's directive."""
-        self.directive = directive
-        if self.signal is not None:
-            self.signal.set()
-
-    def run_soon(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
-        """Run ``await fn(*args)`` in this actor's task, before its next message."""
-        if self.sysq is None:
-            self.sysq = []
-        self.sysq.append((fn, args))
-        self.mailbox.wake()
-
-    def _interrupt(self, grace: bool = True) -> None:
-        if grace and self.thread_scopes:
-            for scope in self.thread_scopes:
-                scope.cancel()  # a thread cannot be interrupted: stop waiting for it now
-        self.mailbox.wake()
-        if self.signal is not None:
-            self.signal.set()
-        if grace and self.start_scope is not None:
-            deadline = trio.current_time() + self.shutdown_timeout
-            if deadline < self.start_scope.deadline:
-                self.start_scope.deadline = deadline  # a hung on_start cannot hold a stop up
-        if grace and self.scope is not None and self.in_sysq:
-            self.scope.cancel()  # runtime work (restarts, backoff waits) stops at once
-        elif grace and self.scope is not None and self.current is not None:
-            deadline = trio.current_time() + self.shutdown_timeout
-            if deadline < self.scope.deadline:
-                self.scope.deadline = deadline
-
-    async def stop(self) -> None:
-        """Request a stop and wait until terminated (unless waiting would deadlock)."""
-        if self.mailbox.disarm():
-            # Never launched (never sent anything): run its short life to the
-            # end right here, instead of starting a task (the nursery may be
-            # closing, under cancellation from outside).
-            self.request_stop()
-            await self.main()
-            return
-        self.request_stop()
-        me = current_cell.get()
-        while me is not None:  # stopping yourself or an ancestor: cannot wait for it
-            if me is self and me.task is trio.lowlevel.current_task():
-                return
-            if me is self:
-                break
-            me = me.parent
-            if me is self:
-                return
-        await self.wait_terminated()
-
-    def _set_phase(self, phase: str) -> None:
-        self.phase = phase
-        if self.phase_event is not None:
-            self.phase_event.set()
-            self.phase_event = None
-
-    async def wait_phase(self, *phases: str) -> None:
-        """Wait until this cell is in one of ``phases`` (or stopped)."""
-        while self.phase not in phases and self.phase != "stopped":
-            if self.phase_event is None:
-                self.phase_event = trio.Event()
-            await self.phase_event.wait()
-
-    async def suspend(self, reason: BaseException | None) -> None:
-        """End the current incarnation (keeping mailbox and ref) and wait until it has."""
-        self.request_suspend(reason)
-        if self.phase == "exiting":
-            # It failed: it may still wait for its parent's directive (this answers it),
-            # or have one already, a restart (the request above overrides that).
-            self.resolve(SUSPEND)
-        await self.wait_phase("suspended")
-
-    async def resume(self, reason: BaseException | None) -> None:
-        """Start a new incarnation of a suspended cell and wait until it runs (or fails)."""
-        if self.phase != "suspended":
-            return
-        self.resolve(RESUME(reason))
-        await self.wait_phase("running", "exiting")
-
-    async def wait_terminated(self) -> None:
-        if self.stopped:
-            await trio.lowlevel.checkpoint()
-            return
-        if self.terminated is None:
-            self.terminated = trio.Event()
-        await self.terminated.wait()
-
-    # ------------------------------------------------------------------
-    # Children, watching, timers, deferred replies
+    # Spawning
 
     async def spawn_child(
         self,
@@ -515,15 +153,22 @@ class Cell:
         message_timeout: float | None = None,
         spec: Any = None,
     ) -> ActorRef[Any]:
+        """Build and start a child; return its ref once its ``on_start`` ran (raise what it raised)."""
         system = self.system
-        require_trio_thread(system, "spawn()", "from a worker thread, use "
-                            "trio.from_thread.run(system.spawn, ...), or tell an actor to spawn it")
+        if get_ident() != system._thread_id:
+            require_trio_thread(
+                system,
+                "spawn()",
+                "from a worker thread, use trio.from_thread.run(system.spawn, ...), or tell an actor to spawn it",
+            )
         if self.closed or self.ending:
-            raise ActorStopped(f"actor '{self.name}' is stopping or restarting and cannot spawn "
-                               f"{actor_cls.__name__}; spawn children in on_start or receive")
+            raise ActorStopped(
+                f"actor '{self.name}' is stopping or restarting and cannot spawn "
+                f"{actor_cls.__name__}; spawn children in on_start or receive"
+            )
         if self.nursery is None:
             await self._open_nursery()
-        name = system._reserve_name(actor_cls, name)
+        name = system._registry.reserve(name, actor_cls.__name__)
         try:
             child = Cell(
                 system,
@@ -539,34 +184,23 @@ class Cell:
             )
             child.build()  # the first __init__ runs here: its errors reach the spawner directly
         except BaseException:
-            system._release_name(name, None)
+            system._registry.release(name, None)
             raise
         if self.retired is not None and name in self.retired:
             child.ref = self.retired.pop(name)  # the same address, now the new child's
-            child.ref._cell = child
-        system._names[name] = child
+            child.ref._move_to(child)
+        system._registry.bind(name, child)
         self.children[name] = child
-        await child.start_in(self.nursery)  # type: ignore[arg-type]
+        assert self.nursery is not None
+        await child.start_in(self.nursery)
         return child.ref
-
-    def _abandon_start(self) -> None:
-        """The spawner gave up before ``spawn`` returned: undo the actor, leaving no trace."""
-        self.system._release_name(self.name, self)
-        parent = self.parent
-        if parent is not None and parent.children.get(self.name) is self:
-            del parent.children[self.name]
-        if self.mailbox.disarm():  # never ran: end it here and now
-            self.closed = True
-            self._terminate(None)
-        else:
-            self.request_stop()
 
     async def start_in(self, nursery: trio.Nursery) -> None:
         """Start this cell's task; return once ``on_start`` ran (raise what it raised)."""
         self.home = nursery
         instance = self.instance
         assert instance is not None, "build() comes first"
-        if type(instance).on_start is _base_on_start:
+        if type(instance).on_start is Actor.on_start:
             # Nothing to run before the first message: the task starts with it
             # (or with a stop), so an actor never sent anything costs no task.
             self.mailbox.start_lazily(self._launch)
@@ -592,6 +226,27 @@ class Cell:
             await self.wait_terminated()
             raise error
 
+    def _spawner_waits(self) -> bool:
+        return self.starting is not None
+
+    def _started_first(self, error: BaseException | None) -> None:
+        if self.starting is not None:
+            self.start_error = error
+            trio.lowlevel.reschedule(self.starting)
+            self.starting = None
+
+    def _abandon_start(self) -> None:
+        """The spawner gave up before ``spawn`` returned: undo the actor, leaving no trace."""
+        self.system._registry.release(self.name, self)
+        parent = self.parent
+        if parent is not None and parent.children.get(self.name) is self:
+            del parent.children[self.name]
+        if self.mailbox.disarm():  # never ran: end it here and now
+            self.closed = True
+            self._terminate(None)
+        else:
+            self.request_stop()
+
     def _launch(self) -> None:
         assert self.home is not None
         self.home.start_soon(self.main, name=f"actor {self.path}")
@@ -611,7 +266,35 @@ class Cell:
                 self.nursery = await self.home.start(host)
             await trio.lowlevel.checkpoint_if_cancelled()
 
+    # ------------------------------------------------------------------
+    # Stopping (from any task)
+
+    async def stop(self) -> None:
+        """Request a stop and wait until terminated (unless waiting would deadlock)."""
+        if self.mailbox.disarm():
+            # Never launched (never sent anything): run its short life to the
+            # end right here, instead of starting a task (the nursery may be
+            # closing, under cancellation from outside).
+            self.request_stop()
+            await self.main()
+            return
+        self.request_stop()
+        me = current_cell.get()
+        while me is not None:  # stopping yourself or an ancestor: cannot wait for it
+            if me is self and me.task is trio.lowlevel.current_task():
+                return
+            if me is self:
+                break
+            me = me.parent
+            if me is self:
+                return
+        await self.wait_terminated()
+
+    # ------------------------------------------------------------------
+    # Watching and timers
+
     def watch(self, target: Cell) -> None:
+        """Be told `Terminated` when ``target`` ends (at once if it has)."""
         require_trio_thread(self.system, "self.watch()", _IN_HANDLER)
         if target.stopped:
             self.deliver_system(Terminated(target.ref, target.stop_reason))
@@ -624,6 +307,7 @@ class Cell:
         self.watching[target] = None
 
     def unwatch(self, target: Cell) -> None:
+        """Stop watching ``target``."""
         require_trio_thread(self.system, "self.unwatch()", _IN_HANDLER)
         if target.watchers is not None:
             target.watchers.pop(self, None)
@@ -631,537 +315,47 @@ class Cell:
             self.watching.pop(target, None)
 
     def schedule(self, interval: float, message: Any, *, repeat: bool) -> Timer:
+        """Start a timer that tells this actor ``message`` (`Actor.schedule_once`/``_every``)."""
         require_trio_thread(self.system, "self.schedule_once()/schedule_every()", _IN_HANDLER)
         if self.closed or self.home is None or self.ending:
-            raise ActorStopped(f"actor '{self.name}' is stopping or restarting and cannot schedule "
-                               f"{type(message).__name__}; set timers in on_start or receive")
+            raise ActorStopped(
+                f"actor '{self.name}' is stopping or restarting and cannot schedule "
+                f"{type(message).__name__}; set timers in on_start or receive"
+            )
         if self.timers is None:
-            self.timers = set()
-        return Timer._start(self, interval, message, repeat)
-
-    def defer_reply(self) -> DeferredReply[Any]:
-        require_trio_thread(self.system, "self.defer_reply()", "call it in receive() before starting the "
-                            "thread, and answer from the thread with handle.reply(value), which is thread-safe")
-        envelope = self.current
-        if envelope is None or trio.lowlevel.current_task() is not self.task:
-            raise ActorError(
-                "defer_reply() must be called from receive() while it handles a message; keep "
-                "the handle it returns to answer later"
-            )
-        self.deferred_current = True
-        handle: DeferredReply[Any] = DeferredReply._create(envelope.reply, self._deferred_done)
-        if envelope.reply is not None:
-            if self.deferred is None:
-                self.deferred = set()
-            self.deferred.add(handle)
-        return handle
-
-    def _deferred_done(self, handle: DeferredReply[Any]) -> None:
-        if self.deferred is not None:
-            self.deferred.discard(handle)
+            self.timers = TimerSet(self.deliver_from_timer, self.system)
+        trace_id = None if self.current is None else self.current.trace_id
+        return self.timers.start(self.home, interval, message, repeat=repeat, trace_id=trace_id)
 
     # ------------------------------------------------------------------
-    # The task
+    # The lifecycle's steps on these parts
 
-    async def main(self) -> None:
-        token = current_cell.set(self)
-        self.task = trio.lowlevel.current_task()
-        reason: BaseException | None = None
-        try:
-            reason = await self._lifecycle()
-        except trio.Cancelled:
-            # Cancelled from outside (a cancel scope around the system, or an error that
-            # escaped a task of the runtime and cancelled its nursery): settle the message
-            # being handled, make the block's body end (so that the system's shutdown
-            # starts now, not when the body would have ended), then stop in order (the
-            # parent stops its children, last started first) and run on_stop, shielded and
-            # bounded.
-            if self.current is not None:
-                envelope, self.current = self.current, None
-                self._interrupted(envelope, "the actor system was cancelled (from outside its block, "
-                                            "or by an error that escaped a task of the runtime)")
-            self.system._cancel_body()
-            with trio.CancelScope(shield=True) as scope:
-                if self.parent is not None and self.control is not _STOP:
-                    with trio.move_on_after(10 * self.shutdown_timeout):
-                        await self._wait_signal(lambda: self.control is _STOP)
-                scope.deadline = trio.current_time() + 2 * self.shutdown_timeout
-                self.request_stop()
-                await self._end_incarnation(final=True)
-            raise
-        except BaseException as exc:
-            if fatal_error(exc) is None:
-                raise
-            reason = await self._end_fatally(exc)
-        finally:
-            self._terminate(reason)
-            current_cell.reset(token)
+    def _cancel_timers(self) -> None:
+        if self.timers is not None:
+            self.timers.cancel_all()
 
-    async def _end_fatally(self, exc: BaseException) -> ActorStopped:
-        """A KeyboardInterrupt, SystemExit or other BaseException escaped this actor's code.
-
-        Settle the message in flight at once (its asker gets `ActorStopped`, it is
-        a dead letter), have the system go down (it raises ``exc`` out of its
-        block), and end this actor as a stop would: children, then ``on_stop``,
-        shielded and bounded. Returns the reason it stopped.
-        """
-        envelope, self.current = self.current, None
-        self.deferred_current = False
-        self.scope = self.start_scope = None
-        if envelope is not None:
-            doing = f"handling {type(envelope.message).__name__}"
-        elif not self.started:
-            doing = "starting" if self.incarnations <= 1 else "restarting"
-        else:
-            doing = "running"
-        error = self.system._fatal(exc, f"actor '{self.name}'", doing, settle=None if envelope is None else
-                                   lambda error: self._settle(envelope, error, str(error)))
-        if self.starting is not None:  # its spawner waits for on_start
-            self.start_error = error
-            trio.lowlevel.reschedule(self.starting)
-            self.starting = None
-        self.request_stop()
-        with trio.CancelScope(shield=True) as scope:
-            scope.deadline = trio.current_time() + 2 * self.shutdown_timeout
-            await self._end_incarnation(final=True)
-        return error
-
-    def build(self) -> None:
-        """Make a fresh instance of the actor class (``__init__`` with the spawn arguments)."""
-        cls = self.actor_cls
-        instance = cls.__new__(cls)
-        instance._actors_cell = self
-        instance.__init__(*self.args, **self.kwargs)  # type: ignore[misc]  # (its own class's)
-        self.instance = instance
-
-    async def _lifecycle(self) -> BaseException | None:
-        reason: BaseException | None = None
-        first = True
-        while True:
-            error = await self._incarnate(reason, build=not first)
-            if first:
-                first = False
-                if self.starting is not None:
-                    self.start_error = error
-                    trio.lowlevel.reschedule(self.starting)
-                    self.starting = None
-                if error is not None:  # (already logged, as "failed while starting")
-                    self.request_stop()
-                    await self._end_incarnation(final=True)
-                    return error
-            if error is None:
-                self._set_phase("running")
-                error = await self._loop()
-            control = self.control
-            if control is _STOP:
-                directive = STOP
-            elif control is _SUSPEND:
-                directive = SUSPEND
-                error = self.control_reason
-            else:
-                self._set_phase("exiting")
-                directive = await self._ask_parent(error)
-                while directive is CONTINUE and self.control is None:
-                    error, directive = await self._continue_incarnation()
-            await self._end_incarnation(final=directive is STOP)
-            while True:  # between incarnations: wait, then stop or start again
-                # A stop or suspend may have come while the incarnation ended (its on_stop,
-                # its children): it overrides a restart decided before.
-                if self.control is _STOP and directive.kind != "stop":
-                    directive = STOP
-                elif self.control is _SUSPEND and directive.kind in ("restart", "continue"):
-                    directive = SUSPEND
-                if directive.kind == "suspend":
-                    self._set_phase("suspended")
-                    directive = await self._wait_directive()
-                elif directive.kind == "stop":
-                    await self._stop_children()
-                    return error
-                elif directive.kind == "restart" and directive.delay > 0:
-                    self._set_phase("restarting")
-                    with trio.move_on_after(directive.delay):
-                        await self._wait_signal(lambda: self.control in (_STOP, _SUSPEND))
-                    if self.control is _STOP:
-                        directive = STOP
-                    elif self.control is _SUSPEND:
-                        directive = SUSPEND
-                    else:
-                        break
-                else:
-                    break
-            reason = directive.reason if directive.kind == "resume" else error
-            self.control = None
-            self.control_reason = None
-            if reason is None:
-                reason = ActorError(f"actor '{self.name}' exited normally and was restarted")
-
-    async def _continue_incarnation(self) -> tuple[BaseException | None, Directive]:
-        """The parent kept this instance after its failure (CONTINUE): handle messages again,
-        until the incarnation ends once more; return (its error, what ends it)."""
-        self._set_phase("running")
-        error = await self._loop()
-        if self.control is _STOP:
-            return error, STOP
-        if self.control is _SUSPEND:
-            return self.control_reason, SUSPEND
-        self._set_phase("exiting")
-        return error, await self._ask_parent(error)
-
-    async def _incarnate(self, reason: BaseException | None, *, build: bool) -> BaseException | None:
-        """Build a fresh instance (unless spawn did) and start it; return the error if that failed."""
-        self.started = False
-        self.sysq = None
-        self.incarnations += 1
-        try:
-            if build:
-                self.build()
-            instance = self.instance
-            assert instance is not None
-            if self.control is _STOP:  # stopped before it ever ran
-                self.started = type(instance).on_start is _base_on_start  # on_stop still runs
-                return None
-            with trio.CancelScope() as scope:
-                self.start_scope = scope
-                if self.incarnations > 1 and reason is not None:
-                    if self.system._tracer is not None:
-                        self.system._tracer._actor("restart", self, safe_repr(reason))
-                    await instance.on_restart(reason)
-                await instance.on_start()
-            self.start_scope = None
-            if scope.cancelled_caught:
-                return None  # stopped while starting: the lifecycle sees the stop next
-        except Exception as exc:
-            self.start_scope = None
-            # A first start awaited by spawn raises there; any other is seen by nobody.
-            self._log_failure(exc, "starting" if self.incarnations == 1 else "restarting",
-                              observed=self.starting is not None)
-            return exc
-        self.started = True
-        return None
-
-    async def _loop(self) -> BaseException | None:
-        """Handle messages until a control request (None) or a failure (returned)."""
-        while True:
-            with trio.CancelScope() as scope:
-                self.scope = scope
-                outcome = await self._handle_messages(scope)
-            self.scope = None
-            if not scope.cancelled_caught:
-                return outcome
-            # The running handler was cancelled: past its message_timeout, or past
-            # the shutdown grace of a stop or restart.
-            envelope = self.current
-            self.current = None
-            self.deferred_current = False
-            cut, self.cut = self.cut, None
-            if envelope is not None and cut is envelope and self.control is None:
-                # Its asker gave up (deadline, cancel): recorded, not a failure; go on.
-                self._abandoned(envelope, abandoned_error(self, envelope, started=True))
-                continue
-            if envelope is not None:
-                break
-            if self.control is not None:
-                return None
-            # No handler was running (a runtime job was cut short, or a stale
-            # deadline): nothing failed, so go on handling messages.
-        if self.control is None:
-            error = MessageTimeout(
-                f"actor '{self.name}' took longer than its message_timeout of "
-                f"{self.message_timeout:g} s to handle {type(envelope.message).__name__}; the "
-                f"handler was cancelled and counts as a failure"
-            )
-            self._failed(envelope, error)
-            return error
-        self._interrupted(envelope)
-        return None
-
-    async def _handle_messages(self, scope: trio.CancelScope) -> BaseException | None:
-        mailbox = self.mailbox
-        queue = mailbox._queue
-        instance = self.instance
-        assert instance is not None
-        receive = instance.receive
-        throughput = self.throughput
-        message_timeout = self.message_timeout
-        tracer = self.system._tracer
-        task = trio.lowlevel.current_task()
-        park = trio.lowlevel.wait_task_rescheduled
-        abort = mailbox.abort_wait
-        cuts = not type(instance).finish_abandoned_asks  # (see _deadlines: deadlines flow)
-        while True:
-            if self.control is not None:
-                return None
-            if self.sysq:
-                fn, args = self.sysq.pop(0)
-                self.in_sysq = True
-                try:
-                    await fn(*args)
-                except Exception as exc:
-                    return exc
-                finally:
-                    self.in_sysq = False
-                continue
-            if not queue:
-                if message_timeout is not None:
-                    scope.deadline = math.inf
-                mailbox._consumer = task  # Mailbox.wait(), inlined: one frame less per idle actor
-                await park(abort)
-                continue
-            handled = 0
-            while True:
-                envelope = mailbox.popleft()
-                if cuts and envelope.reply is not None and envelope.reply._abandoned:
-                    # Its asker gave up while it waited: drop it unhandled (recorded).
-                    self._abandoned(envelope, abandoned_error(self, envelope, started=False))
-                    if not queue or self.control is not None or self.sysq:
-                        break
-                    continue
-                self.current = envelope
-                if tracer is not None:
-                    tracer._message("receive", self, envelope)
-                if message_timeout is not None:
-                    scope.deadline = trio.current_time() + message_timeout
-                try:
-                    result = await receive(envelope.message)
-                except UnhandledMessage as exc:
-                    self._unhandled(envelope, exc)
-                except Exception as exc:
-                    self.current = None
-                    self.deferred_current = False
-                    if self.control is not None and self.control is not _EXIT:
-                        # Stopping or restarting anyway: the asker gets the error, the
-                        # message is recorded, and it does not count as a failure.
-                        self._settle(envelope, exc, f"handler of '{self.name}' raised {safe_repr(exc)} while stopping")
-                        return None
-                    abandoned = leaves(exc) if isinstance(exc, ExceptionGroup) else [exc]
-                    if all(isinstance(e, AskAbandoned) for e in abandoned):
-                        # (several, when thread calls were fanned out in the handler's nursery)
-                        self._abandoned(envelope, abandoned[0])  # type: ignore[arg-type]
-                    else:
-                        self._failed(envelope, exc)
-                        return exc
-                else:
-                    if type(result) is CoroutineType and result is not envelope.message:
-                        self._returned_coroutine(envelope, result)  # an 'await' is missing in the handler
-                    elif envelope.reply is not None:
-                        if self.deferred_current:
-                            self.deferred_current = False
-                            if tracer is not None:
-                                tracer._message("done", self, envelope)
-                        else:
-                            envelope.reply._set(result, None)
-                            if tracer is not None:
-                                tracer._message("reply", self, envelope)
-                    elif tracer is not None:
-                        tracer._message("done", self, envelope)
-                if message_timeout is not None:
-                    scope.deadline = math.inf  # the limit was this handler's, not the next checkpoint's
-                self.current = None
-                self.deferred_current = False  # (a defer_reply() on a tell defers nothing)
-                if self.cut is not None:  # cut, but it finished anyway (shielded): the scope is spent,
-                    await trio.lowlevel.checkpoint()  # so raise its Cancelled: _loop opens a new one
-                handled += 1
-                if handled >= throughput or not queue or self.control is not None or self.sysq:
-                    break
-            if handled >= throughput:
-                await trio.lowlevel.checkpoint()  # fairness: let other actors run
-
-    # ------------------------------------------------------------------
-    # Outcomes of a message
-
-    def _settle(self, envelope: Envelope, error: BaseException, reason: str, *, answer: bool = True) -> None:
-        """A message ends in ``error``: the asker gets it (if ``answer``), and it is recorded."""
-        if answer and envelope.reply is not None:
-            envelope.reply._set(None, error)
-        self.system._dead_letter(envelope.message, recipient=self.ref, reason=reason, envelope=envelope, error=error)
-
-    def _unhandled(self, envelope: Envelope, exc: UnhandledMessage) -> None:
-        if envelope.reply is not None:
-            envelope.reply._set(None, exc)  # an answered ask is not a dead letter
-        else:
-            self._settle(envelope, exc, f"unhandled by '{self.name}' ({type(self.instance).__name__})")
-
-    def _returned_coroutine(self, envelope: Envelope, coroutine: Coroutine[Any, Any, Any]) -> None:
-        """The handler returned a coroutine object, not a value: its asker gets a TypeError.
-
-        (Not called when the coroutine is the message itself: an echo hands back what
-        it got, and a coroutine sent as a value is its sender's to await or close.)
-
-        The coroutine is closed (it never runs, and Python does not warn "never
-        awaited" later, far from the cause). A tell's (or a deferred ask's)
-        mistake is nobody's error to catch: it is logged as a warning, reported
-        to the test kit, and a tell is recorded in dead letters.
-        """
-        coroutine.close()
-        what = type(envelope.message).__name__
-        error = TypeError(
-            f"the handler of actor '{self.name}' ({type(self.instance).__name__}) returned a coroutine "
-            f"({qualname(coroutine)}) for {what} instead of a value: an 'await' is "
-            f"missing (write 'return await ...'); the coroutine was closed without running"
-        )
-        reply = envelope.reply
-        if reply is not None and not self.deferred_current:
-            reply._set(None, error)
-            return
-        log.warning("%s", error, extra={"actor": self.path, "trace_id": envelope.trace_id})
-        self.system._report_failure(self.path, f"handling {what}", error)
-        if reply is None:
-            self._settle(envelope, error, str(error), answer=False)
-
-    def _abandoned(self, envelope: Envelope, exc: AskAbandoned) -> None:
-        # The asker gets AskTimeout from the deadline ticker; only record the message.
-        if self.system._tracer is not None:
-            self.system._tracer._message("abandoned", self, envelope, str(exc))
-        self._settle(envelope, exc, str(exc), answer=False)
-
-    def _failed(self, envelope: Envelope, exc: BaseException) -> None:
-        reply = envelope.reply
-        self._log_failure(exc, f"handling {type(envelope.message).__name__}", envelope,
-                          observed=reply is not None and not reply.done())  # the asker gets it
-        if self.system._tracer is not None:
-            self.system._tracer._message("fail", self, envelope, safe_repr(exc))
-        self._settle(envelope, exc, f"handler of '{self.name}' failed with {safe_repr(exc)}")
-
-    def _interrupted(self, envelope: Envelope, why: str | None = None) -> None:
-        if why is None:
-            why = f"the handler ran past its shutdown_timeout of {self.shutdown_timeout:g} s and was cancelled"
-        error = ActorStopped(self._why_stopped(
-            f"actor '{self.name}' was stopped while handling {type(envelope.message).__name__}; {why}"
-        ))
-        self._settle(envelope, error, str(error))
-
-    def _log_failure(self, exc: BaseException, doing: str, envelope: Envelope | None = None, *,
-                     observed: bool = False) -> None:
-        """Log a failure (with the actor's path and the message's trace id) and report it.
-
-        ``observed``: the error also reaches someone (an asker, a spawner); failure
-        listeners (the test kit) are told only of failures nobody else sees.
-        """
-        self.last_error = exc
-        context = {"actor": self.path, "trace_id": envelope.trace_id if envelope is not None else "-"}
-        log.error("actor %s failed while %s: %s", self.path, doing, SafeRepr(exc), exc_info=exc, extra=context)
-        if not observed:
-            self.system._report_failure(self.path, doing, exc)
-
-    # ------------------------------------------------------------------
-    # Ending incarnations and the cell
-
-    async def _ask_parent(self, error: BaseException | None) -> Directive:
-        parent = self.parent
-        if parent is None:
-            return STOP
-        directive = parent.child_exited(self, error)
-        if directive is not CONTINUE:
-            self._cancel_timers()  # they belong to this incarnation, which ends
-        if directive is None:
-            directive = await self._wait_directive()
-        return directive
-
-    def child_exited(self, child: Cell, error: BaseException | None) -> Directive | None:
-        """A child's incarnation ended by ``error`` (None: normal exit). Decide, or None."""
-        if self.control is _STOP or self.closed or self.instance is None:
-            return STOP
-        if self.control is _SUSPEND:
-            return SUSPEND
-        return self.instance._actors_child_exited(child, error)
-
-    async def _wait_directive(self) -> Directive:
-        await self._wait_signal(lambda: self.directive is not None or self.control is _STOP)
-        directive = self.directive
-        self.directive = None
-        if self.control is _STOP or directive is None:
-            return STOP
-        return directive
-
-    async def _wait_signal(self, done: Callable[[], bool]) -> None:
-        while not done():
-            self.signal = trio.Event()
-            await self.signal.wait()
-        self.signal = None
-
-    async def _end_incarnation(self, *, final: bool) -> None:
-        # No children or timers from here on (say, from on_stop): they would outlive it.
-        self.ending = True
-        try:
-            await self._end_incarnation_steps(final)
-        finally:
-            self.ending = False
-
-    async def _end_incarnation_steps(self, final: bool) -> None:
-        self._cancel_timers()
-        instance = self.instance
-        if final or instance is None:
-            await self._stop_children()
-        else:
-            await instance._actors_before_restart()
-        self._fail_deferred("restarted" if not final else "stopped")
-        if instance is not None and self.started:
-            self.started = False
-            with trio.move_on_after(self.shutdown_timeout) as scope:
-                try:
-                    await instance.on_stop()
-                except Exception as exc:
-                    log.error("on_stop of actor %s raised %s", self.path, SafeRepr(exc), exc_info=exc,
-                              extra={"actor": self.path, "trace_id": "-"})
-                    self.system._report_failure(self.path, "stopping", exc)
-                except BaseException as exc:
-                    if fatal_error(exc) is None:
-                        raise
-                    self.system._fatal(exc, f"on_stop of actor '{self.name}'", "stopping")
-            if scope.cancelled_caught:
-                hung = ActorError(f"on_stop of actor '{self.name}' ran past its shutdown_timeout "
-                                  f"({self.shutdown_timeout:g} s) and was cancelled")
-                log.error("%s", hung, extra={"actor": self.path, "trace_id": "-"})
-                self.system._report_failure(self.path, "stopping", hung)
+    def _living_children(self) -> Sequence[Cell]:
+        return [child for child in self.children.values() if not child.stopped]
 
     async def _stop_children(self) -> None:
         for child in reversed(list(self.children.values())):
             await child.stop()
 
-    def _cancel_timers(self) -> None:
-        if self.timers:
-            for timer in list(self.timers):
-                timer.cancel()
+    async def _retire_children(self) -> None:
+        going = [child for child in self.children.values() if child.phase is not Phase.SUSPENDED]
+        retired = {child.name: child.ref for child in going}
+        for child in reversed(going):
+            await child.stop()
+        self.retired = retired or None
 
-    def _fail_deferred(self, what: str) -> None:
-        if self.deferred:
-            pending, self.deferred = self.deferred, None
-            for handle in pending:
-                if handle._reply is not None:
-                    handle._reply._set(None, ActorStopped(
-                        f"actor '{self.name}' {what} before answering (it had deferred its reply)"
-                    ))
-
-    def _drain(self, reason: str) -> None:
-        note = self.system._fatal_note
-        reason = self._why_stopped(reason)
-        for envelope in self.mailbox.drain():
-            if envelope.reply is not None:
-                envelope.reply._set(None, ActorStopped(
-                    f"actor '{self.name}' stopped before handling {type(envelope.message).__name__}; "
-                    + (note or self._stopped_advice())
-                ))
-            self.system._dead_letter(envelope.message, recipient=self.ref, reason=reason, envelope=envelope)
-
-    def _terminate(self, reason: BaseException | None) -> None:
-        """The task is ending: record everything left and tell whoever cares."""
-        self.closed = True
-        self.stopped = True
+    def _unlink(self, reason: BaseException | None) -> None:
         self.retired = None
-        if reason is None and self.system._fatal_note is not None:
-            reason = ActorStopped(self._why_stopped(f"actor '{self.name}' was stopped"))
-        self.stop_reason = reason
-        self._drain(f"actor '{self.name}' stopped before handling it")
-        self._fail_deferred("stopped")
-        self.system._forget(self)
-        if self.system._tracer is not None:
-            self.system._tracer._actor("stop", self, None if reason is None else safe_repr(reason))
         parent = self.parent
         if parent is not None:
             if parent.children.get(self.name) is self:
                 del parent.children[self.name]
             if parent.instance is not None:
-                parent.instance._actors_child_terminated(self)
+                policy_of(parent.instance).child_stopped(self)
         if self.watching:
             for target in self.watching:
                 if target.watchers is not None:
@@ -1171,9 +365,5 @@ class Cell:
             watchers, self.watchers = self.watchers, None
             for watcher in watchers:
                 watcher.deliver_system(Terminated(self.ref, reason))
-        self._set_phase("stopped")
         if self.host_release is not None:
             self.host_release.set()
-        if self.terminated is not None:
-            self.terminated.set()
-

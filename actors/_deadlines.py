@@ -1,18 +1,23 @@
 """Ask deadlines: one heap and one ticker task, and how deadlines flow through a conversation.
 
 Entering a trio cancel scope with a deadline costs several microseconds; an
-ask instead pushes ``(deadline, seq, reply)`` on a heap, and a single ticker
-task expires overdue replies with `AskTimeout`. Finished replies stay in the
-heap until it is pruned (when it doubles), as trio prunes its own deadlines.
+ask instead pushes ``(deadline, seq, reply)`` on a heap (the sequence number
+breaks ties in the order asks were made, so an outer ask expires before the
+nested asks its handler made with the same, inherited, deadline), and a single
+ticker task expires overdue replies: each completes itself with `AskTimeout`
+(`Reply._time_out`). Finished
+replies stay in the heap until it is pruned (when it doubles), as trio prunes
+its own deadlines.
 
 Deadlines flow with the conversation (gRPC's deadline propagation):
 
 - A handler serving an ask runs under that ask's deadline. No per-message
   cancel scope is entered for it: when the ticker expires the reply, or the
-  asker stops waiting (`Reply._abandon`), `asker_gave_up` cancels the serving
-  cell's handler scope, and the cell records the message as `AskAbandoned`
-  (not a failure). An ask whose asker gave up before it was dequeued is
-  dropped unhandled. So asks cost nothing extra until they are abandoned.
+  asker stops waiting (`Reply._abandon`), `asker_gave_up` has the serving
+  cell cancel its handler scope, and the cell records the message as
+  `AskAbandoned` (not a failure). An ask whose asker gave up before it was
+  dequeued is dropped unhandled. So asks cost nothing extra until they are
+  abandoned. Waits on worker threads end with the handler (no scope of theirs).
 - An ask made while serving an ask gets the smaller of its own timeout and
   what is left of the served deadline (`ask_deadline`), so a chain
   A -> B -> C ends when A's deadline does.
@@ -32,6 +37,7 @@ import trio
 from ._context import blocking_cell
 from ._exceptions import AskAbandoned, AskTimeout
 
+
 if TYPE_CHECKING:
     from ._cell import Cell
     from ._envelope import Envelope
@@ -44,23 +50,17 @@ class Deadlines:
     """Expire replies at their deadlines."""
 
     def __init__(self) -> None:
-        # (deadline, seq, reply, timeout in seconds, actor name, inherited from a served ask)
-        self._heap: list[tuple[float, int, Reply[Any], float, str, bool]] = []
-        self._seq = itertools.count().__next__
+        self._heap: list[tuple[float, int, Reply[Any]]] = []
+        self._seq = itertools.count()
         self._prune_at = 1024
         self._armed = math.inf  # the deadline the ticker sleeps until
         self._scope: trio.CancelScope | None = None
         self._life = trio.CancelScope(shield=True)  # the ticker's whole life: see close()
 
-    def add(self, reply: Reply[Any], deadline: float, timeout: float, name: str, inherited: bool = False) -> None:
-        """Expire ``reply`` with AskTimeout at ``deadline`` unless it is done by then.
-
-        ``inherited``: the deadline is what was left of the ask the asker serves
-        (the timeout error says so).
-        """
-        reply._deadline = deadline
+    def add(self, reply: Reply[Any], deadline: float) -> None:
+        """Expire ``reply`` (made with this ``deadline``) at its deadline unless it is done by then."""
         heap = self._heap
-        heapq.heappush(heap, (deadline, self._seq(), reply, timeout, name, inherited))
+        heapq.heappush(heap, (deadline, next(self._seq), reply))
         if len(heap) > self._prune_at:
             self._prune()
         if deadline < self._armed and self._scope is not None:
@@ -91,22 +91,7 @@ class Deadlines:
             heap = self._heap
             now = trio.current_time()
             while heap and heap[0][0] <= now:
-                _, _, reply, timeout, name, inherited = heapq.heappop(heap)
-                if not reply._finished():
-                    envelope = reply.envelope
-                    what = type(envelope.message).__name__ if envelope is not None else "message"
-                    if inherited:
-                        error = AskTimeout(
-                            f"actor '{name}' did not answer {what} within {timeout:g} s, what was left of "
-                            f"the deadline of the ask being served; the whole conversation ran out of "
-                            f"time: raise the first asker's timeout"
-                        )
-                    else:
-                        error = AskTimeout(
-                            f"actor '{name}' did not answer {what} within {timeout:g} s; it may be busy "
-                            f"or stuck: raise the timeout, or check what it is doing"
-                        )
-                    reply._expire(error)  # (which cancels the handler serving it: asker_gave_up)
+                heapq.heappop(heap)[2]._time_out()
             self._armed = heap[0][0] if heap else math.inf
             with trio.CancelScope(deadline=self._armed) as scope:
                 self._scope = scope
@@ -126,14 +111,14 @@ def served_deadline(cell: Cell) -> float:
     return envelope.reply._deadline
 
 
-def _cuts(cell: Cell) -> bool:
+def cuts(cell: Cell) -> bool:
     """True unless the actor's class opted out (``finish_abandoned_asks = True``)."""
     return not getattr(cell.instance, "finish_abandoned_asks", False)
 
 
 def binding_deadline(cell: Cell) -> float:
     """The served deadline that limits ``cell``'s handler: `served_deadline`, unless opted out."""
-    return served_deadline(cell) if _cuts(cell) else math.inf
+    return served_deadline(cell) if cuts(cell) else math.inf
 
 
 def ask_deadline(seconds: float) -> tuple[float, float, bool]:
@@ -156,17 +141,13 @@ def ask_deadline(seconds: float) -> tuple[float, float, bool]:
 def asker_gave_up(reply: Reply[Any]) -> None:
     """The asker of ``reply`` stopped waiting (deadline, cancel, a stream left early).
 
-    If the target actor is handling that very ask now, cancel its handler at its
-    next checkpoint (its cell records `AskAbandoned`); a shielded section still
-    finishes. An ask still queued is dropped when dequeued (see `Cell`).
+    If the target actor is handling that very ask now, it cancels its handler at
+    its next checkpoint (and records `AskAbandoned`); a shielded section still
+    finishes. An ask still queued is dropped when dequeued (see `Dispatcher`).
     """
     cell = reply._target
-    if cell is None or cell.current is None or cell.current is not reply.envelope:
-        return
-    scope = cell.scope
-    if scope is not None and not cell.in_sysq and _cuts(cell):
-        cell.cut = cell.current
-        scope.cancel()
+    if cell is not None and reply.envelope is not None:
+        cell.cut_if_serving(reply.envelope)  # type: ignore[attr-defined]  # (a cell: Dispatcher)
 
 
 def abandoned_error(cell: Cell, envelope: Envelope, *, started: bool) -> AskAbandoned:

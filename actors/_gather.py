@@ -9,6 +9,7 @@ from typing import Any
 
 import trio
 
+from ._checks import check_seconds
 from ._context import acting_for, blocking_cell
 from ._groups import one_exception
 from ._exceptions import AskTimeout
@@ -43,12 +44,7 @@ async def gather(
         for index, item in enumerate(awaitables):
             if not isinstance(item, Awaitable):
                 raise TypeError(f"gather() argument {index} is not awaitable: {safe_repr(item)}")
-        if timeout is not None:
-            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-                raise TypeError(f"timeout must be a number >= 0 or None, not {type(timeout).__name__}")
-            if math.isnan(timeout) or timeout < 0:
-                raise ValueError(f"timeout must be a number >= 0 or None, got {timeout!r}")
-            timeout += 0.0  # -0.0 is 0, and is printed "0 s"
+        timeout = check_seconds("timeout", timeout, zero=True, optional=True)
     except (TypeError, ValueError):
         for item in awaitables:  # they will never run: close them, so none warns "never awaited"
             if inspect.iscoroutine(item):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._states import Phase
 from ._text import safe_repr
 
 if TYPE_CHECKING:
@@ -80,11 +81,14 @@ class NodeInfo:
 def _state(cell: Cell) -> str:
     if cell.stopped:
         return "stopped"
-    if cell.phase == "new":
+    phase = cell.phase
+    if phase is Phase.NEW:
         return "idle"
-    if cell.phase == "running" and cell.current is not None:
+    if phase is Phase.STARTING:  # (its on_start or on_restart runs)
+        return "idle" if cell.incarnations <= 1 else "restarting"
+    if phase is Phase.RUNNING and cell.current is not None:
         return "handling"
-    return cell.phase
+    return phase.value
 
 
 def snapshot(root: Cell) -> list[ActorInfo]:

@@ -4,6 +4,15 @@ Putting a message is a plain append (no await, no task switch); only when the
 consumer is parked on an empty mailbox is it rescheduled. The consumer then
 drains messages in batches. This is what makes ``tell`` fast: an ``await`` per
 message (as with a memory channel) costs a task switch each time.
+
+The API for the consumer (the cell's dispatch loop), in full: test
+``mailbox.queue`` for emptiness, take with `Mailbox.popleft` (or the callable
+`Mailbox.taker` returns), and park on an
+empty mailbox with ``mailbox.arm(task)`` followed by
+``await trio.lowlevel.wait_task_rescheduled(mailbox.abort_wait)`` (`Mailbox.wait`
+in two halves, without a coroutine frame per park). Producers use
+`Mailbox.put_nowait`, `Mailbox.wait_for_space` and `Mailbox.full`. Nobody else
+reads or writes the mailbox's fields.
 """
 
 from __future__ import annotations
@@ -14,12 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from ._checks import check_count
 from ._exceptions import MailboxFull
 
 if TYPE_CHECKING:
     from ._envelope import Envelope
 
 __all__ = ["Mailbox"]
+
+_reschedule = trio.lowlevel.reschedule
 
 #: Stands for the consumer of a mailbox whose task has not started yet: the
 #: first put (or wake) starts it, through the mailbox's launcher.
@@ -32,16 +44,15 @@ class Mailbox:
     One consumer task (the actor's) may wait on it; any number of producers put.
     """
 
-    __slots__ = ("_consumer", "_launcher", "_maxsize", "_owner", "_queue", "_space")
+    __slots__ = ("_consumer", "_launcher", "_owner", "_space", "maxsize", "queue")
 
     def __init__(self, maxsize: int | None, owner: str) -> None:
         if maxsize is not None:
-            if isinstance(maxsize, bool) or not isinstance(maxsize, int):
-                raise TypeError(f"mailbox_size must be an int or None, not {type(maxsize).__name__}")
-            if maxsize < 1:
-                raise ValueError("mailbox_size must be >= 1 (or None for unbounded)")
-        self._queue: collections.deque[Envelope] = collections.deque()
-        self._maxsize = maxsize
+            check_count("mailbox_size", maxsize, optional=True)
+        self.queue: collections.deque[Envelope] = collections.deque()
+        """The envelopes waiting, oldest first: read-only outside this class (test it, never change it)."""
+        self.maxsize = maxsize
+        """The bound, or None when unbounded (read-only)."""
         self._owner = owner
         self._consumer: trio.lowlevel.Task | None = None
         self._space: trio.lowlevel.ParkingLot | None = None
@@ -52,11 +63,6 @@ class Mailbox:
         self._launcher = launcher
         self._consumer = _UNSTARTED
 
-    @property
-    def maxsize(self) -> int | None:
-        """The bound, or None when unbounded."""
-        return self._maxsize
-
     def disarm(self) -> bool:
         """If the consumer was never started, forget the launcher and return True."""
         if self._consumer is _UNSTARTED:
@@ -66,23 +72,28 @@ class Mailbox:
         return False
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return len(self.queue)
 
     def full(self) -> bool:
         """True when a bounded mailbox has no room."""
-        return self._maxsize is not None and len(self._queue) >= self._maxsize
+        return self.maxsize is not None and len(self.queue) >= self.maxsize
 
     def put_nowait(self, envelope: Envelope, force: bool = False) -> None:
         """Append, or raise `MailboxFull` when bounded and full (unless ``force``)."""
-        if self._maxsize is not None and len(self._queue) >= self._maxsize and not force:
+        if self.maxsize is not None and len(self.queue) >= self.maxsize and not force:
             raise MailboxFull(
-                f"mailbox of actor '{self._owner}' is full ({self._maxsize} messages) and cannot "
+                f"mailbox of actor '{self._owner}' is full ({self.maxsize} messages) and cannot "
                 f"take {type(envelope.message).__name__}; use 'await ref.send(message)' to wait "
                 f"for space, or spawn it with a larger mailbox_size"
             )
-        self._queue.append(envelope)
-        if self._consumer is not None:
-            self.wake()
+        self.queue.append(envelope)
+        consumer = self._consumer
+        if consumer is not None:  # (`wake`, inlined for a parked consumer: one call less)
+            self._consumer = None
+            if consumer is _UNSTARTED:
+                self._launch()
+            else:
+                _reschedule(consumer)
 
     async def wait_for_space(self) -> None:
         """Return once a put would not raise `MailboxFull` (a checkpoint either way)."""
@@ -94,15 +105,24 @@ class Mailbox:
 
     def popleft(self) -> Envelope:
         """Take the oldest envelope (the caller checked the mailbox is not empty)."""
-        envelope = self._queue.popleft()
-        if self._space is not None and self._space.statistics().tasks_waiting:
-            self._space.unpark()
+        envelope = self.queue.popleft()
+        if self._space is not None:
+            self._space.unpark()  # (a producer waiting for room; none: nothing happens)
         return envelope
+
+    def taker(self) -> Callable[[], Envelope]:
+        """The fastest way to `popleft`, for the consumer's loop.
+
+        For an unbounded mailbox that is the deque's own ``popleft`` (no
+        producer ever waits for room, so there is nobody to wake): one Python
+        call fewer per message.
+        """
+        return self.queue.popleft if self.maxsize is None else self.popleft
 
     def drain(self) -> list[Envelope]:
         """Take every envelope at once, waking every producer waiting for space."""
-        items = list(self._queue)
-        self._queue.clear()
+        items = list(self.queue)
+        self.queue.clear()
         if self._space is not None:
             self._space.unpark_all()
         return items
@@ -110,12 +130,19 @@ class Mailbox:
     async def wait(self) -> None:
         """Park the consumer until something is put or `wake` is called.
 
-        The actor loop inlines this (``_consumer = task`` then
-        ``wait_task_rescheduled(abort_wait)``) to save a coroutine frame per
-        parked actor.
+        The dispatch loop does the same in two halves (`arm`, then
+        ``wait_task_rescheduled(abort_wait)``) to save a coroutine frame per park.
         """
         self._consumer = trio.lowlevel.current_task()
         await trio.lowlevel.wait_task_rescheduled(self.abort_wait)
+
+    def arm(self, consumer: trio.lowlevel.Task) -> None:
+        """First half of `wait`: the next put (or `wake`) reschedules ``consumer``.
+
+        The consumer must then park at once with
+        ``await trio.lowlevel.wait_task_rescheduled(mailbox.abort_wait)``.
+        """
+        self._consumer = consumer
 
     def abort_wait(self, _: object) -> trio.lowlevel.Abort:
         """Abort function for a parked consumer (cancellation while waiting)."""
@@ -128,8 +155,11 @@ class Mailbox:
         if consumer is not None:
             self._consumer = None
             if consumer is _UNSTARTED:
-                launcher, self._launcher = self._launcher, None
-                assert launcher is not None
-                launcher()
+                self._launch()
             else:
-                trio.lowlevel.reschedule(consumer)
+                _reschedule(consumer)
+
+    def _launch(self) -> None:
+        launcher, self._launcher = self._launcher, None
+        assert launcher is not None
+        launcher()

@@ -35,6 +35,7 @@ import pykka
 import trio
 
 from ._actor import Actor
+from ._checks import check_seconds
 from ._exceptions import ActorStopped, AskTimeout
 
 __all__ = ["PykkaBridge", "PykkaChild"]
@@ -77,17 +78,6 @@ def _wait_for_pykka_reply(future: pykka.Future[Any], timeout: float | None) -> A
         return _Failed(exc, expired=expired)
     except Exception as exc:
         return _Failed(exc)
-
-
-def _seconds(name: str, value: float | None, *, allow_none: bool, allow_inf: bool) -> float | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        none = " or None" if allow_none else ""
-        raise TypeError(f"{name} must be a number of seconds{none}, not {type(value).__name__}")
-    if math.isnan(value) or value <= 0 or (value == math.inf and not allow_inf):
-        raise ValueError(f"{name} must be > 0 seconds, got {value!r}")
-    return float(value)
 
 
 class PykkaBridge(Actor):
@@ -174,8 +164,8 @@ class PykkaBridge(Actor):
         self._configure(ask_timeout, check_interval)
 
     def _configure(self, ask_timeout: float | None, check_interval: float | None) -> None:
-        self._ask_timeout = _seconds("ask_timeout", ask_timeout, allow_none=True, allow_inf=True)
-        self._check_interval = _seconds("check_interval", check_interval, allow_none=True, allow_inf=False)
+        self._ask_timeout = check_seconds("ask_timeout", ask_timeout, optional=True)
+        self._check_interval = check_seconds("check_interval", check_interval, finite=True, optional=True)
 
     async def on_start(self) -> None:
         """Start watching the pykka actor (if ``check_interval`` is set)."""

@@ -1,28 +1,28 @@
-"""ActorRef: the address of an actor, and the only way to talk to it."""
+"""ActorRef: the address of an actor, and the only way to talk to it.
+
+A ref talks to an `Address` (see `actors.lowlevel`): the actor's cell when the
+actor is local. Every method here is a thin call to it, so another kind of
+address (a remote inbox behind a transport) gives refs that work the same.
+"""
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import trio
 
-from ._deadlines import ask_deadline
-from ._exceptions import ActorStopped, AskTimeout
+from ._exceptions import ActorStopped
 from ._streams import AskStream
-from ._threads import get_ident, hand_over, require_trio_thread
-
+from ._threads import get_ident, hand_over
 
 if TYPE_CHECKING:
+    from ._address import Address
     from ._cell import Cell
     from ._reply import Reply
 
 __all__ = ["ActorRef"]
 
 M = TypeVar("M")
-
-_ASK_FROM_THREAD = ("use ref.ask_from_thread(message, timeout) there (it blocks that thread until the "
-                    "reply comes), or ref.tell(message), which is thread-safe")
 
 
 class ActorRef(Generic[M]):
@@ -45,10 +45,14 @@ class ActorRef(Generic[M]):
         raise TypeError("ActorRef has no public constructor; use system.spawn(...) or system.lookup(name)")
 
     @classmethod
-    def _create(cls, cell: Cell) -> ActorRef[Any]:
+    def _create(cls, address: Address) -> ActorRef[Any]:
         self = object.__new__(cls)
-        self._cell = cell
+        self._cell = address  # type: ignore[assignment]  # (a Cell for every ref the runtime makes)
         return self
+
+    def _move_to(self, cell: Cell) -> None:
+        """From now on this ref reaches ``cell`` (a child spawned again under its name)."""
+        self._cell = cell
 
     @property
     def name(self) -> str:
@@ -63,7 +67,7 @@ class ActorRef(Generic[M]):
     @property
     def is_alive(self) -> bool:
         """False once the actor has stopped for good (or is stopping)."""
-        return not self._cell.closed
+        return self._cell.is_alive
 
     def tell(self, message: M) -> None:
         """Send ``message`` and return at once (fire-and-forget; never awaits).
@@ -97,9 +101,7 @@ class ActorRef(Generic[M]):
           ActorStopped: the actor has stopped (before or while waiting).
           RuntimeError: called in another thread than trio's (use `tell`).
         """
-        cell = self._cell
-        require_trio_thread(cell.system, "await ref.send()", "use ref.tell(message), which is thread-safe")
-        await cell.send(message)
+        await self._cell.send(message)
 
     async def ask(self, message: M, timeout: float | None = None) -> Any:
         """Send ``message`` and wait for the handler's return value.
@@ -128,27 +130,7 @@ class ActorRef(Generic[M]):
             `ask_from_thread` there).
           Exception: whatever the handler raised, as the same type.
         """
-        cell = self._cell
-        system = cell.system
-        require_trio_thread(system, "await ref.ask()", _ASK_FROM_THREAD)
-        # (from a handler serving an ask: no later than that ask's deadline)
-        deadline, seconds, inherited = ask_deadline(system._ask_timeout(timeout))
-        if cell.mailbox._maxsize is not None and cell.mailbox.full():
-            with trio.move_on_at(deadline):
-                await cell.wait_for_space()
-            if cell.mailbox.full():
-                raise AskTimeout(
-                    f"the mailbox of actor '{cell.name}' stayed full for {seconds:g} s, so "
-                    f"{type(message).__name__} could not even be sent; the actor is overloaded or stuck"
-                )
-        _, reply = cell.ask(message)
-        if seconds != math.inf:
-            system._deadlines.add(reply, deadline, seconds, cell.name, inherited)
-        try:
-            return await reply._wait()
-        except trio.Cancelled:
-            reply._abandon()
-            raise
+        return await self._cell.ask(message, timeout)
 
     def ask_nowait(self, message: M, timeout: float | None = None) -> Reply[Any]:
         """Send ``message`` as an ask and return its `Reply` promise at once.
@@ -168,15 +150,7 @@ class ActorRef(Generic[M]):
           RuntimeError: called in another thread than trio's (use
             `ask_from_thread` there).
         """
-        cell = self._cell
-        require_trio_thread(cell.system, "ref.ask_nowait()", _ASK_FROM_THREAD)
-        deadline, seconds, inherited = ask_deadline(cell.system._ask_timeout(timeout))
-        if cell.closed:
-            return cell.rejected_ask(message)
-        _, reply = cell.ask(message, deadlock_check=False)
-        if seconds != math.inf:
-            cell.system._deadlines.add(reply, deadline, seconds, cell.name, inherited)
-        return reply
+        return self._cell.ask_nowait(message, timeout)
 
     def ask_stream(self, message: M, timeout: float | None = None, buffer: int = 16) -> AskStream[Any]:
         """Ask for a stream of items: ``async with ref.ask_stream(m) as items: async for item in items``.
@@ -237,8 +211,10 @@ class ActorRef(Generic[M]):
                 return trio.from_thread.run(self.ask, message, timeout, trio_token=token)
             except trio.RunFinishedError:
                 pass
-        raise ActorStopped(f"the actor system of '{self.name}' has finished, so it cannot be asked "
-                           f"{type(message).__name__} from another thread")
+        raise ActorStopped(
+            f"the actor system of '{self.name}' has finished, so it cannot be asked "
+            f"{type(message).__name__} from another thread"
+        )
 
     def __repr__(self) -> str:
         state = "alive" if self.is_alive else "stopped"

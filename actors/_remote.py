@@ -17,6 +17,7 @@ mailbox itself is not what limits an inbox.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -185,8 +186,15 @@ class RemoteNode:
             return
         sender = self.ref(inbound.sender) if inbound.sender is not None else None
         streamed = inbound.send_item is not None
-        reply: Reply[Any] = (StreamReply._open(self.system, cell, max(1, inbound.window)) if streamed
-                             else Reply._create(self.system, cell))
+        # Deadlines flow across the wire: the ask's deadline (Unix time) becomes a deadline
+        # on trio's clock, so the local machinery cuts the handler with `AskAbandoned` when
+        # it passes, as for a local ask.
+        left = math.inf if inbound.deadline is None else max(0.0, inbound.deadline - time.time())
+        deadline = trio.current_time() + left
+        reply: Reply[Any] = (
+            StreamReply._open(self.system, cell, max(1, inbound.window), deadline, left, False) if streamed
+            else Reply._create(self.system, cell, deadline=deadline, timeout=left)
+        )
         envelope = Envelope(inbound.message, sender, reply, _next_id(), inbound.trace_id)
         reply.envelope = envelope
         # (force: the transport's prefetch bounds what is in flight; a bounded
@@ -199,15 +207,8 @@ class RemoteNode:
             self.system._nursery.start_soon(self._forward, cell, inbound, reply)
         else:
             reply.add_done_callback(lambda done: self._settled(cell, inbound, done))
-        if inbound.deadline is not None:
-            self._serve_under(reply, inbound.deadline, cell.name)
-
-    def _serve_under(self, reply: Reply[Any], unix_deadline: float, name: str) -> None:
-        """Deadlines flow across the wire: the ask's deadline (Unix time) becomes a
-        deadline on trio's clock, so the local machinery cuts the handler with
-        `AskAbandoned` when it passes, as for a local ask."""
-        left = max(0.0, unix_deadline - time.time())
-        self.system._deadlines.add(reply, trio.current_time() + left, left, name)
+        if left != math.inf:
+            self.system._deadlines.add(reply, deadline)
 
     async def _forward(self, cell: Cell, inbound: InboundMessage, reply: StreamReply) -> None:
         """Send a streamed answer's items over the wire as the handler makes them, then

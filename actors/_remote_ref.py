@@ -34,7 +34,7 @@ __all__ = ["RemoteRef"]
 
 
 class _RemoteTarget:
-    """Stands in for the cell of a remote ref, for ``watch`` only.
+    """Stands in for the cell of a remote ref, for ``watch`` (and a stream's give-up) only.
 
     A watcher's cell records itself in ``watchers`` (as it does with a local
     cell); the system's remote face delivers `Terminated` to them when no node
@@ -58,6 +58,15 @@ class _RemoteTarget:
             "this ActorRef names a remote actor (system.remote(name)); stop and subscribe work "
             "only on actors of this node: ask the remote actor itself, or its node's system"
         )
+
+    @property
+    def system(self) -> Any:
+        """This node's system (a stream's reader registers its wait there)."""
+        return self.ref._node.system
+
+    def cut_if_serving(self, envelope: Any) -> None:
+        """(Deadlines flow: nothing runs here to cut; the serving node is told by the
+        stream's or ask's give-up, over the wire.)"""
 
     def gone(self, reason: BaseException) -> None:
         """No node serves the name now: tell every watcher, once."""
@@ -98,7 +107,9 @@ class _RemoteAskStream(AskStream[Any]):
         system = ref._node.system
         deadline, seconds, inherited = ask_deadline(system._ask_timeout(self._timeout))
         sender, trace_id = ref._origin()
-        reply = StreamReply._open(system, ref._target, self._buffer)  # type: ignore[arg-type]
+        reply = StreamReply._open(
+            system, ref._target, self._buffer, deadline, seconds, inherited, name=ref._remote_name  # type: ignore[arg-type]
+        )
         channel = reply._channel
         channel.opened = True  # (every item comes as an item: the end carries no value)
         reply.envelope = Envelope(self._message, None, reply, _next_id(), trace_id)
@@ -116,7 +127,7 @@ class _RemoteAskStream(AskStream[Any]):
         self._reply, self._handle = reply, handle
         reply.add_done_callback(lambda _: handle.give_up())  # (past the deadline: the producer is told to stop)
         if seconds != math.inf:
-            system._deadlines.add(reply, deadline, seconds, ref._remote_name, inherited)
+            system._deadlines.add(reply, deadline)
         await trio.lowlevel.checkpoint()
         return self
 
@@ -244,7 +255,9 @@ class RemoteRef(ActorRef[Any]):
         # (from a handler serving an ask: no later than that ask's deadline, which then travels)
         deadline, seconds, inherited = ask_deadline(system._ask_timeout(timeout))
         sender, trace_id = self._origin()
-        reply: Reply[Any] = Reply._create(system)
+        reply: Reply[Any] = Reply._create(
+            system, deadline=deadline, timeout=seconds, name=self._remote_name, inherited=inherited
+        )
         cid = _next_id()
         reply.envelope = Envelope(message, None, reply, cid, trace_id)
         forget = self._node.transport.request(
@@ -254,7 +267,7 @@ class RemoteRef(ActorRef[Any]):
         )
         reply.add_done_callback(lambda _: forget())
         if seconds != math.inf:
-            system._deadlines.add(reply, deadline, seconds, self._remote_name, inherited)
+            system._deadlines.add(reply, deadline)
         return reply, forget
 
     def ask_stream(self, message: Any, timeout: float | None = None, buffer: int = 16) -> AskStream[Any]:

@@ -11,12 +11,13 @@ import trio
 
 from ._context import blocking_cell
 from ._deadlines import asker_gave_up
-from ._exceptions import ActorStopped
+from ._exceptions import ActorStopped, AskTimeout
 from ._text import safe_repr
 from ._threads import get_ident, hand_over, require_trio_thread
 
 if TYPE_CHECKING:
     from ._cell import Cell
+    from ._inbox import Inbox
     from ._envelope import Envelope
     from ._system import ActorSystem
 
@@ -39,9 +40,27 @@ class Reply(Generic[T]):
     the dead letters, never dropped silently.
     """
 
-    __slots__ = ("_abandoned", "_callbacks", "_deadline", "_error", "_system", "_target", "_value", "_waiters", "envelope")
+    __slots__ = (
+        "_abandoned",
+        "_asker",
+        "_callbacks",
+        "_deadline",
+        "_error",
+        "_inherited",
+        "_name",
+        "_system",
+        "_target",
+        "_timeout",
+        "_value",
+        "_waiters",
+        "envelope",
+    )
 
-    _target: Cell | None
+    _target: Inbox | None
+    _asker: trio.lowlevel.Task | None  # the task that asked and waits in ActorRef.ask (the fast path)
+    _timeout: float  # the ask's timeout in seconds, for the AskTimeout
+    _name: str  # who was asked, for the AskTimeout
+    _inherited: bool  # its deadline is what was left of the ask its asker serves (deadlines flow)
     _value: Any
     _error: BaseException | None
     _waiters: list[trio.lowlevel.Task] | None
@@ -56,15 +75,36 @@ class Reply(Generic[T]):
         raise TypeError("Reply has no public constructor; ActorRef.ask_nowait() returns one")
 
     @classmethod
-    def _create(cls, system: ActorSystem, target: Cell | None = None) -> Reply[Any]:
+    def _create(
+        cls,
+        system: ActorSystem,
+        target: Inbox | None = None,
+        *,
+        asker: trio.lowlevel.Task | None = None,
+        deadline: float = math.inf,
+        timeout: float = math.inf,
+        name: str | None = None,
+        inherited: bool = False,
+    ) -> Reply[Any]:
+        """A pending reply to an ask of ``target`` (None: of a remote name, ``name``).
+
+        ``asker``: the task that will park in `ActorRef.ask` with `_abort_asker`;
+        ``deadline`` (trio's clock) and ``timeout`` (seconds): when it expires, for
+        `Deadlines`; ``inherited``: that deadline is what was left of the ask the
+        asker serves (the timeout error says so).
+        """
         self = object.__new__(cls)
         self._target = target
         self._value = _PENDING
         self._error = None
+        self._asker = asker
         self._waiters = None
         self._callbacks = None
         self._abandoned = False
-        self._deadline = math.inf
+        self._deadline = deadline
+        self._timeout = timeout
+        self._inherited = inherited
+        self._name = name if name is not None else target.name if target is not None else "?"
         self._system = system
         self.envelope = None
         return self
@@ -114,24 +154,34 @@ class Reply(Generic[T]):
         return self._wait().__await__()
 
     async def _wait(self) -> T:
-        """Wait until done; return the value or raise the error."""
+        """Wait until done; return the value or raise the error (``await reply``).
+
+        An actor waiting inside its own handler blocks its mailbox: waiting on
+        itself, or on a cycle of actors waiting on it, would never end, so that
+        raises `DeadlockError` at once (and the reply is abandoned: the message
+        is still handled, and its answer becomes a dead letter).
+        """
+        target = self._target
+        asker = blocking_cell() if target is not None and self._value is _PENDING else None
+        if asker is not None:
+            assert target is not None
+            assert self.envelope is not None
+            try:
+                self._system._waits.check(asker, target, type(self.envelope.message).__name__)
+            except BaseException:
+                self._abandon()
+                raise
+        return await self._wait_checked(asker)
+
+    async def _wait_checked(self, asker: Cell | None) -> T:
+        """`_wait` for a caller that ran the deadlock check itself: ``asker`` waits (if not None)."""
         if self._value is _PENDING:
             task = trio.lowlevel.current_task()
-            # An actor waiting inside its own handler blocks its mailbox: waiting
-            # on itself, or on a cycle of actors waiting on it, would never end.
             target = self._target
-            asker = blocking_cell() if target is not None else None
+            waits = self._system._waits
             if asker is not None:
-                assert target is not None and self.envelope is not None
-                try:
-                    target._check_deadlock(asker, self.envelope.message)
-                except BaseException:
-                    self._abandon()  # the message is still handled: its answer becomes a dead letter
-                    raise
-                if asker.waiting_on is None:
-                    asker.waiting_on = [target]
-                else:
-                    asker.waiting_on.append(target)
+                assert target is not None
+                waits.add(asker, target)
             if self._waiters is None:
                 self._waiters = [task]
             else:
@@ -145,10 +195,8 @@ class Reply(Generic[T]):
             try:
                 await trio.lowlevel.wait_task_rescheduled(abort)
             finally:
-                if asker is not None and asker.waiting_on is not None and target is not None:
-                    asker.waiting_on.remove(target)
-                    if not asker.waiting_on:
-                        asker.waiting_on = None
+                if asker is not None:
+                    waits.remove(asker, target)  # type: ignore[arg-type]
         else:
             await trio.lowlevel.checkpoint()
         if self._error is not None:
@@ -158,6 +206,30 @@ class Reply(Generic[T]):
     def _finished(self) -> bool:
         """Done, or abandoned by its asker: a deadline no longer matters."""
         return self._value is not _PENDING or self._abandoned
+
+    def _abort_asker(self, _: object) -> trio.lowlevel.Abort:
+        """Abort function of the asking task parked in `ActorRef.ask` (cancelled)."""
+        self._asker = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    def _time_out(self) -> None:
+        """The deadline passed: complete with `AskTimeout` (unless done or abandoned)."""
+        if self._value is not _PENDING or self._abandoned:
+            return
+        envelope = self.envelope
+        what = type(envelope.message).__name__ if envelope is not None else "message"
+        if self._inherited:
+            error = AskTimeout(
+                f"actor '{self._name}' did not answer {what} within {self._timeout:g} s, what was left of "
+                f"the deadline of the ask being served; the whole conversation ran out of "
+                f"time: raise the first asker's timeout"
+            )
+        else:
+            error = AskTimeout(
+                f"actor '{self._name}' did not answer {what} within {self._timeout:g} s; it may be busy "
+                f"or stuck: raise the timeout, or check what it is doing"
+            )
+        self._expire(error)  # (which cancels the handler serving it: asker_gave_up)
 
     # -- completion (runtime side) ---------------------------------------
 
@@ -170,6 +242,10 @@ class Reply(Generic[T]):
             return False
         self._value = value
         self._error = error
+        asker = self._asker
+        if asker is not None:
+            self._asker = None
+            trio.lowlevel.reschedule(asker)
         waiters = self._waiters
         if waiters:
             self._waiters = None

@@ -60,8 +60,13 @@ class StreamReply(Reply[Any]):
     _channel: _Channel
 
     @classmethod
-    def _open(cls, system: ActorSystem, target: Cell, buffer: int) -> StreamReply:
-        self: StreamReply = cls._create(system, target)  # type: ignore[assignment]
+    def _open(
+        cls, system: ActorSystem, target: Cell, buffer: int, deadline: float, timeout: float, inherited: bool,
+        name: str | None = None,
+    ) -> StreamReply:
+        self: StreamReply = cls._create(  # type: ignore[assignment]
+            system, target, deadline=deadline, timeout=timeout, inherited=inherited, name=name
+        )
         self._channel = _Channel(self, target, buffer)
         self.add_done_callback(self._channel._ended)
         return self
@@ -298,7 +303,7 @@ class AskStream(Generic[T]):
         system = cell.system
         message = self._message
         deadline, seconds, inherited = ask_deadline(system._ask_timeout(self._timeout))
-        if cell.mailbox._maxsize is not None and cell.mailbox.full():
+        if cell.mailbox.maxsize is not None and cell.mailbox.full():
             with trio.move_on_at(deadline):
                 await cell.wait_for_space()
             if cell.mailbox.full():
@@ -306,11 +311,16 @@ class AskStream(Generic[T]):
                     f"the mailbox of actor '{cell.name}' stayed full for {seconds:g} s, so "
                     f"{type(message).__name__} could not even be sent; the actor is overloaded or stuck"
                 )
-        reply = StreamReply._open(system, cell, self._buffer)
-        cell.ask(message, reply=reply)
+        if cell.closed:
+            raise cell._stopped_error(type(message).__name__)
+        asker = blocking_cell()
+        if asker is not None:
+            system._waits.check(asker, cell, type(message).__name__)
+        reply = StreamReply._open(system, cell, self._buffer, deadline, seconds, inherited)
+        cell.enqueue_ask(message, reply)
         self._reply = reply
         if seconds != float("inf"):
-            system._deadlines.add(reply, deadline, seconds, cell.name, inherited)
+            system._deadlines.add(reply, deadline)
         return self
 
     async def __aexit__(
@@ -351,11 +361,9 @@ class AskStream(Generic[T]):
         # deadlock guard follows this wait as it follows an ask's.
         asker = blocking_cell()
         target = channel.cell
+        waits = target.system._waits
         if asker is not None:
-            if asker.waiting_on is None:
-                asker.waiting_on = [target]
-            else:
-                asker.waiting_on.append(target)
+            waits.add(asker, target)
         try:
             while not channel.items and not reply.done():
                 task = trio.lowlevel.current_task()
@@ -369,10 +377,8 @@ class AskStream(Generic[T]):
 
                 await trio.lowlevel.wait_task_rescheduled(abort)
         finally:
-            if asker is not None and asker.waiting_on is not None:
-                asker.waiting_on.remove(target)
-                if not asker.waiting_on:
-                    asker.waiting_on = None
+            if asker is not None:
+                waits.remove(asker, target)
 
     def __repr__(self) -> str:
         state = "new" if self._reply is None else ("ended" if self._reply.done() else "open")

@@ -2,33 +2,36 @@
 
 from __future__ import annotations
 
-import itertools
-import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 import logging
-import math
-from collections.abc import Callable, Hashable
+import os
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, TypeVar
 
 import trio
 
 from ._actor import Actor, check_actor_class, check_init_arguments
-from ._cell import STOP, Cell, Directive
+from ._cell import Cell
+from ._checks import check_count, check_instance, check_seconds
 from ._dead_letters import DeadLetter, DeadLetters
-from ._envelope import Envelope
-from ._inspect import ActorInfo, snapshot
 from ._deadlines import Deadlines
+from ._envelope import Envelope
+from ._exceptions import ActorNotFound, ActorStopped, EscalatedFailure, MailboxFull, WorkerProcessError
 from ._groups import fatal_error, one_exception, precedence
-from ._exceptions import ActorNameTaken, ActorNotFound, ActorStopped, EscalatedFailure, MailboxFull, WorkerProcessError
+from ._inbox import Inbox
+from ._inspect import ActorInfo, snapshot
+from ._parents import ChildHandle
 from ._ref import ActorRef
+from ._registry import Registry
+from ._states import Directive
 from ._remote import RemoteNode, check_node
 from ._transport import Transport
 from ._text import SafeRepr, safe_repr
 from ._threads import Workers, get_ident, hand_over, require_trio_thread
 from ._tools import current_system
 from ._tracing import Tracer
+from ._waits import WaitGraph
 
 __all__ = ["ActorSystem", "open_actor_system"]
 
@@ -40,33 +43,24 @@ _RUN_IN_TRIO = ("hand it to trio's thread: trio.from_thread.run_sync(system.{}) 
                 "not start, add trio_token=trio.lowlevel.current_trio_token(), captured in trio)")
 
 
-def _seconds(name: str, value: float, *, allow_inf: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
-    if math.isnan(value) or value <= 0 or (value == math.inf and not allow_inf):
-        raise ValueError(f"{name} must be > 0 seconds, got {value!r}")
-    return float(value)
-
-
-def _positive_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1")
-    return value
-
-
 class _Guardian(Actor):
-    """The root of every system: parent of top-level actors and trees.
+    """The root of every system: parent of top-level actors and trees (a `ParentPolicy`).
 
     A top-level actor that fails is stopped (its watchers told); a supervision
     tree whose root supervisor gives up escalates out of the system block.
     """
 
-    def _actors_child_exited(self, child: Cell, error: BaseException | None) -> Directive | None:
+    def child_exited(self, child: ChildHandle, error: BaseException | None) -> Directive | None:
+        """Stop the child; a failure escalated by a supervision tree fails the whole system."""
         if isinstance(error, EscalatedFailure):
             self._actors_own_cell.system._escalate(error)
-        return STOP
+        return Directive.stop()
+
+    async def before_restart(self, children: Sequence[ChildHandle]) -> None:
+        """Never called: the guardian is never restarted."""
+
+    def child_stopped(self, child: ChildHandle) -> None:
+        """Nothing to do."""
 
 
 class ActorSystem:
@@ -88,10 +82,10 @@ class ActorSystem:
         node: str | None = None,
         transport: Transport | None = None,
     ) -> None:
-        self._shutdown_timeout = _seconds("shutdown_timeout", shutdown_timeout, allow_inf=False)
-        self._default_ask_timeout = _seconds("ask_timeout", ask_timeout)
-        self._throughput = _positive_int("throughput", throughput)
-        self.dead_letters = DeadLetters(_positive_int("dead_letters_size", dead_letters_size))
+        self._shutdown_timeout = check_seconds("shutdown_timeout", shutdown_timeout, finite=True)
+        self._default_ask_timeout = check_seconds("ask_timeout", ask_timeout)
+        self._throughput = check_count("throughput", throughput)
+        self.dead_letters = DeadLetters(check_count("dead_letters_size", dead_letters_size))
         # called with (actor path, what it was doing, error) for failures nobody else sees
         self._failure_listeners: list[Callable[[str, str, BaseException], object]] = []
         # called with every DeadLetter as it is made (the test kit's schedule runner)
@@ -109,10 +103,9 @@ class ActorSystem:
             self._trace_path = trace
         else:
             raise TypeError(f"trace must be True, a Tracer or a file path, not {type(trace).__name__}")
-        self._names: dict[str, Cell | None] = {}
-        self._auto_names: dict[str, itertools.count[int]] = {}
-        self._topics: dict[Hashable, dict[Cell, None]] = {}
+        self._registry: Registry[Cell] = Registry()  # names and topics
         self._deadlines = Deadlines()
+        self._waits: WaitGraph[Inbox] = WaitGraph()  # which handler waits on whose answer
         self._escalation: EscalatedFailure | None = None
         # A KeyboardInterrupt, SystemExit or other BaseException that escaped an actor (the first
         # one): raised out of the block once every actor has stopped. `_fatal_note` says why the
@@ -264,7 +257,7 @@ class ActorSystem:
                 f"spawn_tree() takes a supervision.Supervisor, not {type(tree).__name__}; "
                 f"use spawn() for a single actor"
             )
-        ref: ActorRef[Any] = await start(self._guardian)
+        ref: ActorRef[Any] = await start(self._guardian.instance)
         return ref
 
     def lookup(self, name_or_path: str) -> ActorRef[Any]:
@@ -277,13 +270,8 @@ class ActorSystem:
           ActorNotFound: no living actor has it (an actor that is stopping is not
             found either, though its name stays taken until it has stopped).
         """
-        if not isinstance(name_or_path, str):
-            raise TypeError(f"lookup() takes a name or path string, not {type(name_or_path).__name__}")
-        cell = self._names.get(name_or_path)
-        if cell is None and name_or_path.startswith("/"):
-            cell = self._names.get(name_or_path.rstrip("/").rsplit("/", 1)[-1])
-            if cell is not None and cell.path != name_or_path.rstrip("/"):
-                cell = None
+        check_instance(name_or_path, str, "lookup", "a name or path string")
+        cell = self._registry.find(name_or_path)
         if cell is not None and cell.closed and not cell.stopped:
             raise ActorNotFound(
                 f"actor '{name_or_path}' is stopping (it takes no more messages); its name is free "
@@ -307,8 +295,7 @@ class ActorSystem:
         as in OTP).
         Stopping an actor that already stopped does nothing.
         """
-        if not isinstance(ref, ActorRef):
-            raise TypeError(f"stop() takes an ActorRef, not {type(ref).__name__}")
+        check_instance(ref, ActorRef, "stop", "an ActorRef")
         require_trio_thread(self, "await system.stop()", "from a worker thread, use "
                             "trio.from_thread.run(system.stop, ref), or tell the actor to stop itself")
         await ref._cell.stop()
@@ -329,17 +316,11 @@ class ActorSystem:
           ActorStopped: (from another thread) the actor system has finished.
         """
         if get_ident() != self._thread_id:
-            subscribers = self._topics.get(topic)
+            count = self._registry.count(topic)
             hand_over(self, f"publish({type(message).__name__})", self.publish, topic, message)
-            return 0 if subscribers is None else len(subscribers)
-        subscribers = self._topics.get(topic)
-        if not subscribers:
-            return 0
+            return count
         delivered = 0
-        for cell in list(subscribers):
-            if cell.closed:
-                subscribers.pop(cell, None)
-                continue
+        for cell in self._registry.subscribers(topic):
             try:
                 cell.tell(message)
             except MailboxFull as exc:
@@ -354,31 +335,19 @@ class ActorSystem:
         The runtime publishes on two topics of its own: `DeadLetter` (each dead
         letter record) and ``supervision.SupervisionEvent`` (restarts and such).
         """
-        if not isinstance(ref, ActorRef):
-            raise TypeError(f"subscribe() takes an ActorRef, not {type(ref).__name__}")
+        check_instance(ref, ActorRef, "subscribe", "an ActorRef")
         require_trio_thread(self, "system.subscribe()", _RUN_IN_TRIO.format("subscribe, ref, topic"))
         hash(topic)
         cell = ref._cell
         if cell.closed:
             raise ActorStopped(f"actor '{cell.name}' has stopped and cannot subscribe to {safe_repr(topic)}")
-        self._topics.setdefault(topic, {})[cell] = None
-        if cell.topics is None:
-            cell.topics = set()
-        cell.topics.add(topic)
+        self._registry.subscribe(cell, topic)
 
     def unsubscribe(self, ref: ActorRef[Any], topic: Hashable) -> None:
         """Unsubscribe ``ref`` from ``topic`` (nothing happens if it was not subscribed)."""
-        if not isinstance(ref, ActorRef):
-            raise TypeError(f"unsubscribe() takes an ActorRef, not {type(ref).__name__}")
+        check_instance(ref, ActorRef, "unsubscribe", "an ActorRef")
         require_trio_thread(self, "system.unsubscribe()", _RUN_IN_TRIO.format("unsubscribe, ref, topic"))
-        cell = ref._cell
-        subscribers = self._topics.get(topic)
-        if subscribers is not None:
-            subscribers.pop(cell, None)
-            if not subscribers:
-                del self._topics[topic]
-        if cell.topics is not None:
-            cell.topics.discard(topic)
+        self._registry.unsubscribe(ref._cell, topic)
 
     def inspect(self) -> list[ActorInfo]:
         """A snapshot of every living actor: path, state, mailbox depth, restarts, last error.
@@ -410,56 +379,9 @@ class ActorSystem:
     # ------------------------------------------------------------------
     # Runtime services (private)
 
-    def _reserve_name(self, actor_cls: type[Actor], name: str | None) -> str:
-        if name is None:
-            base = actor_cls.__name__
-            counter = self._auto_names.setdefault(base, itertools.count(1))
-            name = f"{base}-{next(counter)}"
-            while name in self._names:
-                name = f"{base}-{next(counter)}"
-        else:
-            if not isinstance(name, str):
-                raise TypeError(f"name must be a str, not {type(name).__name__}")
-            if not name or "/" in name:
-                raise ValueError(f"name must be a non-empty string without '/', got {safe_repr(name)}")
-            existing: Cell | None | bool = self._names.get(name, False)
-            if isinstance(existing, Cell) or existing is None:
-                where = f" at {existing.path}" if existing is not None else ""
-                if existing is not None and existing.closed:
-                    raise ActorNameTaken(
-                        f"the actor named '{name}'{where} is still stopping; its name is free once it "
-                        f"has stopped (await system.stop(ref) returns then), or choose another name"
-                    )
-                raise ActorNameTaken(
-                    f"an actor named '{name}' already exists{where}; choose another name, or "
-                    f"stop it first (await system.stop(system.lookup('{name}')))"
-                )
-        self._names[name] = None
-        return name
-
-    def _release_name(self, name: str, cell: Cell | None) -> None:
-        if self._names.get(name, False) is cell:
-            del self._names[name]
-
-    def _forget(self, cell: Cell) -> None:
-        self._release_name(cell.name, cell)
-        if cell.topics:
-            for topic in cell.topics:
-                subscribers = self._topics.get(topic)
-                if subscribers is not None:
-                    subscribers.pop(cell, None)
-                    if not subscribers:
-                        del self._topics[topic]
-            cell.topics = None
-
     def _ask_timeout(self, timeout: float | None) -> float:
-        if timeout is None:
-            return self._default_ask_timeout
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
-        if math.isnan(timeout) or timeout < 0:
-            raise ValueError(f"timeout must be >= 0 seconds (or None), got {timeout!r}")
-        return float(timeout) + 0.0  # -0.0 is 0 (an expired ask), and is printed "0 s"
+        seconds = check_seconds("timeout", timeout, zero=True, optional=True)
+        return self._default_ask_timeout if seconds is None else seconds
 
     def _dead_letter(
         self,
@@ -483,14 +405,12 @@ class ActorSystem:
             log.debug("dead letter to %s: %s (%s)", recipient, SafeRepr(message), reason, extra={
                 "actor": recipient.path if recipient is not None else "-",
                 "trace_id": envelope.trace_id if envelope is not None else "-"})
-        subscribers = self._topics.get(DeadLetter)
-        if subscribers and not isinstance(message, DeadLetter):
-            for cell in list(subscribers):
-                if not cell.closed:
-                    try:
-                        cell.tell(record)
-                    except MailboxFull:
-                        pass  # counted in total; never recurse on dead letters
+        if self._registry.has_subscribers(DeadLetter) and not isinstance(message, DeadLetter):
+            for cell in self._registry.subscribers(DeadLetter):
+                try:
+                    cell.tell(record)
+                except MailboxFull:
+                    pass  # counted in total; never recurse on dead letters
 
     def _report_failure(self, path: str, doing: str, error: BaseException) -> None:
         """Tell the failure listeners (the test kit's fixtures) of a failure nobody else sees."""

@@ -5,29 +5,32 @@ threads (`Workers`); code running in any other thread (a tool, an SDK
 callback, a plain `threading.Thread`) reaches the system only through
 `hand_over` (``tell``, ``publish``, ``DeferredReply.reply``/``fail``), and every
 other sync API checks `require_trio_thread` and refuses at once.
+
+A handler's wait on a worker needs no cancel scope of its own: the handler
+already runs in one per message (its cell's), which the served ask's deadline
+cancels (deadlines flow: `actors._deadlines`) and which a stop or restart
+cancels at once while a worker is awaited (`ToolWaits` counts those waits).
 """
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import trio
 
-from ._context import blocking_cell
-from ._exceptions import ActorError, ActorStopped, AskAbandoned, WorkerProcessError
+from ._checks import check_callable, check_count
+from ._exceptions import ActorStopped, WorkerProcessError
 from ._text import safe_repr
 
 if TYPE_CHECKING:
-    from ._cell import Cell
-    from ._envelope import Envelope
+    from ._ref import ActorRef
     from ._system import ActorSystem
 
-__all__ = ["Workers", "hand_over", "require_trio_thread"]
+__all__ = ["ToolOwner", "ToolWaits", "Workers", "get_ident", "hand_over", "require_trio_thread"]
 
 T = TypeVar("T")
 log = logging.getLogger("actors")
@@ -83,16 +86,50 @@ def _run_handed_over(context: contextvars.Context, what: str, fn: Callable[..., 
         log.exception("%s, handed over from another thread, failed in the trio thread", what)
 
 
+class ToolWaits:
+    """How many waits on worker threads and processes one actor has now.
+
+    While any is in progress, a stop or restart of the actor cancels its
+    handler at once rather than granting it the shutdown grace: a thread
+    cannot be interrupted, so its caller stops waiting, and a late result
+    becomes a dead letter (a worker process is killed).
+    """
+
+    __slots__ = ("_count",)
+
+    def __init__(self) -> None:
+        self._count = 0
+
+    def enter(self) -> None:
+        """A wait begins."""
+        self._count += 1
+
+    def exit(self) -> None:
+        """A wait ended."""
+        self._count -= 1
+
+    @property
+    def active(self) -> bool:
+        """True while any wait is in progress."""
+        return self._count > 0
+
+
+class ToolOwner(Protocol):
+    """What a worker call needs from the actor it runs for (the runtime's cell)."""
+
+    @property
+    def ref(self) -> ActorRef[Any]: ...
+
+    def worker_waits(self) -> ToolWaits:
+        """The actor's count of waits on workers."""
+
+
 class Workers:
     """The system's pool policy: one `trio.CapacityLimiter` bounds all tool threads."""
 
     def __init__(self, system: ActorSystem, max_threads: int) -> None:
-        if isinstance(max_threads, bool) or not isinstance(max_threads, int):
-            raise TypeError(f"max_threads must be an int, not {type(max_threads).__name__}")
-        if max_threads < 1:
-            raise ValueError("max_threads must be >= 1")
         self._system = system
-        self.limiter = trio.CapacityLimiter(max_threads)
+        self.limiter = trio.CapacityLimiter(check_count("max_threads", max_threads))
 
     async def run(
         self,
@@ -100,59 +137,51 @@ class Workers:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         *,
-        owner: Cell | None,
+        owner: ToolOwner | None,
         limiter: trio.CapacityLimiter | None = None,
         slot: trio.CapacityLimiter | None = None,
     ) -> T:
         """Run ``fn(*args, **kwargs)`` in a worker thread; a late result becomes a dead letter.
 
         ``slot``: a tool's own limiter, acquired first (its wait is cut like the thread's).
+        A call that returns in time costs one hand-off each way, as
+        ``trio.to_thread.run_sync`` does: the thread reports back to the event
+        loop a second time only when its caller had given up (see `_ThreadCall`).
         """
         if not callable(fn):
-            raise TypeError(f"run_in_thread needs a callable, not {type(fn).__name__}")
-        token = trio.lowlevel.current_trio_token()
-        # Both fields are only touched in the trio thread, so there is no race
-        # between "the caller gave up" and "the thread finished".
-        state: dict[str, Any] = {"abandoned": False, "finished": None}
-
-        def finished(outcome: tuple[Any, BaseException | None]) -> None:
-            state["finished"] = outcome
-            if state["abandoned"]:
-                self._late(fn, outcome, owner)
-
-        def work() -> T:
-            try:
-                value = fn(*args, **kwargs)
-            except BaseException as exc:
-                _notify(token, finished, (None, exc))
-                raise
-            _notify(token, finished, (value, None))
-            return value
-
-        handler, envelope, scope = _served_scope(owner)
+            check_callable(fn, "run_in_thread needs")
+        call = _ThreadCall(fn, args, kwargs)
+        waits = owner.worker_waits() if owner is not None else None
+        limiter = limiter or self.limiter
+        if waits is not None:
+            waits.enter()
         try:
-            with scope:
-                async with slot if slot is not None else contextlib.nullcontext():
-                    return await trio.to_thread.run_sync(work, limiter=limiter or self.limiter, abandon_on_cancel=True)
+            if slot is None:
+                return await _to_thread(call.work, limiter=limiter, abandon_on_cancel=True)
+            async with slot:
+                return await _to_thread(call.work, limiter=limiter, abandon_on_cancel=True)
         except BaseException as exc:
-            # (not named `finished`: that would rebind the callback the thread is about to queue)
-            outcome = state["finished"]
+            outcome = call.outcome
             if outcome is not None and outcome[1] is exc:
                 raise  # the function's own error, delivered to its caller: nothing is late
-            state["abandoned"] = True
-            if outcome is not None:
-                self._late(fn, outcome, owner)
+            self._abandon(call, owner)
             raise
         finally:
-            _release(handler, scope)
-        # only reached when our own scope was cancelled (the with-block swallowed it)
-        state["abandoned"] = True
-        if state["finished"] is not None:
-            self._late(fn, state["finished"], owner)
-        raise _cut_short(handler, envelope, fn, "stopped waiting for {}() in a worker thread",
-                         "the thread's late result goes to dead letters")
+            if waits is not None:
+                waits.exit()
 
-    def _late(self, fn: Callable[..., Any], outcome: tuple[Any, BaseException | None], owner: Cell | None) -> None:
+    def _abandon(self, call: _ThreadCall, owner: ToolOwner | None) -> None:
+        """The caller gave up on ``call``: its result, now or when the thread ends, is late."""
+        token = self._system._token
+
+        def late(outcome: tuple[Any, BaseException | None]) -> None:
+            self._late(call.fn, outcome, owner)
+
+        outcome = call.abandon(token, late)
+        if outcome is not None:
+            late(outcome)
+
+    def _late(self, fn: Callable[..., Any], outcome: tuple[Any, BaseException | None], owner: ToolOwner | None) -> None:
         value, error = outcome
         name = getattr(fn, "__qualname__", repr(fn))
         self._system._dead_letter(
@@ -163,16 +192,24 @@ class Workers:
             error=error,
         )
 
-    async def run_process(self, fn: Callable[..., T], args: tuple[Any, ...], *, owner: Cell | None) -> T:
+    async def run_process(self, fn: Callable[..., T], args: tuple[Any, ...], *, owner: ToolOwner | None) -> T:
         """Run ``fn(*args)`` in a trio-parallel worker process; errors keep their traceback."""
-        import trio_parallel
-
-        if not callable(fn):
-            raise TypeError(f"run_in_process needs a callable, not {type(fn).__name__}")
-        handler, envelope, scope = _served_scope(owner)
         try:
-            with scope:
-                return await trio_parallel.run_sync(fn, *args, kill_on_cancel=True)
+            import trio_parallel
+        except ModuleNotFoundError as exc:
+            if exc.name != "trio_parallel":
+                raise
+            raise ImportError(
+                "run_in_process needs the trio-parallel package: install it with "
+                "pip install 'trio-actors[process]'"
+            ) from exc
+
+        check_callable(fn, "run_in_process needs")
+        waits = owner.worker_waits() if owner is not None else None
+        if waits is not None:
+            waits.enter()
+        try:
+            return await trio_parallel.run_sync(fn, *args, kill_on_cancel=True)
         except trio_parallel.BrokenWorkerError as exc:
             name = getattr(fn, "__qualname__", repr(fn))
             raise WorkerProcessError(
@@ -182,49 +219,61 @@ class Workers:
                 f"(os._exit, a crash in native code, or memory)"
             ) from exc
         finally:
-            _release(handler, scope)
-        # only reached when our own scope was cancelled: trio-parallel killed the worker
-        raise _cut_short(handler, envelope, fn, "killed the worker process running {}()",
-                         "a process, unlike a thread, can be stopped: nothing is late")
+            if waits is not None:
+                waits.exit()
 
 
-def _served_scope(owner: Cell | None) -> tuple[Cell | None, Envelope | None, trio.CancelScope]:
-    """A scope that ends a handler's wait on a worker when the ask it serves times out.
+class _ThreadCall:
+    """One call in a worker thread, and who learns of its result when its caller gave up.
 
-    Inside a handler (or a task it started: tool calls fanned out in its nursery)
-    the scope has the served ask's deadline, and the cell cancels it at once
-    (``thread_scopes``) when the actor is stopped or restarted. Elsewhere: no limit.
+    The thread records its outcome, and the event loop marks the call abandoned,
+    each under the lock, so exactly one of them sees both: the thread reports a
+    late result back itself (through the trio token) if the call was abandoned
+    first; otherwise the loop, abandoning it after it finished, records the
+    result at once. A call that returns in time never reports back twice.
     """
-    handler = owner if owner is not None and blocking_cell() is owner else None
-    envelope = handler.current if handler is not None else None
-    # No deadline of its own: the served ask's deadline (or its asker giving up) now
-    # cancels the whole handler (_deadlines.asker_gave_up), which ends this wait too.
-    scope = trio.CancelScope()
-    if handler is not None:
-        if handler.thread_scopes is None:
-            handler.thread_scopes = set()
-        handler.thread_scopes.add(scope)
-    return handler, envelope, scope
+
+    __slots__ = ("abandoned", "args", "fn", "kwargs", "late", "lock", "outcome", "token")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.lock = threading.Lock()
+        self.outcome: tuple[Any, BaseException | None] | None = None  # set by the thread when fn ends
+        self.abandoned = False  # set by the event loop when the caller gives up
+        self.token: trio.lowlevel.TrioToken | None = None
+        self.late: Callable[[tuple[Any, BaseException | None]], None] | None = None
+
+    def work(self) -> Any:
+        """In the worker thread: run the function and record how it ended."""
+        try:
+            value = self.fn(*self.args, **self.kwargs)
+        except BaseException as exc:
+            self._ended((None, exc))
+            raise
+        self._ended((value, None))
+        return value
+
+    def _ended(self, outcome: tuple[Any, BaseException | None]) -> None:
+        with self.lock:
+            self.outcome = outcome
+            late = self.late if self.abandoned else None
+        if late is not None and self.token is not None:
+            try:
+                self.token.run_sync_soon(late, outcome)
+            except trio.RunFinishedError:
+                pass  # the system is gone; nobody is left to record it
+
+    def abandon(self, token: trio.lowlevel.TrioToken | None,
+                late: Callable[[tuple[Any, BaseException | None]], None]) -> tuple[Any, BaseException | None] | None:
+        """In the event loop: the caller gave up. Returns the outcome if the thread already
+        ended (the caller records it now); else the thread will hand it to ``late``."""
+        with self.lock:
+            self.abandoned = True
+            self.token = token
+            self.late = late
+            return self.outcome
 
 
-def _release(handler: Cell | None, scope: trio.CancelScope) -> None:
-    if handler is not None and handler.thread_scopes is not None:
-        handler.thread_scopes.discard(scope)
-
-
-def _cut_short(handler: Cell | None, envelope: Envelope | None, fn: Callable[..., Any], did: str,
-               after: str) -> ActorError:
-    """The error for a handler whose wait on a worker was cut (``did`` names the worker)."""
-    name = getattr(fn, "__qualname__", repr(fn))
-    who = handler.name if handler is not None else "?"
-    if handler is not None and handler.control is not None:
-        return ActorStopped(f"actor '{who}' {did.format(name)} because it is stopping or restarting; {after}")
-    what = type(envelope.message).__name__ if envelope is not None else "message"
-    return AskAbandoned(f"actor '{who}' {did.format(name)}: the ask for {what} timed out; {after}")
-
-
-def _notify(token: trio.lowlevel.TrioToken, fn: Callable[[Any], None], outcome: Any) -> None:
-    try:
-        token.run_sync_soon(fn, outcome)
-    except trio.RunFinishedError:
-        pass  # the system is gone; nobody is left to record it
+_to_thread = trio.to_thread.run_sync

@@ -1,18 +1,56 @@
-"""Timers: messages an actor schedules for itself."""
+"""Timers: messages an actor schedules for itself, and the set of one actor's timers."""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import trio
 
+from ._checks import check_seconds
 from ._threads import require_trio_thread
 
 if TYPE_CHECKING:
-    from ._cell import Cell
+    from ._system import ActorSystem
 
-__all__ = ["Timer"]
+__all__ = ["Timer", "TimerSet"]
+
+#: How a timer delivers: ``deliver(message, trace_id)``.
+Deliver = Callable[[Any, "int | None"], None]
+
+
+class TimerSet:
+    """The running timers of one actor: each delivers through one callback; all stop together.
+
+    Its owner (the cell) makes one on the first timer, starts timers with
+    `start` and ends them all with `cancel_all` when the incarnation ends.
+    A timer leaves the set when it fires its last time or is cancelled.
+    """
+
+    __slots__ = ("_deliver", "_system", "_timers")
+
+    def __init__(self, deliver: Deliver, system: ActorSystem) -> None:
+        self._deliver = deliver
+        self._system = system  # (whose thread may cancel a timer)
+        self._timers: set[Timer] = set()
+
+    def __len__(self) -> int:
+        return len(self._timers)
+
+    def start(self, nursery: trio.Nursery, interval: float, message: Any, *, repeat: bool,
+              trace_id: int | None) -> Timer:
+        """Start a timer in ``nursery``: deliver ``message`` after ``interval`` seconds (and every
+        ``interval`` after that, with ``repeat``)."""
+        interval = check_seconds("interval" if repeat else "delay", interval, zero=not repeat)
+        timer = Timer._create(self, interval, message, repeat, trace_id)
+        self._timers.add(timer)  # now, not when its task first runs: a cancel_all right after ends it
+        nursery.start_soon(timer._run)
+        return timer
+
+    def cancel_all(self) -> None:
+        """Cancel every timer (messages they already delivered stay delivered)."""
+        for timer in list(self._timers):
+            timer._scope.cancel()
 
 
 class Timer:
@@ -24,9 +62,9 @@ class Timer:
     message's conversation (its trace id), like a tell made there.
     """
 
-    __slots__ = ("_cell", "_scope", "_trace_id", "interval", "message", "repeat")
+    __slots__ = ("_scope", "_set", "_trace_id", "interval", "message", "repeat")
 
-    _cell: Cell
+    _set: TimerSet
     _scope: trio.CancelScope
     _trace_id: int | None
     interval: float
@@ -40,22 +78,15 @@ class Timer:
         raise TypeError("Timer has no public constructor; use self.schedule_once() or self.schedule_every()")
 
     @classmethod
-    def _start(cls, cell: Cell, interval: float, message: Any, repeat: bool) -> Timer:
-        what = "interval" if repeat else "delay"
-        if isinstance(interval, bool) or not isinstance(interval, (int, float)):
-            raise TypeError(f"{what} must be a number of seconds, not {type(interval).__name__}")
-        if math.isnan(interval) or interval < 0 or (repeat and interval == 0):
-            raise ValueError(f"{what} must be {'> 0' if repeat else '>= 0'} seconds, got {interval!r}")
+    def _create(cls, timers: TimerSet, interval: float, message: Any, repeat: bool,
+                trace_id: int | None) -> Timer:
         self = object.__new__(cls)
-        self._cell = cell
-        self._trace_id = None if cell.current is None else cell.current.trace_id
+        self._set = timers
+        self._trace_id = trace_id
         self._scope = trio.CancelScope()
-        self.interval = float(interval)
+        self.interval = interval
         self.message = message
         self.repeat = repeat
-        assert cell.home is not None and cell.timers is not None
-        cell.timers.add(self)  # now, not when its task first runs: a stop right after cancels it
-        cell.home.start_soon(self._run)
         return self
 
     @property
@@ -69,23 +100,24 @@ class Timer:
         Raises:
           RuntimeError: called in another thread than trio's.
         """
-        require_trio_thread(self._cell.system, "timer.cancel()", "tell the actor a message whose handler "
-                            "cancels it (ref.tell is thread-safe)")
+        require_trio_thread(
+            self._set._system,
+            "timer.cancel()",
+            "tell the actor a message whose handler cancels it (ref.tell is thread-safe)",
+        )
         self._scope.cancel()
 
     async def _run(self) -> None:
-        cell = self._cell
-        timers = cell.timers
-        assert timers is not None  # made by Cell.schedule before any timer starts
+        timers = self._set
         try:
             with self._scope:
                 when = trio.current_time() + self.interval
                 while True:
                     await trio.sleep_until(when)
-                    cell.deliver_from_timer(self.message, self._trace_id)
+                    timers._deliver(self.message, self._trace_id)
                     if not self.repeat:
                         break
                     when += self.interval
         finally:
             self._scope.cancel()
-            timers.discard(self)
+            timers._timers.discard(self)

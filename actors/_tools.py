@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 import trio
 
+from ._checks import check_callable, check_count
 from ._context import current_cell
 
 if TYPE_CHECKING:
@@ -41,10 +42,8 @@ class _Tool:
     """An async wrapper that runs a sync function in the system's worker threads."""
 
     def __init__(self, fn: Callable[..., Any], limit: int | None) -> None:
-        if not callable(fn):
-            raise TypeError(f"tool() wraps a callable, not {type(fn).__name__}")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-            raise ValueError(f"limit must be an int >= 1 or None, got {limit!r}")
+        check_callable(fn, "tool() wraps")
+        check_count("limit", limit, optional=True)
         functools.update_wrapper(self, fn)
         self._fn = fn
         self.limit = limit

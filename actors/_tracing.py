@@ -21,8 +21,10 @@ from typing import IO, TYPE_CHECKING, Any
 import attrs
 import trio
 
+from ._checks import check_count
+
 if TYPE_CHECKING:
-    from ._cell import Cell
+    from ._inbox import Inbox
     from ._envelope import Envelope
 
 __all__ = ["TraceEvent", "Tracer", "load_trace", "render_timeline"]
@@ -80,8 +82,7 @@ class Tracer:
     """
 
     def __init__(self, *, maxlen: int = 100_000, sink: Callable[[TraceEvent], object] | None = None) -> None:
-        if isinstance(maxlen, bool) or not isinstance(maxlen, int) or maxlen < 1:
-            raise ValueError("maxlen must be an int >= 1")
+        check_count("maxlen", maxlen)
         self.events: collections.deque[TraceEvent] = collections.deque(maxlen=maxlen)
         self.sink = sink
         self._sink_failed = False
@@ -101,7 +102,7 @@ class Tracer:
 
     # -- hooks the runtime calls ------------------------------------------
 
-    def _message(self, kind: str, cell: Cell, envelope: Envelope, detail: str | None = None) -> None:
+    def _message(self, kind: str, cell: Inbox, envelope: Envelope, detail: str | None = None) -> None:
         sender = envelope.sender
         parent = None
         if kind == "send" and sender is not None:
@@ -126,7 +127,7 @@ class Tracer:
             envelope.reply is not None, reason,
         ))
 
-    def _actor(self, kind: str, cell: Cell, detail: str | None = None) -> None:
+    def _actor(self, kind: str, cell: Inbox, detail: str | None = None) -> None:
         self.record(TraceEvent(trio.current_time(), kind, cell.path, detail=detail))
 
     # -- reading -----------------------------------------------------------

@@ -1,7 +1,7 @@
 """supervision: supervisors, restart strategies, child specs, restart intensity, backoff.
 
 Builds on the `actors` runtime (whose cells keep an actor's mailbox and ref
-across restarts) and adds the policy: which children restart, how often is too
+across restarts) through its public seam, `actors.lowlevel`, and adds the policy: which children restart, how often is too
 often, how long to wait, what to do about each failure, and children started
 and stopped on a running supervisor. Note: the import name ``supervision`` is
 also used by an unrelated PyPI package; the two cannot share one environment.

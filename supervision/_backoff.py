@@ -8,14 +8,13 @@ from collections.abc import Callable
 
 import attrs
 
+from actors.lowlevel import check_seconds
+
 __all__ = ["Backoff"]
 
 
 def _seconds(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{attribute.name} must be a number of seconds, not {type(value).__name__}")
-    if math.isnan(value) or value < 0 or value == math.inf:
-        raise ValueError(f"{attribute.name} must be a finite number >= 0, got {value!r}")
+    check_seconds(attribute.name, value, zero=True, finite=True)
 
 
 @attrs.frozen(kw_only=True)

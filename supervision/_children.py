@@ -13,7 +13,7 @@ from actors import ActorRef
 from ._spec import ChildSpec, Restart
 
 if TYPE_CHECKING:
-    from actors._cell import Cell
+    from actors.lowlevel import ChildHandle
 
     from ._supervisor import Supervisor
 
@@ -82,7 +82,7 @@ class Child:
     def __init__(self, spec: ChildSpec | Supervisor, *, dynamic: bool) -> None:
         self.spec = spec
         self.name: str | None = spec.name
-        self.cell: Cell | None = None  # None: not running (or not started yet)
+        self.cell: ChildHandle | None = None  # None: not running (or not started yet)
         self.dynamic = dynamic
         self.restarts = 0  # of the last cell, kept once it has ended
 
@@ -100,7 +100,7 @@ class Child:
             return "terminated"
         if cell.closed:
             return "stopping"
-        if cell.phase in ("new", "running"):
+        if cell.phase in ("new", "running") or (cell.phase == "starting" and cell.incarnations <= 1):
             return "running"
         return "restarting"
 
@@ -151,7 +151,7 @@ class ChildTable:
     def named(self, name: str) -> Child | None:
         return self._names.get(name)
 
-    def started(self, record: Child, cell: Cell) -> None:
+    def started(self, record: Child, cell: ChildHandle) -> None:
         """``record`` runs as ``cell`` now (unless that cell already ended)."""
         if record.name is None:
             record.name = cell.name
@@ -160,7 +160,7 @@ class ChildTable:
         if not cell.stopped:
             record.cell = cell
 
-    def living(self) -> list[Cell]:
+    def living(self) -> list[ChildHandle]:
         """The cells of the children that have not stopped, in start order."""
         return [r.cell for r in self._order if r.cell is not None and not r.cell.stopped]
 

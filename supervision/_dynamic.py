@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from actors import ActorRef, ActorStopped, UnhandledMessage
-from actors._text import safe_repr
+from actors import ActorRef, ActorStopped, UnhandledMessage, lowlevel
+from actors.lowlevel import safe_repr
 
 from ._children import (
     ChildCounts,
@@ -190,8 +190,10 @@ async def count_children(supervisor: ActorRef[Any], *, timeout: float | None = N
 def _check(supervisor: Any, verb: str) -> None:
     if not isinstance(supervisor, ActorRef):
         raise TypeError(f"{verb}() takes a supervisor's ActorRef, not {safe_repr(supervisor)}")
-    cell = getattr(supervisor, "_cell", None)
-    cls = getattr(cell, "actor_cls", None)
+    try:
+        cls: Any = lowlevel.handle(supervisor).actor_cls
+    except TypeError:  # (a remote ref: the supervisor itself answers)
+        cls = None
     if isinstance(cls, type) and not issubclass(cls, Supervisor):
         raise TypeError(
             f"{verb}() takes a supervisor's ref, but '{supervisor.name}' is a {cls.__name__}, not a "

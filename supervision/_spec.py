@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import inspect
-import math
 from typing import Any, Literal
 
 from actors import Actor
-from actors._actor import check_actor_class
-from actors._text import safe_repr
+from actors.lowlevel import check_actor_class, check_count, check_name, check_seconds, safe_repr
 
 __all__ = ["ChildSpec", "Restart"]
 
@@ -16,16 +14,6 @@ Restart = Literal["permanent", "transient", "temporary"]
 _RESTARTS = ("permanent", "transient", "temporary")
 #: Keyword arguments ChildSpec keeps for itself; every other one goes to the actor's __init__.
 RESERVED = ("name", "restart", "message_timeout", "shutdown_timeout", "mailbox_size", "public")
-
-
-def _timeout(name: str, value: float | None) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds or None, not {type(value).__name__}")
-    if math.isnan(value) or value <= 0 or value == math.inf:
-        raise ValueError(f"{name} must be a finite number > 0, got {safe_repr(value)}")
-    return float(value)
 
 
 class ChildSpec:
@@ -80,11 +68,9 @@ class ChildSpec:
             raise ValueError(
                 f"restart must be one of 'permanent', 'transient', 'temporary', not {safe_repr(restart)}"
             )
-        if name is not None and (not isinstance(name, str) or not name or "/" in name):
-            raise ValueError(f"name must be a non-empty string without '/', got {safe_repr(name)}")
-        if mailbox_size is not None and (isinstance(mailbox_size, bool) or not isinstance(mailbox_size, int)
-                                         or mailbox_size < 1):
-            raise ValueError("mailbox_size must be >= 1 (or None for unbounded)")
+        if name is not None:
+            check_name(name, wrong_type=ValueError)
+        check_count("mailbox_size", mailbox_size, optional=True)
         if public and name is None:
             raise ValueError("a public child needs a name (ChildSpec(..., name='worker', public=True)): "
                              "other nodes reach it by that name")
@@ -93,8 +79,8 @@ class ChildSpec:
         self.kwargs = kwargs
         self.name = name
         self.restart: Restart = restart
-        self.message_timeout = _timeout("message_timeout", message_timeout)
-        self.shutdown_timeout = _timeout("shutdown_timeout", shutdown_timeout)
+        self.message_timeout = check_seconds("message_timeout", message_timeout, finite=True, optional=True)
+        self.shutdown_timeout = check_seconds("shutdown_timeout", shutdown_timeout, finite=True, optional=True)
         self.mailbox_size = mailbox_size
         self.public = bool(public)
 

@@ -4,15 +4,16 @@ and (with ``decide=``) what to do about each failure."""
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import attrs
 
+from actors.lowlevel import check_count, check_seconds
+
 from ._backoff import Backoff
 
-__all__ = ["Decision", "Decider", "OneForAll", "OneForOne", "RestForOne", "Strategy"]
+__all__ = ["Decider", "Decision", "OneForAll", "OneForOne", "RestForOne", "Strategy"]
 
 C = TypeVar("C")
 
@@ -54,17 +55,11 @@ Decider = Callable[[BaseException], Decision]
 
 
 def _max_restarts(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"max_restarts must be an int, not {type(value).__name__}")
-    if value < 0:
-        raise ValueError("max_restarts must be >= 0")
+    check_count("max_restarts", value, minimum=0)
 
 
 def _within(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"within must be a number of seconds, not {type(value).__name__}")
-    if math.isnan(value) or value <= 0:
-        raise ValueError(f"within must be > 0 seconds, got {value!r}")
+    check_seconds("within", value)
 
 
 def _decide(instance: object, attribute: attrs.Attribute[Decider | None], value: Decider | None) -> None:

@@ -11,9 +11,8 @@ from typing import Any
 import attrs
 import trio
 
-from actors import Actor, ActorError, ActorNameTaken, ActorNotFound, ActorRef, EscalatedFailure
-from actors._cell import CONTINUE, RESTART, STOP, Cell, Directive
-from actors._text import SafeRepr, safe_repr
+from actors import Actor, ActorError, ActorNameTaken, ActorNotFound, ActorRef, EscalatedFailure, lowlevel
+from actors.lowlevel import ChildHandle, Directive, Phase, SafeRepr, check_count, check_instance, check_name, safe_repr
 
 from ._children import (
     Child,
@@ -108,8 +107,7 @@ class Supervisor(Actor):
         children: Sequence[ChildSpec | Supervisor] = (),
         max_children: int | None = None,
     ) -> None:
-        if not isinstance(name, str) or not name or "/" in name:
-            raise ValueError(f"Supervisor name must be a non-empty string without '/', got {safe_repr(name)}")
+        check_name(name, label="Supervisor name", wrong_type=ValueError)
         strategy = OneForOne() if strategy is None else strategy
         if not isinstance(strategy, Strategy):
             raise TypeError(
@@ -133,10 +131,7 @@ class Supervisor(Actor):
                     raise ValueError(f"supervisor '{name}' has two children named '{child.name}'")
                 names.add(child.name)
         if max_children is not None:
-            if isinstance(max_children, bool) or not isinstance(max_children, int):
-                raise TypeError(f"max_children must be an int or None, not {type(max_children).__name__}")
-            if max_children < 1:
-                raise ValueError(f"max_children must be >= 1 (or None for no limit), got {max_children}")
+            check_count("max_children", max_children, optional=True)
             if len(children) > max_children:
                 raise ValueError(f"supervisor '{name}' has {len(children)} children, more than its "
                                  f"max_children={max_children}")
@@ -150,7 +145,7 @@ class Supervisor(Actor):
         self._backoff_state: dict[Child, tuple[int, float]] = {}
         # Children waiting for a restart, with when it is due and why (a group restart's
         # timer, or the child's own backoff wait): each failure keeps its own clock.
-        self._due: dict[Cell, tuple[float, BaseException | None]] = {}
+        self._due: dict[ChildHandle, tuple[float, BaseException | None]] = {}
         self._resume_reason: BaseException | None = None
 
     def __repr__(self) -> str:
@@ -165,10 +160,10 @@ class Supervisor(Actor):
             kwargs["max_children"] = self.max_children
         return kwargs
 
-    async def _start_tree(self, parent: Cell, record: Child | None = None) -> ActorRef[Any]:
+    async def _start_tree(self, parent: Actor, record: Child | None = None) -> ActorRef[Any]:
         """Start this tree as a child of ``parent`` (``ActorSystem.spawn_tree`` calls it)."""
-        return await parent.spawn_child(type(self), (), self._tree_kwargs(), name=self.name, mailbox_size=None,
-                                        spec=self if record is None else record)
+        return await lowlevel.spawn_child(parent, type(self), (), self._tree_kwargs(), name=self.name,
+                                          spec=self if record is None else record)
 
     async def on_restart(self, exc: BaseException) -> None:
         """Keep why this supervisor restarts: its children resume with that reason."""
@@ -180,12 +175,11 @@ class Supervisor(Actor):
         Raises:
           ChildStartFailed: a child's ``__init__`` or ``on_start`` raised.
         """
-        cell = self._actors_own_cell
         # Drop the reference at once: the failure's traceback holds the previous
         # incarnation, whose own _resume_reason would hold the one before, and so on.
         reason, self._resume_reason = self._resume_reason, None
-        kept = {id(c.spec.spec): c for c in cell.children.values()
-                if isinstance(c.spec, Child) and not c.stopped and not c.spec.dynamic}
+        kept = {id(c.spec.spec): c for c in lowlevel.children(self)
+                if isinstance(c.spec, Child) and not c.spec.dynamic}
         for spec in self.children:
             existing = kept.get(id(spec))
             if existing is not None:  # restarted with this supervisor: adopt its record
@@ -202,13 +196,13 @@ class Supervisor(Actor):
 
         ``forget``: also drop the record then (a new child), or keep it (`restart_child`).
         """
-        cell = self._actors_own_cell
         spec = record.spec
         try:
             if isinstance(spec, Supervisor):
-                ref = await spec._start_tree(cell, record)
+                ref = await spec._start_tree(self, record)
             else:
-                ref = await cell.spawn_child(
+                ref = await lowlevel.spawn_child(
+                    self,
                     spec.actor_cls,
                     spec.args,
                     spec.kwargs,
@@ -219,7 +213,7 @@ class Supervisor(Actor):
                     spec=record,
                 )
                 if spec.public:
-                    await cell.system._serve(ref)
+                    await lowlevel.serve(self, ref)
         except BaseException as exc:
             if forget:
                 self._table.remove(record)
@@ -231,8 +225,8 @@ class Supervisor(Actor):
                 f"child '{child}' of supervisor '{self.name}' failed to start: {safe_repr(exc)}; {then}",
                 supervisor=self.name, child=child, error=exc,
             ) from exc
-        self._table.started(record, ref._cell)
-        self._publish(ChildStarted(cell.path, ref.path))
+        self._table.started(record, lowlevel.handle(ref))
+        self._publish(ChildStarted(self.ref.path, ref.path))
         return ref
 
     # -- messages ----------------------------------------------------------
@@ -242,7 +236,7 @@ class Supervisor(Actor):
         if isinstance(message, GetChildren):
             return [child.ref for child in self._table.living()]
         if isinstance(message, RestartDue):
-            self._actors_own_cell.run_soon(self._resume_due)
+            lowlevel.run_soon(self, self._resume_due)
             return None
         if isinstance(message, (StartChild, TerminateChild, RestartChild, DeleteChild, WhichChildren,
                                 CountChildren)):
@@ -333,32 +327,35 @@ class Supervisor(Actor):
             )
         return record
 
-    # -- the cell's hooks --------------------------------------------------
+    # -- the parent policy (actors.lowlevel.ParentPolicy) -----------------
 
-    def _actors_child_exited(self, child: Cell, error: BaseException | None) -> Directive | None:
+    def child_exited(self, child: ChildHandle, error: BaseException | None) -> Directive | None:
+        """A child's incarnation ended: decide (stop, keep, restart later in this supervisor's task)."""
         record = child.spec
         if record not in self._table:
-            return STOP  # spawned by hand with self.spawn: not supervised by spec
+            return Directive.stop()  # spawned by hand with self.spawn: not supervised by spec
         if error is not None:
-            self._publish(ChildFailed(self._actors_own_cell.path, child.path, error))
+            self._publish(ChildFailed(self.ref.path, child.path, error))
             decision = self._decide(record, child, error)
             if decision is None:
                 return None  # the decide function failed: so does this supervisor (queued)
             if decision is Decision.RESUME:
-                return CONTINUE
+                return Directive.continue_()
             if decision is Decision.STOP:
-                return STOP
+                return Directive.stop()
             if decision is Decision.ESCALATE:
-                self._actors_own_cell.run_soon(self._escalate, child, error)
+                lowlevel.run_soon(self, self._escalate, child, error)
                 return None
         restart = record.restart
         if restart == "temporary" or (restart == "transient" and error is None):
-            return STOP
-        self._actors_own_cell.run_soon(self._restart, child, error)
+            return Directive.stop()
+        lowlevel.run_soon(self, self._restart, child, error)
         return None
 
-    async def _actors_before_restart(self) -> None:
-        reason = self._actors_own_cell.last_error
+    async def before_restart(self, children: Sequence[ChildHandle]) -> None:
+        """This supervisor restarts: its static children are suspended (its next incarnation
+        resumes them), its dynamic ones stopped (as in OTP)."""
+        reason = lowlevel.handle(self).last_error
         for record in reversed(list(self._table)):
             cell = record.cell
             if cell is None or cell.stopped:
@@ -368,7 +365,8 @@ class Supervisor(Actor):
             else:
                 await cell.suspend(reason)
 
-    def _actors_child_terminated(self, child: Cell) -> None:
+    def child_stopped(self, child: ChildHandle) -> None:
+        """A child ended for good: update its record, publish `ChildStopped`."""
         record = child.spec
         self._due.pop(child, None)
         if record not in self._table:
@@ -379,11 +377,11 @@ class Supervisor(Actor):
             self._backoff_state.pop(record, None)
             if self._forgets(record):
                 self._table.remove(record)  # as in OTP: a temporary child leaves no spec behind
-        self._publish(ChildStopped(self._actors_own_cell.path, child.path, child.stop_reason))
+        self._publish(ChildStopped(self.ref.path, child.path, child.stop_reason))
 
     # -- policy ------------------------------------------------------------
 
-    def _decide(self, record: Child, child: Cell, error: BaseException) -> Decision | None:
+    def _decide(self, record: Child, child: ChildHandle, error: BaseException) -> Decision | None:
         decide = self.strategy.decide
         if decide is None:
             return Decision.RESTART
@@ -392,15 +390,15 @@ class Supervisor(Actor):
             if not isinstance(decision, Decision):
                 raise TypeError(f"it returned {safe_repr(decision)} (a {type(decision).__name__}), not a Decision")
         except Exception as exc:
-            self._actors_own_cell.run_soon(self._decide_failed, child, error, exc)
+            lowlevel.run_soon(self, self._decide_failed, child, error, exc)
             return None
         if decision is Decision.RESUME and (not child.started or record.kind == "supervisor"):
             return Decision.RESTART  # no working instance to keep: restart it
         return decision
 
-    async def _restart(self, child: Cell, error: BaseException | None) -> None:
+    async def _restart(self, child: ChildHandle, error: BaseException | None) -> None:
         """Runs in this supervisor's task: restart what the strategy says, or give up."""
-        if child.phase != "exiting":
+        if child.phase is not Phase.EXITING:
             return  # resolved meanwhile (stopped, or restarted with its siblings)
         now = trio.current_time()
         await self._count_restart(child, error, now)
@@ -414,10 +412,10 @@ class Supervisor(Actor):
                 # A child already waiting for an earlier failure's restart waits for both.
                 when = max(due, self._due[cell][0]) if cell in self._due else due
                 self._due[cell] = (when, error)
-                self._publish(ChildRestarted(self._actors_own_cell.path, cell.path, error, cell.incarnations,
+                self._publish(ChildRestarted(self.ref.path, cell.path, error, cell.incarnations,
                                              when - now))
         if affected == [child]:
-            child.resolve(RESTART(self._due[child][0] - now))  # it waits out its backoff itself
+            child.resolve(Directive.restart(self._due[child][0] - now))  # it waits out its backoff itself
             return
         for cell in reversed(affected):
             if cell in temporary:
@@ -436,10 +434,10 @@ class Supervisor(Actor):
             if entry is None or entry[0] > now:
                 continue
             del self._due[cell]
-            if cell.phase == "suspended":
+            if cell.phase is Phase.SUSPENDED:
                 await cell.resume(entry[1])
 
-    async def _count_restart(self, child: Cell, error: BaseException | None, now: float) -> None:
+    async def _count_restart(self, child: ChildHandle, error: BaseException | None, now: float) -> None:
         strategy = self.strategy
         times = self._restart_times
         while times and times[0][0] <= now - strategy.within:
@@ -459,11 +457,11 @@ class Supervisor(Actor):
         self._backoff_state[record] = (attempt + 1, now + delay)  # it runs again from now + delay
         return delay
 
-    async def _give_up(self, child: Cell, error: BaseException | None) -> None:
+    async def _give_up(self, child: ChildHandle, error: BaseException | None) -> None:
         strategy = self.strategy
         if error is None:
             error = ActorError(f"actor '{child.name}' kept exiting normally (restart='permanent')")
-        self._publish(SupervisorGaveUp(self._actors_own_cell.path, child.path, error, strategy.max_restarts,
+        self._publish(SupervisorGaveUp(self.ref.path, child.path, error, strategy.max_restarts,
                                        strategy.within))
         window = "ever" if strategy.within == math.inf else f"within {strategy.within:g} s"
         if strategy.max_restarts == 0:
@@ -480,14 +478,14 @@ class Supervisor(Actor):
             f"{_last(error)}. Fix the failing child, or raise max_restarts/within on the strategy",
         )
 
-    async def _escalate(self, child: Cell, error: BaseException) -> None:
+    async def _escalate(self, child: ChildHandle, error: BaseException) -> None:
         await self._fail(
             child, error,
             f"supervisor '{self.name}' escalated the failure of child '{child.name}' (its strategy's decide "
             f"function returned Decision.ESCALATE for {_last(error)})",
         )
 
-    async def _decide_failed(self, child: Cell, error: BaseException, exc: Exception) -> None:
+    async def _decide_failed(self, child: ChildHandle, error: BaseException, exc: Exception) -> None:
         await self._fail(
             child, exc,
             f"supervisor '{self.name}' failed: its strategy's decide function raised {safe_repr(exc)} while "
@@ -495,7 +493,7 @@ class Supervisor(Actor):
             f"return a Decision (RESTART, RESUME, STOP or ESCALATE) and not raise",
         )
 
-    async def _fail(self, child: Cell, error: BaseException, message: str) -> None:
+    async def _fail(self, child: ChildHandle, error: BaseException, message: str) -> None:
         """Stop the children (last started first) and fail this supervisor with ``message``."""
         for living in reversed(self._table.living()):
             await living.suspend(error)
@@ -509,7 +507,7 @@ class Supervisor(Actor):
 
     def _publish(self, event: SupervisionEvent) -> None:
         log.info("%s", SafeRepr(event), extra={"actor": event.supervisor, "trace_id": "-"})
-        self._actors_own_cell.system.publish(SupervisionEvent, event)
+        self.system.publish(SupervisionEvent, event)
 
 
 def _last(error: BaseException) -> str:
@@ -520,6 +518,5 @@ def _last(error: BaseException) -> str:
 
 def restart_count(ref: ActorRef[Any]) -> int:
     """How many times the actor behind ``ref`` has been restarted so far."""
-    if not isinstance(ref, ActorRef):
-        raise TypeError(f"restart_count() takes an ActorRef, not {type(ref).__name__}")
-    return max(0, ref._cell.incarnations - 1)
+    check_instance(ref, ActorRef, "restart_count", "an ActorRef")
+    return max(0, lowlevel.handle(ref).incarnations - 1)

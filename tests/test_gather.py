@@ -112,7 +112,7 @@ async def test_gather_rejects_what_is_not_awaitable() -> None:
 
 
 async def test_gather_rejects_a_negative_timeout() -> None:
-    with pytest.raises(ValueError, match=r"^timeout must be a number >= 0 or None, got -1$"):
+    with pytest.raises(ValueError, match=r"^timeout must be >= 0 seconds, got -1$"):
         await gather(timeout=-1)
 
 

@@ -305,7 +305,7 @@ async def test_cancelled_ask_sends_the_late_reply_to_dead_letters(actor_system_a
 @pytest.mark.parametrize(
     ("timeout", "error", "pattern"),
     [
-        (-1, ValueError, r"^timeout must be >= 0 seconds \(or None\), got -1$"),
+        (-1, ValueError, r"^timeout must be >= 0 seconds, got -1$"),
         (math.nan, ValueError, r"^timeout must be >= 0 seconds"),
         ("5", TypeError, r"^timeout must be a number of seconds or None, not str$"),
         (True, TypeError, r"^timeout must be a number of seconds or None, not bool$"),

@@ -384,8 +384,8 @@ async def test_open_actor_system_can_be_entered_only_once() -> None:
 @pytest.mark.parametrize(
     ("config", "error", "pattern"),
     [
-        ({"shutdown_timeout": 0}, ValueError, r"^shutdown_timeout must be > 0 seconds, got 0$"),
-        ({"shutdown_timeout": math.inf}, ValueError, r"^shutdown_timeout must be > 0 seconds, got inf$"),
+        ({"shutdown_timeout": 0}, ValueError, r"^shutdown_timeout must be a finite number > 0, got 0$"),
+        ({"shutdown_timeout": math.inf}, ValueError, r"^shutdown_timeout must be a finite number > 0, got inf$"),
         ({"ask_timeout": -1}, ValueError, r"^ask_timeout must be > 0 seconds, got -1$"),
         ({"ask_timeout": "5"}, TypeError, r"^ask_timeout must be a number of seconds, not str$"),
         ({"dead_letters_size": 0}, ValueError, r"^dead_letters_size must be >= 1$"),

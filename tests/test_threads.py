@@ -198,7 +198,7 @@ async def test_blocking_function_form_and_errors() -> None:
         assert await parse("42") == 42
         with pytest.raises(ValueError, match="invalid literal"):
             await parse("x")
-    with pytest.raises(ValueError, match="limit must be an int >= 1"):
+    with pytest.raises(ValueError, match=r"^limit must be >= 1 \(or None for unbounded\)$"):
         blocking(int, limit=0)
 
 

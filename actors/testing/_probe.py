@@ -12,6 +12,7 @@ import attrs
 import trio
 
 from .._actor import Actor
+from .._checks import check_seconds
 from .._exceptions import ActorNameTaken
 from .._reply import DeferredReply
 from .._streams import ReplyStream, is_stream_ask
@@ -151,9 +152,7 @@ class TestProbe:
         Raises:
           AssertionError: nothing arrived in time, or the message did not match.
         """
-        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0 or math.isnan(timeout):
-            raise ValueError(f"timeout must be a number >= 0, got {timeout!r}")
-        timeout += 0.0  # -0.0 is 0, and is printed "0 s"
+        timeout = check_seconds("timeout", timeout, zero=True)
         item = await self._next(timeout)
         if item is None:
             raise AssertionError(
@@ -176,9 +175,7 @@ class TestProbe:
 
     async def expect_no_message(self, *, within: float = 0.1) -> None:
         """Assert that no (unconsumed) message arrives within ``within`` seconds."""
-        if not isinstance(within, (int, float)) or isinstance(within, bool) or within < 0 or math.isnan(within):
-            raise ValueError(f"within must be a number >= 0, got {within!r}")
-        within += 0.0  # -0.0 is 0
+        within = check_seconds("within", within, zero=True)
         item = await self._next(within)
         if item is not None:
             self._pending.appendleft(item)

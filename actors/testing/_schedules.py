@@ -239,7 +239,7 @@ def _unused_name(system: ActorSystem, name: str) -> str:
     dead-letter reasons and errors), however many runs the system saw before.
     """
     candidate, number = name, 1
-    while candidate in system._names:
+    while candidate in system._registry:
         number += 1
         candidate = f"{name}-{number}"
     return candidate

@@ -255,7 +255,7 @@ def test_supervisor_rejects_the_same_spec_twice() -> None:
 
 
 @pytest.mark.parametrize(("value", "error", "message"), [
-    (0, ValueError, r"^max_children must be >= 1 \(or None for no limit\), got 0$"),
+    (0, ValueError, r"^max_children must be >= 1 \(or None for unbounded\)$"),
     (1.5, TypeError, r"^max_children must be an int or None, not float$"),
     (True, TypeError, r"^max_children must be an int or None, not bool$"),
 ])
