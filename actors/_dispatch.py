@@ -184,7 +184,8 @@ class Dispatcher(Inbox):
                         handled = 0
                         while True:
                             envelope = take()
-                            if envelope.reply is not None and envelope.reply._abandoned and not finishes:
+                            reply = envelope.reply
+                            if reply is not None and reply._abandoned and not finishes:
                                 # Its asker gave up while it waited: drop it unhandled (recorded).
                                 self._abandoned(envelope, abandoned_error(self, envelope, started=False))  # type: ignore[arg-type]
                                 if not queue or life.control is not None or self.jobs:
@@ -221,12 +222,12 @@ class Dispatcher(Inbox):
                             else:
                                 if type(result) is coroutine_type and result is not envelope.message:
                                     self._returned_coroutine(envelope, result)  # an 'await' is missing in the handler
-                                elif envelope.reply is not None:
+                                elif reply is not None:
                                     if self.deferred_current is envelope:
                                         if tracer is not None:
                                             tracer._message("done", self, envelope)
                                     else:
-                                        envelope.reply._set(result, None)
+                                        reply._set(result, None)
                                         if tracer is not None:
                                             tracer._message("reply", self, envelope)
                                 elif tracer is not None:
