@@ -32,6 +32,9 @@ __all__ = ["Dispatcher"]
 
 log = logging.getLogger("actors")
 
+#: In `Dispatcher.cut`: a stop cancelled the handler while it waited on a worker.
+WORKER_CUT: Any = object()
+
 _Job = tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]
 
 
@@ -49,15 +52,13 @@ class Dispatcher(Inbox):
         "scope",
         "task",
         "tool_waits",
-        "worker_cut",
     )
 
     # (set by Cell.__init__)
     current: Envelope | None  # the message its handler is handling now
     # The ask whose handler `scope` was cancelled because its asker gave up
     # (cut_if_serving); that scope is spent, so the loop opens a new one.
-    cut: Envelope | None
-    worker_cut: bool  # a stop cancelled the handler while it waited on a worker
+    cut: Envelope | object | None  # (or WORKER_CUT: a stop cut a wait on a worker thread)
     # the envelope whose ask the handler deferred (defer_reply), or None: compared with
     # `current` by identity, so a message's end need not reset it
     deferred_current: Envelope | None
@@ -274,8 +275,7 @@ class Dispatcher(Inbox):
             )
             self.failed(envelope, error)
             return error
-        if self.worker_cut:
-            self.worker_cut = False
+        if cut is WORKER_CUT:
             self.interrupted_while_handling(
                 envelope,
                 "it was waiting for a worker thread or process, and stopped "
