@@ -3,6 +3,7 @@
 ::
 
     python -m actors run MODULE:ATTR [--trace FILE] [--refresh SECONDS] [--plain]
+                         [--node NAME --transport MODULE:ATTR]
     python -m actors trace FILE [--trace-id N]
 
 ``run`` imports MODULE (the current directory first, like ``python -m``) and
@@ -13,6 +14,12 @@ takes its attribute ATTR, which is one of:
 - ``async def main(system)``: called with an open system, run until it returns;
 - ``async def main()``: run as is (it opens its own system; no view, no
   ``--trace``).
+
+For the first two, ``--node NAME --transport MODULE:ATTR`` opens the system
+as a node (``open_actor_system(node=, transport=)``): ATTR is a transport,
+like ``actors.redis.RedisTransport(...)``, or a function that returns one.
+The view then names the node, lists the public names it serves with the
+nodes that serve each, and marks public actors.
 
 For the first two, a live view shows one row per actor (path, type, state,
 mailbox depth, restarts, last error), redrawn in place in a terminal (with
@@ -54,10 +61,11 @@ import trio
 from ._actor import Actor
 from ._exceptions import EscalatedFailure
 from ._live import open_view, watch
+from ._remote import check_node
 from ._system import open_actor_system
 from ._tracing import load_trace, render_timeline
 
-__all__ = ["Target", "UsageError", "build_parser", "load_target", "main"]
+__all__ = ["Target", "UsageError", "build_parser", "load_target", "load_transport", "main"]
 
 PROG = "python -m actors"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_FORCED = 0, 1, 2, 130
@@ -92,6 +100,36 @@ def load_target(spec: str) -> Target:
         attribute is missing, or it is not a kind ``run`` accepts.
       Exception: what importing the module raised (its own bug, not a usage error).
     """
+    obj = _load_attribute(spec)
+    return Target(spec, _classify(spec, obj), obj)
+
+
+def load_transport(spec: str) -> Any:
+    """The transport ``--transport MODULE:ATTR`` names: ATTR itself, or what calling it returns.
+
+    Raises:
+      UsageError: as `load_target`, or ATTR is neither a transport nor a function
+        returning one.
+      Exception: what importing the module or calling ATTR raised.
+    """
+    obj = _load_attribute(spec)
+    if not _is_transport(obj) and callable(obj) and not isinstance(obj, type):
+        obj = obj()
+    if not _is_transport(obj):
+        raise UsageError(
+            f"--transport {spec} is a {type(obj).__name__}; expected a transport, like "
+            f"actors.redis.RedisTransport(url, namespace=..., messages=[...]), or a function that returns one"
+        )
+    return obj
+
+
+def _is_transport(obj: Any) -> bool:
+    methods = ("attach", "run", "serve", "post", "request")
+    return not isinstance(obj, type) and all(callable(getattr(obj, method, None)) for method in methods)
+
+
+def _load_attribute(spec: str) -> Any:
+    """Import ``MODULE:ATTR`` (the current directory first) and return what ATTR names."""
     module_name, colon, attr = spec.partition(":")
     if not colon or not module_name or not attr:
         raise UsageError(
@@ -121,7 +159,7 @@ def load_target(spec: str) -> Target:
             found = _candidates(module)
             has = f"; it has: {', '.join(found)}" if found else f"; it defines none of the accepted kinds ({ACCEPTED})"
             raise UsageError(f"module {module_name!r} has no attribute {attr!r}{has}") from None
-    return Target(spec, _classify(spec, obj), obj)
+    return obj
 
 
 def _classify(spec: str, obj: Any) -> str:
@@ -197,7 +235,8 @@ async def _on_signals(signals: Any, stop: trio.CancelScope, stopping: _Stopping)
             os._exit(EXIT_FORCED)
 
 
-async def _run(target: Target, trace: str | None, refresh: float, plain: bool) -> int:
+async def _run(target: Target, trace: str | None, refresh: float, plain: bool, node: str | None = None,
+               transport: Any = None) -> int:
     """Run ``target`` until it returns or a signal stops it; the exit status."""
     stop = trio.CancelScope()
     stopping = _Stopping()
@@ -206,7 +245,7 @@ async def _run(target: Target, trace: str | None, refresh: float, plain: bool) -
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_on_signals, signals, stop, stopping)
             try:
-                return await _serve(target, trace, refresh, plain, stop, stopping)
+                return await _serve(target, trace, refresh, plain, stop, stopping, node, transport)
             finally:
                 nursery.cancel_scope.cancel()
     raise AssertionError("unreachable")  # pragma: no cover - the nursery body always returns
@@ -214,6 +253,7 @@ async def _run(target: Target, trace: str | None, refresh: float, plain: bool) -
 
 async def _serve(
     target: Target, trace: str | None, refresh: float, plain: bool, stop: trio.CancelScope, stopping: _Stopping,
+    node: str | None = None, transport: Any = None,
 ) -> int:
     system = None
     try:
@@ -221,7 +261,7 @@ async def _serve(
             with stop:
                 await target.obj()
         else:
-            async with open_actor_system(trace=trace) as system:
+            async with open_actor_system(trace=trace, node=node, transport=transport) as system:
                 with stop:
                     if target.kind == "tree":
                         await system.spawn_tree(target.obj)
@@ -273,6 +313,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 raise UsageError(f"--trace {args.trace}: the folder {folder} does not exist")
             if os.path.isdir(args.trace):
                 raise UsageError(f"--trace {args.trace} is a folder; give a file name, like run.jsonl")
+        transport = _node_options(args, target)
     except UsageError as exc:
         return _usage_error("run", exc)
     except Exception:
@@ -280,10 +321,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_FAILED
     try:
-        return trio.run(_run, target, args.trace, args.refresh, args.plain)
+        return trio.run(_run, target, args.trace, args.refresh, args.plain, args.node, transport)
     except KeyboardInterrupt:  # before the signal receiver opened, or after it closed
         print("interrupted", file=sys.stderr)
         return EXIT_FORCED
+
+
+def _node_options(args: argparse.Namespace, target: Target) -> Any:
+    """Check ``--node`` and ``--transport``; the transport (None without them)."""
+    if args.node is None and args.transport is None:
+        return None
+    if args.node is None or args.transport is None:
+        raise UsageError("--node and --transport go together: --node NAME --transport MODULE:ATTR "
+                         "(a transport such as actors.redis.RedisTransport(...), or a function returning one)")
+    if target.kind == "main()":
+        raise UsageError(
+            f"--node needs a tree or an 'async def main(system)'; {args.target} takes no system and opens "
+            f"its own: pass open_actor_system(node=..., transport=...) there instead"
+        )
+    try:
+        check_node(args.node, args.transport)
+    except ValueError as exc:
+        raise UsageError(f"--node {args.node!r}: {exc}") from None
+    return load_transport(args.transport)
 
 
 # ----------------------------------------------------------------------
@@ -372,6 +432,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seconds between redraws of the view (default 0.5)")
     run.add_argument("--plain", action="store_true",
                      help="print plain text snapshots even in a terminal (the default when stdout is not one)")
+    run.add_argument("--node", metavar="NAME",
+                     help="open the system as the node NAME (with --transport): the view lists the public "
+                          "names it serves and who serves each, and marks public actors")
+    run.add_argument("--transport", metavar="MODULE:ATTR",
+                     help="the node's transport: an actors.redis.RedisTransport(...) or a function returning one")
     run.set_defaults(handler=_cmd_run)
 
     trace = commands.add_parser(

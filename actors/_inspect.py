@@ -1,4 +1,8 @@
-"""A snapshot of the actors of a system, for dashboards, the live view and debugging."""
+"""A snapshot of the actors of a system, for dashboards, the live view and debugging.
+
+Also, for a node (a system with a transport), what it serves to other nodes:
+`node_info` names the public names it serves and which nodes serve each now.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from ._text import safe_repr
 if TYPE_CHECKING:
     from ._cell import Cell
     from ._ref import ActorRef
+    from ._system import ActorSystem
 
-__all__ = ["ActorInfo", "snapshot"]
+__all__ = ["ActorInfo", "NodeInfo", "ServedName", "node_info", "snapshot"]
 
 
 @attrs.frozen
@@ -37,6 +42,8 @@ class ActorInfo:
         order); None for other actors.
       child_counts: for a supervisor, ``supervision.ChildCounts`` (what
         ``count_children`` answers); None for other actors.
+      public: True when the actor serves its name to other nodes
+        (``spawn(..., public=True)`` on a system with a transport).
     """
 
     ref: ActorRef[Any] = attrs.field(repr=False)
@@ -50,6 +57,25 @@ class ActorInfo:
     children: int
     supervised: tuple[Any, ...] | None = attrs.field(default=None, repr=False)
     child_counts: Any = None
+    public: bool = False
+
+
+@attrs.frozen
+class ServedName:
+    """A public name a node serves, and the nodes that serve it now (a worker pool has
+    several); ``servers`` is None when the transport could not be asked (Redis away)."""
+
+    name: str
+    servers: tuple[str, ...] | None
+
+
+@attrs.frozen
+class NodeInfo:
+    """What a node (a system opened with ``node=`` and ``transport=``) serves to the others."""
+
+    node: str
+    namespace: str
+    serving: tuple[ServedName, ...]
 
 
 def _state(cell: Cell) -> str:
@@ -68,6 +94,7 @@ def _state(cell: Cell) -> str:
 def snapshot(root: Cell) -> list[ActorInfo]:
     """Every living actor under ``root``, parents before children, in start order."""
     found: list[ActorInfo] = []
+    remote = root.system._remote
 
     def walk(cell: Cell, depth: int) -> None:
         for child in list(cell.children.values()):
@@ -83,8 +110,25 @@ def snapshot(root: Cell) -> list[ActorInfo]:
                 None if child.last_error is None else safe_repr(child.last_error),
                 sum(1 for c in child.children.values() if not c.stopped),
                 None if supervised is None else tuple(supervised), counts,
+                remote is not None and remote.public_name_of(child) is not None,
             ))
             walk(child, depth + 1)
 
     walk(root, 1)
     return found
+
+
+async def node_info(system: ActorSystem) -> NodeInfo | None:
+    """What ``system`` serves as a node, asking its transport who serves each name
+    (one round trip per name); None for a system without a transport."""
+    remote = system._remote
+    if remote is None:
+        return None
+    serving = []
+    for name in remote.public_names():
+        try:
+            servers: tuple[str, ...] | None = tuple(await remote.serving(name))
+        except Exception:  # the transport cannot tell now (Redis away): shown as unknown
+            servers = None
+        serving.append(ServedName(name, servers))
+    return NodeInfo(remote.node, remote.namespace, tuple(serving))

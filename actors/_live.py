@@ -10,6 +10,15 @@ Two renderings of the same snapshot (`ActorSystem.inspect`):
         /team/planner       Planner     idle      mailbox 0  restarts 0
         /team/worker-2      Worker      handling  mailbox 3  restarts 1  last error: ValueError('garbled answer')
 
+  On a node (a system with a transport), the header names the node, a line
+  lists the public names it serves with the nodes serving each (a worker pool
+  has several), and public actors are marked::
+
+      --- t=1.0s 2 actors, node 'w1' (namespace 'research') ---
+      serves: worker [w1, w2]
+      /worker  Worker  running  mailbox 0  restarts 0  public
+      /cache   Cache   idle     mailbox 0  restarts 0
+
 - `RichView` redraws a table in place in a terminal, with ``rich``
   (``pip install 'trio-actors[live]'``). rich is imported only here, only when
   a terminal view is asked for: the runtime never depends on it.
@@ -24,12 +33,13 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import trio
 
-from ._inspect import ActorInfo
+from ._inspect import ActorInfo, NodeInfo, node_info
 
 if TYPE_CHECKING:
     from ._system import ActorSystem
 
-__all__ = ["PlainView", "RichView", "View", "open_view", "plain_lines", "supervised_summary", "watch"]
+__all__ = ["PlainView", "RichView", "View", "open_view", "plain_lines", "served_summary", "supervised_summary",
+           "watch"]
 
 ERROR_WIDTH = 60  # characters of the last error shown; the rest is cut with "..."
 
@@ -50,21 +60,43 @@ def truncate(text: str, width: int = ERROR_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def header(elapsed: float, infos: Sequence[ActorInfo], dead_letters: int) -> str:
-    """The summary line of a snapshot: "t=1.0s 7 actors" (plus dead letters, if any)."""
+def header(elapsed: float, infos: Sequence[ActorInfo], dead_letters: int, node: NodeInfo | None = None) -> str:
+    """The summary line of a snapshot: "t=1.0s 7 actors" (plus dead letters, if any, and
+    the node's name and namespace on a node)."""
     text = f"t={elapsed:.1f}s {len(infos)} actor{'s' * (len(infos) != 1)}"
     if dead_letters:
         text += f", {dead_letters} dead letter{'s' * (dead_letters != 1)}"
+    if node is not None:
+        text += f", node {node.node!r} (namespace {node.namespace!r})"
     return text
 
 
-def plain_lines(infos: Sequence[ActorInfo], elapsed: float, dead_letters: int = 0) -> list[str]:
+def served_summary(node: NodeInfo) -> str:
+    """The names a node serves and who serves each: "worker [w1, w2], planner [planner]".
+
+    "[?]" when the transport could not say (Redis away); "nothing public" when the
+    node serves no name.
+    """
+    if not node.serving:
+        return "nothing public"
+    return ", ".join(
+        f"{served.name} [{'?' if served.servers is None else ', '.join(served.servers)}]"
+        for served in node.serving
+    )
+
+
+def plain_lines(
+    infos: Sequence[ActorInfo], elapsed: float, dead_letters: int = 0, node: NodeInfo | None = None,
+) -> list[str]:
     """One snapshot as text: a "--- t=... ---" line, then one aligned line per actor.
 
     Each actor's path is indented two spaces per level below the top, so the
-    tree shows, and stays greppable by path.
+    tree shows, and stays greppable by path. On a node, a "serves: ..." line
+    follows the header (see `served_summary`) and public actors end in "public".
     """
-    lines = [f"--- {header(elapsed, infos, dead_letters)} ---"]
+    lines = [f"--- {header(elapsed, infos, dead_letters, node)} ---"]
+    if node is not None:
+        lines.append(f"serves: {served_summary(node)}")
     if not infos:
         return lines
     names = ["  " * (info.depth - 1) + info.path for info in infos]
@@ -78,6 +110,8 @@ def plain_lines(infos: Sequence[ActorInfo], elapsed: float, dead_letters: int = 
         )
         if info.child_counts is not None:
             line += f"  children {supervised_summary(info)}"
+        if info.public:
+            line += "  public"
         if info.last_error is not None:
             line += f"  last error: {truncate(info.last_error)}"
         lines.append(line)
@@ -128,8 +162,10 @@ def tree_prefixes(infos: Sequence[ActorInfo]) -> list[str]:
 class View(Protocol):
     """Something that shows snapshots: `PlainView` or `RichView`."""
 
-    def show(self, infos: Sequence[ActorInfo], elapsed: float, dead_letters: int, *, final: bool = False) -> None:
-        """Show one snapshot (``final`` for the last one, taken when the run ends)."""
+    def show(self, infos: Sequence[ActorInfo], elapsed: float, dead_letters: int, *, final: bool = False,
+             node: NodeInfo | None = None) -> None:
+        """Show one snapshot (``final`` for the last one, taken when the run ends; ``node``
+        on a node: what it serves)."""
 
     def close(self) -> None:
         """Stop showing; leave the last snapshot on screen."""
@@ -141,9 +177,10 @@ class PlainView:
     def __init__(self, file: IO[str] | None = None) -> None:
         self.file = file
 
-    def show(self, infos: Sequence[ActorInfo], elapsed: float, dead_letters: int, *, final: bool = False) -> None:
+    def show(self, infos: Sequence[ActorInfo], elapsed: float, dead_letters: int, *, final: bool = False,
+             node: NodeInfo | None = None) -> None:
         file = self.file if self.file is not None else sys.stdout
-        lines = plain_lines(infos, elapsed, dead_letters)
+        lines = plain_lines(infos, elapsed, dead_letters, node)
         if final:
             lines[0] = lines[0][:-4] + " (final) ---"
         print("\n".join(lines), file=file, flush=True)
@@ -178,15 +215,17 @@ class RichView:
         self._log_handler = _install_compact_logging()
         self.live.start()
 
-    def render(self, infos: Sequence[ActorInfo], elapsed: float, dead_letters: int, *, final: bool = False) -> Any:
-        """The rich Table for one snapshot."""
+    def render(self, infos: Sequence[ActorInfo], elapsed: float, dead_letters: int, *, final: bool = False,
+               node: NodeInfo | None = None) -> Any:
+        """The rich Table for one snapshot (on a node, its caption says what it serves)."""
         from rich.table import Table
         from rich.text import Text
 
         hint = "final" if final else "Ctrl-C to stop"
         table = Table(
-            title=f"{self.title}  {header(elapsed, infos, dead_letters)}  ({hint})",
+            title=f"{self.title}  {header(elapsed, infos, dead_letters, node)}  ({hint})",
             title_justify="left", expand=False, header_style="bold",
+            caption=None if node is None else f"serves: {served_summary(node)}", caption_justify="left",
         )
         table.add_column("actor", no_wrap=True)
         table.add_column("type", no_wrap=True)
@@ -197,6 +236,8 @@ class RichView:
         table.add_column("last error", no_wrap=True, overflow="ellipsis", style="red")
         for prefix, info in zip(tree_prefixes(infos), infos):
             name = Text(prefix, style="dim") + Text(info.path.rsplit("/", 1)[-1] or info.path, style="bold")
+            if info.public:
+                name += Text(" public", style="cyan")
             restarts = Text(str(info.restarts), style="magenta" if info.restarts else "")
             table.add_row(
                 name,
@@ -209,8 +250,9 @@ class RichView:
             )
         return table
 
-    def show(self, infos: Sequence[ActorInfo], elapsed: float, dead_letters: int, *, final: bool = False) -> None:
-        self.live.update(self.render(infos, elapsed, dead_letters, final=final), refresh=True)
+    def show(self, infos: Sequence[ActorInfo], elapsed: float, dead_letters: int, *, final: bool = False,
+             node: NodeInfo | None = None) -> None:
+        self.live.update(self.render(infos, elapsed, dead_letters, final=final, node=node), refresh=True)
 
     def close(self) -> None:
         try:
@@ -297,15 +339,20 @@ async def watch(system: ActorSystem, view: View, interval: float) -> None:
     """Show a snapshot of ``system`` every ``interval`` seconds until cancelled.
 
     On cancellation a last snapshot is shown (marked final), so a short run
-    still shows its actors, then the view is closed.
+    still shows its actors, then the view is closed. On a node, each snapshot
+    also asks the transport who serves the node's public names (the final one
+    shows the last answers: it cannot wait).
     """
     start = trio.current_time()
+    node = None
     try:
         while True:
-            view.show(system.inspect(), trio.current_time() - start, system.dead_letters.total)
+            node = await node_info(system)
+            view.show(system.inspect(), trio.current_time() - start, system.dead_letters.total, node=node)
             await trio.sleep(interval)
     finally:
         try:
-            view.show(system.inspect(), trio.current_time() - start, system.dead_letters.total, final=True)
+            view.show(system.inspect(), trio.current_time() - start, system.dead_letters.total, final=True,
+                      node=node)
         finally:
             view.close()

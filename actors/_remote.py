@@ -17,15 +17,18 @@ mailbox itself is not what limits an inbox.
 from __future__ import annotations
 
 import logging
+import math
+import time
 from typing import TYPE_CHECKING, Any
 
 import trio
 
 from ._envelope import Envelope, _next_id
-from ._exceptions import ActorStopped, UnhandledMessage
+from ._exceptions import ActorStopped, AskAbandoned, UnhandledMessage
 from ._ref import ActorRef
 from ._remote_ref import RemoteRef
 from ._reply import Reply
+from ._streams import StreamReply, reading
 from ._transport import InboundMessage, Transport, TransportHooks
 
 if TYPE_CHECKING:
@@ -35,6 +38,15 @@ if TYPE_CHECKING:
 __all__ = ["RemoteNode", "check_node"]
 
 log = logging.getLogger("actors")
+
+
+def _give_up(reply: StreamReply) -> None:
+    """The asker of a streamed answer left (or an item cannot cross): end the stream
+    and cut its producer at its next checkpoint (or drop the ask still queued)."""
+    if not reply.done():
+        reply._channel.reader_gone = True
+        reply._expire(AskAbandoned("the remote asker left the stream early"))
+        reply._channel.wake_writers()
 
 
 def check_node(node: Any, transport: Any) -> None:
@@ -57,6 +69,7 @@ class RemoteNode:
         self.transport = transport
         self.namespace: str = getattr(transport, "namespace", "-")
         self.running = False
+        self._quiescing = False
         self._refs: dict[str, RemoteRef] = {}
         self._public: dict[str, Cell] = {}
         transport.attach(TransportHooks(
@@ -75,6 +88,10 @@ class RemoteNode:
     def public_name_of(self, cell: Cell) -> str | None:
         """The public name ``cell`` serves, or None when it is not public."""
         return cell.name if self._public.get(cell.name) is cell else None
+
+    def public_names(self) -> list[str]:
+        """The public names this node serves now (its living public actors), sorted."""
+        return sorted(name for name, cell in self._public.items() if not cell.closed)
 
     def address_of(self, ref: ActorRef[Any]) -> str:
         """The name a ref crosses the wire as; TypeError for a non-public local actor."""
@@ -124,6 +141,7 @@ class RemoteNode:
 
     async def quiesce(self) -> None:
         """Stop taking messages in (the system is about to stop its actors)."""
+        self._quiescing = True
         await self.transport.quiesce()
 
     async def close(self) -> None:
@@ -142,6 +160,16 @@ class RemoteNode:
         except BaseException:
             self._public.pop(name, None)
             raise
+        nursery = self.system._nursery
+        if nursery is not None:
+            nursery.start_soon(self._leave_when_stopped, cell)
+
+    async def _leave_when_stopped(self, cell: Cell) -> None:
+        """Stop serving the name once its actor stops for good (a restart keeps the
+        cell, and so the name); at the node's own shutdown, `close` leaves instead."""
+        await cell.wait_terminated()
+        if self.running and not self._quiescing:
+            self._unpublish_soon(cell)
 
     async def serving(self, name: str) -> list[str]:
         return await self.transport.serving(name)
@@ -157,7 +185,16 @@ class RemoteNode:
             inbound.settle(None, error, inbound.expects_reply)
             return
         sender = self.ref(inbound.sender) if inbound.sender is not None else None
-        reply: Reply[Any] = Reply._create(self.system, cell)
+        streamed = inbound.send_item is not None
+        # Deadlines flow across the wire: the ask's deadline (Unix time) becomes a deadline
+        # on trio's clock, so the local machinery cuts the handler with `AskAbandoned` when
+        # it passes, as for a local ask.
+        left = math.inf if inbound.deadline is None else max(0.0, inbound.deadline - time.time())
+        deadline = trio.current_time() + left
+        reply: Reply[Any] = (
+            StreamReply._open(self.system, cell, max(1, inbound.window), deadline, left, False) if streamed
+            else Reply._create(self.system, cell, deadline=deadline, timeout=left)
+        )
         envelope = Envelope(inbound.message, sender, reply, _next_id(), inbound.trace_id)
         reply.envelope = envelope
         # (force: the transport's prefetch bounds what is in flight; a bounded
@@ -165,11 +202,55 @@ class RemoteNode:
         cell.mailbox.put_nowait(envelope, force=True)
         if self.system._tracer is not None:
             self.system._tracer._message("send", cell, envelope)
-        reply.add_done_callback(lambda done: self._settled(cell, inbound, done))
+        if isinstance(reply, StreamReply) and self.system._nursery is not None:
+            inbound.on_cancel = lambda: _give_up(reply)
+            self.system._nursery.start_soon(self._forward, cell, inbound, reply)
+        else:
+            reply.add_done_callback(lambda done: self._settled(cell, inbound, done))
+        if left != math.inf:
+            self.system._deadlines.add(reply, deadline)
 
-    def _settled(self, cell: Cell, inbound: InboundMessage, reply: Reply[Any]) -> None:
-        error = reply.exception()
-        value = None if error is not None else reply.result()
+    async def _forward(self, cell: Cell, inbound: InboundMessage, reply: StreamReply) -> None:
+        """Send a streamed answer's items over the wire as the handler makes them, then
+        its end (after the last item, so the asker sees the items before the end)."""
+        assert inbound.send_item is not None
+        error: BaseException | None = None
+        # Flow control: send while the asker's credit lasts (it grants more as it
+        # reads); meanwhile the handler's send() waits once the local buffer is full.
+        credit = max(1, inbound.window)
+        more = trio.Event()
+
+        def granted(items: int) -> None:
+            nonlocal credit
+            credit += items
+            more.set()
+
+        inbound.on_credit = granted
+        reply.add_done_callback(lambda _: more.set())  # (the end, a cancel, the deadline)
+        try:
+            async for item in reading(reply):
+                while credit <= 0 and not reply._channel.reader_gone and not reply._abandoned:
+                    await more.wait()
+                    more = trio.Event()
+                if reply._channel.reader_gone or reply._abandoned:
+                    break
+                credit -= 1
+                try:
+                    inbound.send_item(item)
+                except (TypeError, ValueError) as exc:  # an item that cannot cross the wire
+                    error = exc
+                    _give_up(reply)
+                    break
+        except Exception:
+            pass  # the stream's end: reply.exception(), settled below
+        self._settled(cell, inbound, reply, error)
+
+    def _settled(self, cell: Cell, inbound: InboundMessage, reply: Reply[Any],
+                 error: BaseException | None = None) -> None:
+        if error is None:
+            error = reply.exception()
+        # (a streamed answer's value went as its items)
+        value = None if error is not None or isinstance(reply, StreamReply) else reply.result()
         if inbound.expects_reply:
             inbound.settle(value, error, True)
             return

@@ -24,6 +24,8 @@ from ._envelope import Envelope, _next_id
 from ._messages import Terminated
 from ._ref import ActorRef
 from ._reply import Reply
+from ._streams import AskStream, StreamReply, check_buffer
+from ._transport import StreamHandle
 
 if TYPE_CHECKING:
     from ._remote import RemoteNode
@@ -32,7 +34,7 @@ __all__ = ["RemoteRef"]
 
 
 class _RemoteTarget:
-    """Stands in for the cell of a remote ref, for ``watch`` only.
+    """Stands in for the cell of a remote ref, for ``watch`` (and a stream's give-up) only.
 
     A watcher's cell records itself in ``watchers`` (as it does with a local
     cell); the system's remote face delivers `Terminated` to them when no node
@@ -42,8 +44,10 @@ class _RemoteTarget:
 
     __slots__ = ("ref", "watchers")
 
+    waiting_on = None  # (read by the deadlock guard: a remote name waits on nobody known here)
     stopped = False  # (read by Cell.watch: a remote name is never "stopped" up front)
     stop_reason = None
+    current = None  # (read by the tracer for a message's parent: another node's, unknown here)
 
     def __init__(self, ref: RemoteRef) -> None:
         self.ref = ref
@@ -55,6 +59,15 @@ class _RemoteTarget:
             "only on actors of this node: ask the remote actor itself, or its node's system"
         )
 
+    @property
+    def system(self) -> Any:
+        """This node's system (a stream's reader registers its wait there)."""
+        return self.ref._node.system
+
+    def cut_if_serving(self, envelope: Any) -> None:
+        """(Deadlines flow: nothing runs here to cut; the serving node is told by the
+        stream's or ask's give-up, over the wire.)"""
+
     def gone(self, reason: BaseException) -> None:
         """No node serves the name now: tell every watcher, once."""
         watchers, self.watchers = self.watchers, None
@@ -63,6 +76,78 @@ class _RemoteTarget:
                 watcher.watching.pop(self, None)
             if not watcher.closed:
                 watcher.deliver_system(Terminated(self.ref, reason))
+
+
+class _RemoteAskStream(AskStream[Any]):
+    """`AskStream` over the wire: the same reading end, fed by the transport."""
+
+    __slots__ = ("_handle", "_ref")
+
+    _ref: RemoteRef
+    _handle: StreamHandle | None
+
+    @classmethod
+    def _for(cls, ref: RemoteRef, message: Any, timeout: float | None, buffer: int) -> _RemoteAskStream:
+        check_buffer(buffer)
+        ref._node.system._ask_timeout(timeout)  # bad timeouts fail here, not on entering
+        self = object.__new__(cls)
+        self._ref = ref
+        self._cell = ref._target  # type: ignore[assignment]  # (only its name and waiting_on are read)
+        self._message = message
+        self._timeout = timeout
+        self._buffer = buffer
+        self._reply = None
+        self._handle = None
+        return self
+
+    async def __aenter__(self) -> _RemoteAskStream:
+        if self._reply is not None:
+            raise RuntimeError("an ask_stream() can be entered once; call ref.ask_stream(...) again")
+        ref = self._ref
+        system = ref._node.system
+        deadline, seconds, inherited = ask_deadline(system._ask_timeout(self._timeout))
+        sender, trace_id = ref._origin()
+        reply = StreamReply._open(
+            system, ref._target, self._buffer, deadline, seconds, inherited, name=ref._remote_name  # type: ignore[arg-type]
+        )
+        channel = reply._channel
+        channel.opened = True  # (every item comes as an item: the end carries no value)
+        reply.envelope = Envelope(self._message, None, reply, _next_id(), trace_id)
+
+        def on_item(item: Any) -> None:
+            if not reply.done():
+                channel.items.append(item)
+                channel.wake_reader()
+
+        handle = ref._node.transport.request_stream(
+            ref._remote_name, self._message, sender=sender, trace_id=trace_id,
+            timeout=None if seconds == math.inf else seconds, on_item=on_item,
+            on_reply=lambda value, error: None if reply._set(None, error) else None,
+        )
+        self._reply, self._handle = reply, handle
+        reply.add_done_callback(lambda _: handle.give_up())  # (past the deadline: the producer is told to stop)
+        if seconds != math.inf:
+            system._deadlines.add(reply, deadline)
+        await trio.lowlevel.checkpoint()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        reply = self._reply
+        if reply is not None and not reply.done():
+            reply._channel.reader_gone = True
+            reply._abandon()
+            if self._handle is not None:
+                self._handle.give_up()  # the serving node cuts its producer
+
+    async def __anext__(self) -> Any:
+        item = await super().__anext__()
+        if self._handle is not None:
+            self._handle.took(1)  # (flow control: the producer may send one more)
+        return item
+
+    def __repr__(self) -> str:
+        state = "new" if self._reply is None else ("ended" if self._reply.done() else "open")
+        return f"<AskStream {type(self._message).__name__} to {self._ref.path} ({state})>"
 
 
 class RemoteRef(ActorRef[Any]):
@@ -185,12 +270,21 @@ class RemoteRef(ActorRef[Any]):
             system._deadlines.add(reply, deadline)
         return reply, forget
 
-    def ask_stream(self, message: Any, timeout: float | None = None, buffer: int = 16) -> NoReturn:
-        """Not available for a remote actor yet: raises TypeError."""
-        raise TypeError(
-            f"ask_stream to the remote actor '{self.name}' is not supported yet: ask it for the whole "
-            f"answer with ask(), or stream from an actor of this node"
-        )
+    def ask_stream(self, message: Any, timeout: float | None = None, buffer: int = 16) -> AskStream[Any]:
+        """Ask for a streamed answer: ``async with ref.ask_stream(m) as items``, as locally.
+
+        Items arrive in the order the remote handler sends them; the handler's
+        error comes after the items sent before it; past the deadline (which
+        travels with the ask) the iteration raises `AskTimeout`. Leaving the
+        block early tells the serving node to cut the producer. Flow control is
+        credit-based: the producer may send a window of 16 items the asker has
+        not read (more as it reads), and its ``send`` waits once another 16 wait
+        on its node; ``buffer`` is checked and kept for symmetry with local refs.
+
+        Raises:
+          TypeError, ValueError: bad ``buffer`` or ``timeout``; on entering, what `tell` raises.
+        """
+        return _RemoteAskStream._for(self, message, timeout, buffer)
 
     def tell_from_thread(self, message: Any) -> None:
         """`tell` from a thread outside trio (handed to the event loop)."""

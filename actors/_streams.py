@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from ._envelope import Envelope
     from ._system import ActorSystem
 
-__all__ = ["AskStream", "ReplyStream", "is_stream_ask", "open_reply_stream"]
+__all__ = ["AskStream", "ReplyStream", "check_buffer", "is_stream_ask", "open_reply_stream", "reading"]
 
 T = TypeVar("T")
 
@@ -61,10 +61,11 @@ class StreamReply(Reply[Any]):
 
     @classmethod
     def _open(
-        cls, system: ActorSystem, target: Cell, buffer: int, deadline: float, timeout: float, inherited: bool
+        cls, system: ActorSystem, target: Cell, buffer: int, deadline: float, timeout: float, inherited: bool,
+        name: str | None = None,
     ) -> StreamReply:
         self: StreamReply = cls._create(  # type: ignore[assignment]
-            system, target, deadline=deadline, timeout=timeout, inherited=inherited
+            system, target, deadline=deadline, timeout=timeout, inherited=inherited, name=name
         )
         self._channel = _Channel(self, target, buffer)
         self.add_done_callback(self._channel._ended)
@@ -74,6 +75,26 @@ class StreamReply(Reply[Any]):
 def is_stream_ask(envelope: Envelope | None) -> bool:
     """True if ``envelope`` carries an ask made with `ActorRef.ask_stream`."""
     return envelope is not None and isinstance(envelope.reply, StreamReply)
+
+
+def check_buffer(buffer: Any) -> None:
+    """Validate ``ask_stream(buffer=...)``."""
+    if isinstance(buffer, bool) or not isinstance(buffer, int):
+        raise TypeError(f"buffer must be an int >= 0, not {type(buffer).__name__}")
+    if buffer < 0:
+        raise ValueError(f"buffer must be >= 0, got {buffer}")
+
+
+def reading(reply: StreamReply) -> AskStream[Any]:
+    """An `AskStream` that reads an existing streamed reply (a node forwarding the
+    items of a remote ``ask_stream`` over the wire)."""
+    stream: AskStream[Any] = object.__new__(AskStream)
+    stream._cell = reply._channel.cell
+    stream._message = reply.envelope.message if reply.envelope is not None else None
+    stream._timeout = None
+    stream._buffer = reply._channel.buffer
+    stream._reply = reply
+    return stream
 
 
 class _Channel:
@@ -260,10 +281,7 @@ class AskStream(Generic[T]):
 
     @classmethod
     def _create(cls, cell: Cell, message: Any, timeout: float | None, buffer: int) -> AskStream[Any]:
-        if isinstance(buffer, bool) or not isinstance(buffer, int):
-            raise TypeError(f"buffer must be an int >= 0, not {type(buffer).__name__}")
-        if buffer < 0:
-            raise ValueError(f"buffer must be >= 0, got {buffer}")
+        check_buffer(buffer)
         cell.system._ask_timeout(timeout)  # bad timeouts fail here, not on entering
         self: AskStream[Any] = object.__new__(cls)
         self._cell = cell

@@ -201,14 +201,25 @@ class ActorSystem:
             )
         ref = await self._guardian.spawn_child(actor_cls, args, kwargs, name=name, mailbox_size=mailbox_size)
         if public:
-            assert self._remote is not None
-            try:
-                await self._remote.publish(ref._cell)
-            except BaseException:
-                with trio.CancelScope(shield=True):
-                    await ref._cell.stop()  # not served: do not leave a half-public actor
-                raise
+            await self._serve(ref)
         return ref
+
+    async def _serve(self, ref: ActorRef[Any]) -> None:
+        """Serve a just-started actor's name through the transport (``public=True`` of
+        ``spawn`` and of a supervisor's ``ChildSpec``); if that fails, stop the actor
+        (no half-public actor) and raise."""
+        remote = self._remote
+        try:
+            if remote is None:
+                raise TypeError(
+                    f"actor '{ref.name}' is public (public=True) but the system has no transport: open "
+                    f"it with open_actor_system(node='name', transport=RedisTransport(...))"
+                )
+            await remote.publish(ref._cell)
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await ref._cell.stop()
+            raise
 
     def remote(self, name: str) -> ActorRef[Any]:
         """The ref of public ``name``, served by whichever nodes serve it (no round trip).

@@ -19,7 +19,7 @@ from ._exceptions import ActorError
 if TYPE_CHECKING:
     from ._ref import ActorRef
 
-__all__ = ["InboundMessage", "RemoteError", "ReplyCallback", "Transport", "TransportHooks"]
+__all__ = ["InboundMessage", "RemoteError", "ReplyCallback", "StreamHandle", "Transport", "TransportHooks"]
 
 #: Called once with (value, None) or (None, error) when an ask's answer arrives.
 ReplyCallback = Callable[[Any, BaseException | None], None]
@@ -62,6 +62,14 @@ class InboundMessage:
       settle: ``settle(value, error, handled)``; ``handled=False`` leaves the
         message with the engine for another consumer (a tell this node could not
         handle because it was stopping).
+      deadline: an ask's deadline as Unix time (``time.time()``), or None; the
+        handler serving it runs under it, as under a local ask's deadline.
+      send_item: for an ask made with ``ask_stream``, sends one item of the
+        answer to the asker (before ``settle`` ends the stream); else None.
+      on_cancel: set by the system for a streamed ask: the transport calls it
+        when the asker leaves the stream early.
+      window: for a streamed ask, how many items may be sent before the asker
+        grants more; ``on_credit(n)`` (set by the system) is called as it does.
     """
 
     name: str
@@ -70,6 +78,24 @@ class InboundMessage:
     trace_id: int
     expects_reply: bool
     settle: Callable[[Any, BaseException | None, bool], None]
+    deadline: float | None = None
+    send_item: Callable[[Any], None] | None = None
+    on_cancel: Callable[[], None] | None = None
+    on_credit: Callable[[int], None] | None = None
+    window: int = 0
+
+
+@attrs.frozen
+class StreamHandle:
+    """The asking end of a streamed ask on a transport.
+
+    Attributes:
+      took: ``took(n)``: the asker has read ``n`` more items (the producer may send more).
+      give_up: the asker left early (the producer is told to stop); also forgets the ask.
+    """
+
+    took: Callable[[int], None]
+    give_up: Callable[[], None]
 
 
 @attrs.frozen(kw_only=True)
@@ -134,6 +160,21 @@ class Transport(Protocol):
         """Ask: queue ``message`` (``timeout`` seconds to answer, None: no deadline) and
         call ``on_reply`` with the answer. Returns a function that forgets the ask (its
         asker gave up); a later answer is dropped."""
+
+    def request_stream(
+        self,
+        name: str,
+        message: Any,
+        *,
+        sender: str | None,
+        trace_id: int,
+        timeout: float | None,
+        on_item: Callable[[Any], None],
+        on_reply: ReplyCallback,
+    ) -> StreamHandle:
+        """Ask for a streamed answer: ``on_item`` for each item in order, then
+        ``on_reply`` once at its end. The handle's ``took(n)`` says the asker read
+        ``n`` items (flow control); ``give_up()`` tells the serving node to stop."""
 
     async def serving(self, name: str) -> list[str]:
         """The nodes that serve ``name`` now."""

@@ -68,6 +68,7 @@ __all__ = [
     "handle",
     "make_ref",
     "run_soon",
+    "serve",
     "safe_repr",
     "spawn_child",
 ]
@@ -152,6 +153,19 @@ def run_soon(actor: Actor, fn: Callable[..., Awaitable[None]], *args: Any) -> No
     """
     check_callable(fn, "run_soon needs")
     _own_cell(actor, "run_soon").run_soon(fn, *args)
+
+
+async def serve(actor: Actor, ref: ActorRef[Any]) -> None:
+    """Serve ``ref``'s name to other nodes through ``actor``'s system's transport.
+
+    What ``spawn(..., public=True)`` does after the spawn, for a policy that starts
+    public children itself (`supervision.ChildSpec(..., public=True)`): returns once
+    the node serves the name; if that fails, stops the actor and raises.
+
+    Raises:
+      TypeError: the system has no transport (``open_actor_system(node=, transport=)``).
+    """
+    await _own_cell(actor, "serve").system._serve(ref)
 
 
 def make_ref(address: Address) -> ActorRef[Any]:

@@ -1,5 +1,7 @@
 """``python -m benchmarks``: measure every backend in rounds and report medians, or count instructions.
 
+``--remote`` measures remote actors over Redis instead (``benchmarks/remote.py``).
+
 Progress goes to stderr; stdout gets only the table, or with ``--json`` exactly one line of JSON.
 See ``benchmarks/README.md`` for the method and every figure.
 """
@@ -90,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, metavar="N", help="rounds (default 5; --quick 3)")
     parser.add_argument("--only", metavar="GROUP[,GROUP]",
                         help=f"measure only these groups: {', '.join(GROUPS)}")
+    parser.add_argument("--remote", action="store_true",
+                        help="measure remote actors over Redis instead, beside the raw redis-py client "
+                             "(needs the 'redis' extra and a Redis 7: ACTORS_REDIS_URL, else "
+                             "127.0.0.1:6379; skipped with a message when there is none)")
     parser.add_argument("--callgrind", metavar="NAME[,NAME]",
                         help="count instructions per operation of these workloads under valgrind "
                              "(e.g. tell,trio_floor_tell); ratios divide the first by the others")
@@ -100,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                              "instructions of their own per operation")
     args = parser.parse_args(argv)
 
+    if args.remote:
+        return _remote(args, parser)
     if args.callgrind is not None:
         return _callgrind(args, parser)
     sizes = QUICK if args.quick else FULL
@@ -126,6 +134,19 @@ def main(argv: list[str] | None = None) -> int:
               f"medians (Python {env['python']}, trio {env['trio']}, pykka {env['pykka']}, {env['cpus']} CPUs)\n")
         print(render_table(result))
     return 0
+
+
+def _remote(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``--remote``: the remote section (``benchmarks.remote``), with --quick, --json, --repeats."""
+    if args.callgrind is not None or args.only is not None:
+        parser.error("--remote measures its own section: it takes --quick, --json and --repeats, "
+                     "not --only or --callgrind")
+    from . import remote
+
+    argv = [*(["--quick"] if args.quick else []), *(["--json"] if args.json else [])]
+    if args.repeats is not None:
+        argv += ["--repeats", str(args.repeats)]
+    return remote.main(argv, prog="python -m benchmarks --remote")
 
 
 def _callgrind(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

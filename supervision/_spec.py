@@ -13,7 +13,7 @@ __all__ = ["ChildSpec", "Restart"]
 Restart = Literal["permanent", "transient", "temporary"]
 _RESTARTS = ("permanent", "transient", "temporary")
 #: Keyword arguments ChildSpec keeps for itself; every other one goes to the actor's __init__.
-RESERVED = ("name", "restart", "message_timeout", "shutdown_timeout", "mailbox_size")
+RESERVED = ("name", "restart", "message_timeout", "shutdown_timeout", "mailbox_size", "public")
 
 
 class ChildSpec:
@@ -25,8 +25,8 @@ class ChildSpec:
     restarted (even after a normal exit via ``self.stop()``), ``transient`` only
     after a failure, ``temporary`` never.
 
-    The keywords ``name``, ``restart``, ``message_timeout``, ``shutdown_timeout``
-    and ``mailbox_size`` are ChildSpec's own: they never reach the actor's
+    The keywords ``name``, ``restart``, ``message_timeout``, ``shutdown_timeout``,
+    ``mailbox_size`` and ``public`` are ChildSpec's own: they never reach the actor's
     ``__init__``. An actor whose ``__init__`` needs one of those names is refused
     here, with a message saying so; give that parameter another name.
 
@@ -41,10 +41,14 @@ class ChildSpec:
         ``shutdown_timeout`` (``open_actor_system(shutdown_timeout=...)``, 5 s
         unless set there).
       mailbox_size: bound the mailbox (None: unbounded).
+      public: serve the child's name to other nodes through the system's
+        transport (as ``spawn(..., public=True)``); it keeps serving across
+        restarts and leaves when the child stops for good. The child needs a
+        name, and the system a transport (``open_actor_system(node=, transport=)``).
     """
 
     __slots__ = ("actor_cls", "args", "kwargs", "mailbox_size", "message_timeout", "name", "restart",
-                 "shutdown_timeout")
+                 "public", "shutdown_timeout")
 
     def __init__(
         self,
@@ -55,6 +59,7 @@ class ChildSpec:
         message_timeout: float | None = None,
         shutdown_timeout: float | None = None,
         mailbox_size: int | None = None,
+        public: bool = False,
         **kwargs: Any,
     ) -> None:
         check_actor_class(actor_cls, "ChildSpec")
@@ -66,6 +71,9 @@ class ChildSpec:
         if name is not None:
             check_name(name, wrong_type=ValueError)
         check_count("mailbox_size", mailbox_size, optional=True)
+        if public and name is None:
+            raise ValueError("a public child needs a name (ChildSpec(..., name='worker', public=True)): "
+                             "other nodes reach it by that name")
         self.actor_cls = actor_cls
         self.args = args
         self.kwargs = kwargs
@@ -74,6 +82,7 @@ class ChildSpec:
         self.message_timeout = check_seconds("message_timeout", message_timeout, finite=True, optional=True)
         self.shutdown_timeout = check_seconds("shutdown_timeout", shutdown_timeout, finite=True, optional=True)
         self.mailbox_size = mailbox_size
+        self.public = bool(public)
 
     def __repr__(self) -> str:
         return f"ChildSpec({self.actor_cls.__name__}, name={self.name!r}, restart={self.restart!r})"

@@ -212,6 +212,8 @@ class Supervisor(Actor):
                     message_timeout=spec.message_timeout,
                     spec=record,
                 )
+                if spec.public:
+                    await lowlevel.serve(self, ref)
         except BaseException as exc:
             if forget:
                 self._table.remove(record)

@@ -13,6 +13,7 @@ import attrs
 import pytest
 
 import benchmarks.__main__ as cli
+from benchmarks import remote
 from benchmarks._backends import row_named
 from benchmarks._callgrind import CallgrindError, per_op, read_dump_total, self_costs
 from benchmarks._config import Sizes
@@ -101,6 +102,40 @@ def test_unknown_names_are_refused_with_the_names_there_are(capsys: pytest.Captu
     with pytest.raises(KeyError, match=r"no workload named 'tel'; the workloads are: tell, raw_trio_tell"):
         row_named("tel")
     assert row_named("tell_per_s") is row_named("tell")
+
+
+def test_remote_is_skipped_with_a_message_when_no_redis_answers(monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ACTORS_REDIS_URL", "redis://127.0.0.1:1")  # nothing listens on port 1
+    assert cli.main(["--remote", "--quick", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["skipped"].startswith("no Redis answers at redis://127.0.0.1:1 (")
+    assert captured.out.count("\n") == 1
+    assert captured.err.startswith("remote benchmark skipped: no Redis answers at redis://127.0.0.1:1")
+    assert "start redis-server or set ACTORS_REDIS_URL" in captured.err
+
+
+def test_remote_takes_only_its_own_options(capsys: pytest.CaptureFixture[str]) -> None:
+    for extra in (["--only", "tell"], ["--callgrind", "tell"]):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(["--remote", *extra])
+        assert exit_info.value.code == 2
+        assert "--remote measures its own section: it takes --quick, --json and --repeats" in capsys.readouterr().err
+
+
+def test_remote_ratios_are_medians_of_per_round_ratios_against_issue_14s_targets() -> None:
+    rates = {"raw_roundtrip_per_s": [100.0, 200.0, 100.0], "remote_ask_per_s": [90.0, 100.0, 80.0],
+             "remote_ask_100_per_s": [900.0, 900.0, 900.0],
+             "raw_pipelined_per_s": [1000.0, 1000.0, 1000.0], "remote_tell_per_s": [400.0, 700.0, 500.0]}
+    result = remote.summarise(rates)
+    assert result["ratios"]["ask_vs_raw_roundtrip"] == {"median": 0.8, "min": 0.5, "max": 0.9,
+                                                        "runs": [0.9, 0.5, 0.8]}
+    assert result["targets"]["ask_vs_raw_roundtrip_0.8x"]["met"] is True
+    assert result["targets"]["tell_vs_raw_pipelined_0.5x"] == {
+        "of": "tell_vs_raw_pipelined", "op": ">=", "limit": 0.5, "source": "issue 14", "value": 0.5, "met": True}
+    assert result["ratios"]["ask_100_vs_sequential"]["median"] == 10.0
+    table = remote.render(result)
+    assert "ask_vs_raw_roundtrip" in table and "target >= 0.8x: met" in table
 
 
 def test_instructions_per_op_subtract_the_small_run_from_the_big_one() -> None:

@@ -23,9 +23,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from actors import ActorInfo
+from actors._inspect import NodeInfo, ServedName
 from actors._live import plain_lines, tree_prefixes
 
 APP = '''
@@ -94,6 +96,10 @@ async def no_system():
 
 def sync_main(system):
     pass
+
+
+def make_nothing():
+    return None
 
 
 number = 42
@@ -244,6 +250,15 @@ def test_a_main_without_arguments_just_runs(app_dir: Path) -> None:
         (["run", "app:no_system", "--trace", "t.jsonl"], "--trace needs a tree or an 'async def main(system)'"),
         (["run", "app:main", "--trace", "missing/t.jsonl"], "missing does not exist"),
         (["run", "app:main", "--refresh", "0"], "argument --refresh: must be > 0 seconds, got '0'"),
+        (["run", "app:main", "--node", "n1"], "--node and --transport go together: --node NAME --transport"),
+        (["run", "app:main", "--node", "n1", "--transport", "app:number"],
+         "--transport app:number is a int; expected a transport, like actors.redis.RedisTransport("),
+        (["run", "app:main", "--node", "n1", "--transport", "app:make_nothing"],
+         "--transport app:make_nothing is a NoneType; expected a transport"),
+        (["run", "app:no_system", "--node", "n1", "--transport", "app:number"],
+         "--node needs a tree or an 'async def main(system)'; app:no_system takes no system"),
+        (["run", "app:main", "--node", "a/b", "--transport", "app:number"],
+         "--node 'a/b': node must be a non-empty name without '{', '}' or '/', got 'a/b'"),
         (["trace", "missing.jsonl"], "python -m actors trace: error: no such file: missing.jsonl"),
         (["trace", "app.py"], "app.py:2 is not a trace event"),
         (["trace", "--trace-id", "x", "t.jsonl"], "argument --trace-id: invalid int value: 'x'"),
@@ -350,6 +365,18 @@ def test_plain_lines_indent_by_depth_align_columns_and_cut_long_errors() -> None
     assert lines[2].startswith("  /team/worker  Worker  handling  mailbox 2  restarts 1  last error: ValueError('xxx")
     assert lines[2].endswith("x...") and len(lines[2].split("last error: ")[1]) == 60
     assert plain_lines([], 0.0) == ["--- t=0.0s 0 actors ---"]
+
+
+def test_on_a_node_the_lines_name_it_list_what_it_serves_and_mark_public_actors() -> None:
+    node = NodeInfo("w1", "research", (ServedName("worker", ("w1", "w2")), ServedName("cache", None)))
+    lines = plain_lines([attrs.evolve(info("/worker", 1), public=True), info("/helper", 1)], 2.0, node=node)
+    assert lines == [
+        "--- t=2.0s 2 actors, node 'w1' (namespace 'research') ---",
+        "serves: worker [w1, w2], cache [?]",  # [?]: Redis could not be asked
+        "/worker  Worker  running  mailbox 2  restarts 0  public",
+        "/helper  Worker  running  mailbox 2  restarts 0",
+    ]
+    assert plain_lines([], 0.0, node=NodeInfo("w1", "research", ()))[1] == "serves: nothing public"
 
 
 def test_tree_prefixes_draw_the_tree_below_top_level_actors() -> None:

@@ -22,7 +22,7 @@ import redis
 import redis.cluster
 import trio
 
-from ._resp import Channel, NativeChannel, ThreadChannel
+from ._resp import Channel, NativeChannel, ThreadChannel, enforce_timeouts
 
 __all__ = ["Client", "Keys", "TransportError", "check_namespace", "check_public_name", "is_nogroup", "is_transient"]
 
@@ -144,6 +144,10 @@ class Client:
             channel = NativeChannel(self.url, timeout=self.socket_timeout, options=self.options)
         self._channels.append(channel)
         return channel
+
+    async def enforce_timeouts(self) -> None:
+        """Time out the channels' calls after ``socket_timeout`` (run while the client is used)."""
+        await enforce_timeouts(self._channels, period=min(1.0, self.socket_timeout / 10))
 
     def error(self, error: BaseException) -> TransportError:
         """One clear error for a redis-py failure (never a group, never a bare driver error)."""

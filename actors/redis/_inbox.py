@@ -9,7 +9,9 @@ consumer). How it reads:
   short (a cancel, a lost connection, a crash before this start) leaves entries
   delivered to this consumer but never handled; they are handled first, at
   start and after any error. Entries already in flight here are skipped.
-- At most ``prefetch`` entries are in flight (read, not yet settled).
+- At most ``prefetch`` entries are in flight (read, not yet settled), read at
+  most half of that at a time: the next read is under way while the actor
+  handles the last one's (an actor handles up to 100 messages before yielding).
 - A blocking read is never cancelled while serving; its BLOCK is seconds long
   (Redis 7.0 wakes it at once for data, but times it out on ~100 ms ticks).
 - An entry is acknowledged (XACK, then XDEL, so the stream's length is the
@@ -40,7 +42,8 @@ import trio
 from .._transport import InboundMessage, RemoteError, TransportHooks
 from ._client import Client, Keys, is_nogroup
 from ._outbox import FIELD, Ack, Outbox, Reply
-from ._resp import Channel, entries
+from ._replies import STREAM_WINDOW, Replies
+from ._resp import Channel, Words, entries
 from ._wire import Codec, Frame, Kind, WireError
 
 __all__ = ["Inbox", "InboxSettings"]
@@ -74,6 +77,7 @@ class Inbox:
         outbox: Outbox,
         hooks: TransportHooks,
         settings: InboxSettings,
+        replies: Replies | None = None,
     ) -> None:
         self.name = name
         self.deliver = deliver
@@ -86,6 +90,7 @@ class Inbox:
         self._outbox = outbox
         self._hooks = hooks
         self._settings = settings
+        self._replies = replies
         self._consumer = hooks.node
         self._in_flight: set[bytes] = set()
         self._room = trio.Event()
@@ -136,22 +141,28 @@ class Inbox:
 
     async def _read_with(self, channel: Channel) -> None:
         pending_from: bytes | str | None = "0"  # reading our own pending list first (None: done)
+        read = Words("XREADGROUP", "GROUP", self.group, self._consumer)
+        block_ms = self._settings.block_ms
+        blocking_reads: dict[int, Words] = {}  # the whole blocking read, by COUNT
         backoff = 0.05
+        prefetch = self._settings.prefetch
+        most = max(1, prefetch // 2)  # per read: the next read is under way while an actor works
         while True:
-            room = self._settings.prefetch - len(self._in_flight)
+            room = prefetch - len(self._in_flight)
             if room <= 0:
                 self._room = trio.Event()
                 await self._room.wait()
                 continue
+            room = min(room, most)
             try:
                 if pending_from is not None:
-                    reply = await channel.execute("XREADGROUP", "GROUP", self.group, self._consumer,
-                                                  "COUNT", room, "STREAMS", self.key, pending_from)
+                    reply = await channel.execute(read, "COUNT", room, "STREAMS", self.key, pending_from)
                 else:
-                    block_ms = self._settings.block_ms
-                    reply = await channel.execute("XREADGROUP", "GROUP", self.group, self._consumer, "COUNT",
-                                                  room, "BLOCK", block_ms, "STREAMS", self.key, ">",
-                                                  block_seconds=block_ms / 1000)
+                    words = blocking_reads.get(room)
+                    if words is None:
+                        words = blocking_reads[room] = Words("XREADGROUP", "GROUP", self.group, self._consumer,
+                                                             "COUNT", room, "BLOCK", block_ms, "STREAMS", self.key, ">")
+                    reply = await channel.execute(words, block_seconds=block_ms / 1000)
             except Exception as exc:
                 if is_nogroup(exc):
                     await self._recover_group()
@@ -219,7 +230,7 @@ class Inbox:
         except WireError as exc:
             self._reject(entry_id, data, None, str(exc))
             return
-        if frame.kind not in (Kind.TELL, Kind.ASK):
+        if frame.kind is not Kind.TELL and frame.kind is not Kind.ASK and frame.kind is not Kind.STREAM:
             self._reject(entry_id, data, frame, f"a {frame.kind.name} frame in an inbox")
             return
         try:
@@ -227,36 +238,57 @@ class Inbox:
         except WireError as exc:
             self._reject(entry_id, data, frame, str(exc))
             return
-        if frame.kind is Kind.ASK and frame.deadline is not None and time.time() > frame.deadline:
+        asks = frame.kind is not Kind.TELL
+        if asks and frame.deadline is not None and time.time() > frame.deadline:
             self._reject(entry_id, message, None, f"an ask past its deadline (by {time.time() - frame.deadline:.3f} s): "
                                                   f"its asker has given up, so it was not handled")
             return
         self._in_flight.add(entry_id)
         self.delivered += 1
-        self.deliver(InboundMessage(
+        unwatch: list[Callable[[], None]] = []
+        inbound = InboundMessage(
             name=self.name,
             message=message,
             sender=frame.sender,
             trace_id=frame.trace,
-            expects_reply=frame.kind is Kind.ASK,
-            settle=lambda value, error, handled: self._settle(entry_id, frame, value, error, handled),
-        ))
+            expects_reply=asks,
+            settle=lambda value, error, handled: self._settle(entry_id, frame, value, error, handled, unwatch),
+            deadline=frame.deadline if asks else None,
+        )
+        if frame.kind is Kind.STREAM and self._replies is not None and self._replies.is_reply_key(frame.reply_to):
+            assert frame.reply_to is not None
+            inbound.send_item = lambda item: self._send_item(frame, item)
+            inbound.window = STREAM_WINDOW
+            unwatch.append(self._replies.watch_controls(frame.reply_to, frame.cid,
+                                                        lambda kind, count: _control(inbound, kind, count)))
+        self.deliver(inbound)
 
     def _reject(self, entry_id: bytes, what: Any, frame: Frame | None, reason: str) -> None:
         """Bad input: a dead letter with the reason, acknowledged; an asker learns why."""
         log.warning("dropped an entry of the inbox of '%s' (%s): %s", self.name, entry_id.decode(), reason)
         self._hooks.dead_letter(what, self.name, f"rejected from the inbox: {reason}", None)
-        if frame is not None and frame.kind is Kind.ASK:
+        if frame is not None and frame.kind is not Kind.TELL:
             self._answer(frame, None, RemoteError("WireError", reason))
         self._outbox.put(Ack(self.key, self.group, entry_id), force=True)
 
-    def _settle(self, entry_id: bytes, frame: Frame, value: Any, error: BaseException | None, handled: bool) -> None:
+    def _settle(self, entry_id: bytes, frame: Frame, value: Any, error: BaseException | None, handled: bool,
+                unwatch: list[Callable[[], None]]) -> None:
         self._in_flight.discard(entry_id)
         self._room.set()
-        if frame.kind is Kind.ASK:
+        for stop_watching in unwatch:
+            stop_watching()
+        if frame.kind is not Kind.TELL:
             self._answer(frame, value, error)
         if handled:
             self._outbox.put(Ack(self.key, self.group, entry_id), force=True)
+
+    def _send_item(self, frame: Frame, item: Any) -> None:
+        """One item of a streamed answer, to the asker's reply stream (in order, through
+        the outbox). Raises TypeError or ValueError for an item that cannot cross."""
+        assert frame.reply_to is not None
+        assert self._replies is not None
+        data = self._codec.encode(Kind.ITEM, item, cid=frame.cid, trace=frame.trace, reply_to=self._replies.key)
+        self._outbox.put(Reply(frame.reply_to, self._settings.reply_maxlen, data), force=True)
 
     def _answer(self, frame: Frame, value: Any, error: BaseException | None) -> None:
         reply_to = frame.reply_to
@@ -272,3 +304,12 @@ class Inbox:
         else:
             data = codec.encode_failure(error, cid=frame.cid, trace=frame.trace)
         self._outbox.put(Reply(reply_to, self._settings.reply_maxlen, data), force=True)
+
+
+def _control(inbound: InboundMessage, kind: Kind, count: int) -> None:
+    """A CANCEL or CREDIT frame for a streamed ask this node serves."""
+    if kind is Kind.CANCEL:
+        if inbound.on_cancel is not None:
+            inbound.on_cancel()
+    elif count > 0 and inbound.on_credit is not None:
+        inbound.on_credit(count)

@@ -11,12 +11,12 @@ from typing import Any
 import trio
 
 from .._exceptions import ActorStopped, MailboxFull
-from .._transport import InboundMessage, ReplyCallback, TransportHooks
+from .._transport import InboundMessage, ReplyCallback, StreamHandle, TransportHooks
 from ._client import Client, Keys, TransportError, check_namespace, check_public_name
 from ._inbox import Inbox, InboxSettings
 from ._liveness import Liveness
 from ._outbox import Outbox, Post
-from ._replies import Replies
+from ._replies import STREAM_WINDOW, Replies
 from ._wire import Codec, Kind
 
 __all__ = ["RedisTransport"]
@@ -125,8 +125,11 @@ class RedisTransport:
         self._replies: Replies | None = None
         self._liveness: Liveness | None = None
         self._inboxes: dict[str, Inbox] = {}
+        self._inbox_keys: dict[str, str] = {}  # public names sent to, checked: their inbox keys
         self._nursery: trio.Nursery | None = None
         self._serving = False  # taking messages in (False once quiesced)
+        self._heartbeat_scope = trio.CancelScope()
+        self._heartbeat_ended = trio.Event()
 
     def __repr__(self) -> str:
         return f"<RedisTransport namespace={self.namespace!r} node={getattr(self._hooks, 'node', None)!r}>"
@@ -168,9 +171,12 @@ class RedisTransport:
                 raise client.error(exc) from None
             self._client, self._replies, self._liveness = client, replies, liveness
             self._outbox = Outbox(client, size=self.outbox_size)
+            replies.outbox = self._outbox
+            replies.maxlen = self._settings.reply_maxlen
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 self._serving = True
+                nursery.start_soon(client.enforce_timeouts)
                 nursery.start_soon(self._outbox.run)
                 nursery.start_soon(replies.run)
                 nursery.start_soon(self._heartbeat)
@@ -180,20 +186,26 @@ class RedisTransport:
             client.close()
 
     async def _heartbeat(self) -> None:
+        """Renew the lease every third of it and claim what dead servers left pending;
+        stopped by `close` before the node leaves (a late beat would bring it back)."""
         assert self._liveness is not None and self._replies is not None
         period = self.lease / 3
-        while True:
-            await trio.sleep(period)
-            try:
-                if not await self._liveness.beat(list(self._inboxes)):
-                    log.error("the reply stream of node '%s' was gone (Redis lost its data?); "
-                              "answers to asks in flight were lost", self._liveness.node)
-                    await self._replies.create(3 * self._liveness.lease_ms)
-                for name, inbox in list(self._inboxes.items()):
-                    live = set(await self._liveness.servers(name))
-                    await inbox.claim_orphans(live)
-            except Exception as exc:
-                log.warning("heartbeat to Redis failed: %s", self._error(exc))
+        try:
+            with self._heartbeat_scope:
+                while True:
+                    await trio.sleep(period)
+                    try:
+                        if not await self._liveness.beat(list(self._inboxes)):
+                            log.error("the reply stream of node '%s' was gone (Redis lost its data?); "
+                                      "answers to asks in flight were lost", self._liveness.node)
+                            await self._replies.create(3 * self._liveness.lease_ms)
+                        for name, inbox in list(self._inboxes.items()):
+                            live = set(await self._liveness.servers(name))
+                            await inbox.claim_orphans(live)
+                    except Exception as exc:
+                        log.warning("heartbeat to Redis failed: %s", self._error(exc))
+        finally:
+            self._heartbeat_ended.set()
 
     async def quiesce(self) -> None:
         """Stop reading every inbox (messages not yet read stay for other nodes)."""
@@ -209,6 +221,8 @@ class RedisTransport:
         assert self._outbox is not None and self._liveness is not None
         with trio.move_on_after(self.socket_timeout):
             await self._outbox.wait_flushed()
+            self._heartbeat_scope.cancel()  # (a beat in flight ends first: its thread is waited for)
+            await self._heartbeat_ended.wait()
             try:
                 await self._liveness.leave(list(self._inboxes))
             except Exception as exc:
@@ -228,7 +242,8 @@ class RedisTransport:
             existing.deliver = deliver
             return
         inbox = Inbox(name, deliver, client=self._client, keys=self._keys, codec=self.codec,
-                      outbox=self._outbox, hooks=self._require_attached(), settings=self._settings)
+                      outbox=self._outbox, hooks=self._require_attached(), settings=self._settings,
+                      replies=self._replies)
         try:
             await inbox.ensure_group()
             await self._liveness.join(name)
@@ -263,7 +278,7 @@ class RedisTransport:
 
     def post(self, name: str, message: Any, *, sender: str | None, trace_id: int) -> None:
         """Tell (see `Transport.post`); a full inbox turns the message into a dead letter."""
-        outbox = self._outbox_for(name)
+        outbox, key = self._outbox_for(name)
         data = self.codec.encode(Kind.TELL, message, cid=0, trace=trace_id, sender=sender)
         hooks = self._require_attached()
 
@@ -272,11 +287,11 @@ class RedisTransport:
                 reason = str(error) if error is not None else self._full(name, message)
                 hooks.dead_letter(message, name, reason, error or MailboxFull(reason))
 
-        outbox.put(Post(self._keys.inbox(name), self.inbox_size, data, done), what=type(message).__name__)
+        outbox.put(Post(key, self.inbox_size, data, done), what=type(message).__name__)
 
     async def post_wait(self, name: str, message: Any, *, sender: str | None, trace_id: int) -> None:
         """Send (see `Transport.post_wait`): wait until Redis holds it, while the inbox is full."""
-        outbox = self._outbox_for(name)
+        outbox, key = self._outbox_for(name)
         data = self.codec.encode(Kind.TELL, message, cid=0, trace=trace_id, sender=sender)
         backoff = 0.01
         while True:
@@ -289,7 +304,7 @@ class RedisTransport:
 
             while len(outbox) >= self.outbox_size:
                 await trio.sleep(backoff)
-            outbox.put(Post(self._keys.inbox(name), self.inbox_size, data, done))
+            outbox.put(Post(key, self.inbox_size, data, done))
             await landed.wait()
             accepted, error = outcome
             if error is not None:
@@ -310,12 +325,56 @@ class RedisTransport:
         on_reply: ReplyCallback,
     ) -> Callable[[], None]:
         """Ask (see `Transport.request`): the deadline travels with the message."""
-        outbox = self._outbox_for(name)
+        assert self._replies is not None
+        return self._ask(Kind.ASK, name, message, sender, trace_id, timeout, self._replies.open_slot(on_reply))
+
+    def request_stream(
+        self,
+        name: str,
+        message: Any,
+        *,
+        sender: str | None,
+        trace_id: int,
+        timeout: float | None,
+        on_item: Callable[[Any], None],
+        on_reply: ReplyCallback,
+    ) -> StreamHandle:
+        """Ask for a streamed answer (see `Transport.request_stream`). Leaving early
+        sends a CANCEL to the serving node once it is known (its first item; a later
+        item finds no slot and is answered with a CANCEL too); reading sends CREDIT."""
         replies = self._replies
         assert replies is not None
-        cid = replies.open_slot(on_reply)
+        server: list[str | None] = [None]
+
+        def item(value: Any, from_node: str | None) -> None:
+            server[0] = from_node
+            on_item(value)
+
+        cid = replies.open_stream(item, on_reply)
+        forget = self._ask(Kind.STREAM, name, message, sender, trace_id, timeout, cid)
+
+        def give_up() -> None:
+            if replies.streaming(cid):  # still open: tell its producer (later items get a CANCEL too)
+                replies.cancel(server[0], cid)
+            forget()
+
+        owed = [0]
+
+        def took(items: int) -> None:
+            owed[0] += items
+            if owed[0] >= STREAM_WINDOW // 2 and replies.streaming(cid):
+                replies.grant(server[0], cid, owed[0])
+                owed[0] = 0
+
+        return StreamHandle(took, give_up)
+
+    def _ask(self, kind: Kind, name: str, message: Any, sender: str | None, trace_id: int,
+             timeout: float | None, cid: int) -> Callable[[], None]:
+        outbox, key = self._outbox_for(name)
+        replies = self._replies
+        assert replies is not None
         try:
-            data = self.codec.encode(Kind.ASK, message, cid=cid, trace=trace_id, sender=sender,
+            data = self.codec.encode(kind, message, cid=cid, trace=trace_id, sender=sender,
                                      reply_to=replies.key, timeout=timeout)
 
             def done(accepted: bool, error: BaseException | None) -> None:
@@ -324,7 +383,7 @@ class RedisTransport:
                 elif not accepted:
                     replies.fail(cid, MailboxFull(self._full(name, message)))
 
-            outbox.put(Post(self._keys.inbox(name), self.inbox_size, data, done), what=type(message).__name__)
+            outbox.put(Post(key, self.inbox_size, data, done), what=type(message).__name__)
         except BaseException:
             replies.forget(cid)
             raise
@@ -348,12 +407,18 @@ class RedisTransport:
                                f"or closing)")
         return self._nursery
 
-    def _outbox_for(self, name: str) -> Outbox:
-        check_public_name(name)
+    def _outbox_for(self, name: str) -> tuple[Outbox, str]:
+        """The outbox and the inbox key of public ``name`` (checked once per name)."""
+        key = self._inbox_keys.get(name)
+        if key is None:
+            check_public_name(name)
+            if len(self._inbox_keys) >= 10_000:
+                self._inbox_keys.clear()
+            key = self._inbox_keys[name] = self._keys.inbox(name)
         if self._outbox is None or self._nursery is None:
             raise ActorStopped(f"cannot send to '{name}': the node's Redis transport is not running "
                                f"(the system is closed or closing)")
-        return self._outbox
+        return self._outbox, key
 
     def _error(self, exc: BaseException) -> TransportError:
         if isinstance(exc, TransportError):

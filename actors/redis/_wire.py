@@ -48,6 +48,10 @@ class Kind(enum.IntEnum):
     ASK = 1
     REPLY = 2  # an ask's answer: a value
     FAILURE = 3  # an ask's answer: an error
+    STREAM = 4  # an ask whose answer comes as ITEM frames, then a REPLY (its end) or a FAILURE
+    ITEM = 5  # one item of a streamed answer; reply_to: the serving node's reply stream (for CANCEL)
+    CANCEL = 6  # the asker left a stream early (to the serving node's reply stream; cid, reply_to: the ask's)
+    CREDIT = 7  # the asker read items: the producer may send that many more (body: the count; routed as CANCEL)
 
 
 class Frame(msgspec.Struct, array_like=True, frozen=True):
@@ -226,7 +230,7 @@ class Codec:
         return frame
 
     def decode_message(self, frame: Frame) -> Any:
-        """The message a TELL, ASK or REPLY frame carries.
+        """The message a TELL, ASK, STREAM, REPLY or ITEM frame carries.
 
         Raises:
           WireError: an unknown type, or a body that does not fit its type.

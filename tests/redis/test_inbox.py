@@ -181,3 +181,36 @@ async def test_a_node_whose_connections_are_killed_reconnects_and_keeps_serving(
             raw.client_kill_filter(_id=client["id"])
         with trio.fail_after(20):
             assert await worker.ask(Echo("after"), timeout=15) == "a:AFTER"
+
+
+async def test_a_heartbeat_due_while_the_node_leaves_does_not_bring_it_back(
+    make_transport: Any, namespace: str, raw: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    from actors.redis._liveness import Liveness
+
+    beats_while_leaving: list[int] = []
+    beat, leave = Liveness.beat, Liveness.leave
+    beaten = trio.Event()
+
+    async def counted_beat(self: Liveness, names: Any) -> bool:
+        beaten.set()
+        return await beat(self, names)
+
+    async def slow_leave(self: Liveness, names: Any) -> None:
+        nonlocal beaten
+        beaten = trio.Event()
+        with trio.move_on_after(0.5):  # ten heartbeat periods: one would come if it still ran
+            await beaten.wait()
+        beats_while_leaving.append(int(beaten.is_set()))
+        await leave(self, names)
+
+    monkeypatch.setattr(Liveness, "beat", counted_beat)
+    monkeypatch.setattr(Liveness, "leave", slow_leave)
+    async with open_actor_system(node="a", transport=transport_for(make_transport, lease=0.15)) as a:
+        await a.spawn(Worker, "a", name="worker", public=True)
+        with trio.fail_after(10):
+            await beaten.wait()  # the heartbeat runs
+    assert beats_while_leaving == [0]
+    assert "reply stream" not in caplog.text
+    assert list(raw.scan_iter(match=f"actors:{{{namespace}@a}}*")) == []  # no lease, no reply stream
+    assert raw.smembers(f"actors:{{{namespace}/worker}}:nodes") == set()
