@@ -105,7 +105,6 @@ class Cell(Lifecycle):
         # The ask whose handler `scope` was cancelled because its asker gave up
         # (cut_if_serving); that scope is spent, so the loop opens a new one.
         self.cut = None
-        self.worker_cut = False  # a stop cancelled the handler while it waited on a worker
         # the envelope whose ask the handler deferred (defer_reply), or None: compared with
         # `current` by identity, so a message's end need not reset it
         self.deferred_current = None

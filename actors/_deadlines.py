@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from ._envelope import Envelope
     from ._reply import Reply
 
+_heappush = heapq.heappush
+
 __all__ = ["Deadlines", "abandoned_error", "ask_deadline", "asker_gave_up", "binding_deadline", "served_deadline"]
 
 
@@ -59,7 +61,7 @@ class Deadlines:
     def add(self, reply: Reply[Any], deadline: float) -> None:
         """Expire ``reply`` (made with this ``deadline``) at its deadline unless it is done by then."""
         heap = self._heap
-        heapq.heappush(heap, (deadline, next(self._seq), reply))
+        _heappush(heap, (deadline, next(self._seq), reply))
         if len(heap) > self._prune_at:
             self._prune()
         if deadline < self._armed and self._scope is not None:

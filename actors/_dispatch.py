@@ -32,6 +32,9 @@ __all__ = ["Dispatcher"]
 
 log = logging.getLogger("actors")
 
+#: In `Dispatcher.cut`: a stop cancelled the handler while it waited on a worker.
+WORKER_CUT: Any = object()
+
 _Job = tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]
 
 
@@ -49,15 +52,13 @@ class Dispatcher(Inbox):
         "scope",
         "task",
         "tool_waits",
-        "worker_cut",
     )
 
     # (set by Cell.__init__)
     current: Envelope | None  # the message its handler is handling now
     # The ask whose handler `scope` was cancelled because its asker gave up
     # (cut_if_serving); that scope is spent, so the loop opens a new one.
-    cut: Envelope | None
-    worker_cut: bool  # a stop cancelled the handler while it waited on a worker
+    cut: Envelope | object | None  # (or WORKER_CUT: a stop cut a wait on a worker thread)
     # the envelope whose ask the handler deferred (defer_reply), or None: compared with
     # `current` by identity, so a message's end need not reset it
     deferred_current: Envelope | None
@@ -184,7 +185,8 @@ class Dispatcher(Inbox):
                         handled = 0
                         while True:
                             envelope = take()
-                            if envelope.reply is not None and envelope.reply._abandoned and not finishes:
+                            reply = envelope.reply
+                            if reply is not None and reply._abandoned and not finishes:
                                 # Its asker gave up while it waited: drop it unhandled (recorded).
                                 self._abandoned(envelope, abandoned_error(self, envelope, started=False))  # type: ignore[arg-type]
                                 if not queue or life.control is not None or self.jobs:
@@ -221,12 +223,12 @@ class Dispatcher(Inbox):
                             else:
                                 if type(result) is coroutine_type and result is not envelope.message:
                                     self._returned_coroutine(envelope, result)  # an 'await' is missing in the handler
-                                elif envelope.reply is not None:
+                                elif reply is not None:
                                     if self.deferred_current is envelope:
                                         if tracer is not None:
                                             tracer._message("done", self, envelope)
                                     else:
-                                        envelope.reply._set(result, None)
+                                        reply._set(result, None)
                                         if tracer is not None:
                                             tracer._message("reply", self, envelope)
                                 elif tracer is not None:
@@ -273,8 +275,7 @@ class Dispatcher(Inbox):
             )
             self.failed(envelope, error)
             return error
-        if self.worker_cut:
-            self.worker_cut = False
+        if cut is WORKER_CUT:
             self.interrupted_while_handling(
                 envelope,
                 "it was waiting for a worker thread or process, and stopped "

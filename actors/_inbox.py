@@ -209,14 +209,7 @@ class Inbox:
         if asker is not None:
             system._waits.check(asker, self, type(message).__name__)
         task = _current_task()
-        reply: Reply[Any] = Reply._create(
-            system,
-            self,
-            asker=task,
-            deadline=deadline,
-            timeout=seconds,
-            inherited=inherited,
-        )
+        reply: Reply[Any] = Reply._create(system, self, task, deadline, seconds, None, inherited)
         cid = next(_ids)
         envelope = _new_envelope(Envelope)
         envelope.message = message
@@ -251,7 +244,11 @@ class Inbox:
                 raise
             finally:
                 waits.remove(asker, self)
-        return reply.result()
+        # (`Reply.result()`, read in place: the asker was rescheduled by `Reply._set`, so it is done)
+        error = reply._error
+        if error is not None:
+            raise error
+        return reply._value
 
     async def _wait_for_space_until(self, deadline: float, seconds: float, message: Any) -> None:
         """An ask to a full bounded mailbox waits for room, within its own deadline."""

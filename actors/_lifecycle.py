@@ -29,7 +29,7 @@ import trio
 
 from ._actor import Actor
 from ._context import current_cell
-from ._dispatch import Dispatcher
+from ._dispatch import WORKER_CUT, Dispatcher
 from ._exceptions import ActorError, ActorStopped
 from ._groups import fatal_error
 from ._parents import policy_of
@@ -121,7 +121,7 @@ class Lifecycle(Dispatcher):
             # A thread cannot be interrupted: the handler (or on_start) waiting on one stops
             # waiting now, rather than after the grace (a late result becomes a dead letter).
             if self.scope is not None and self.current is not None:
-                self.worker_cut = True
+                self.cut = WORKER_CUT
                 self.scope.cancel()
             elif self.start_scope is not None:
                 self.start_scope.cancel()

@@ -59,7 +59,7 @@ class Reply(Generic[T]):
     _target: Inbox | None
     _asker: trio.lowlevel.Task | None  # the task that asked and waits in ActorRef.ask (the fast path)
     _timeout: float  # the ask's timeout in seconds, for the AskTimeout
-    _name: str  # who was asked, for the AskTimeout
+    _name: str | None  # who was asked, for the AskTimeout (None: the target's name)
     _inherited: bool  # its deadline is what was left of the ask its asker serves (deadlines flow)
     _value: Any
     _error: BaseException | None
@@ -79,7 +79,6 @@ class Reply(Generic[T]):
         cls,
         system: ActorSystem,
         target: Inbox | None = None,
-        *,
         asker: trio.lowlevel.Task | None = None,
         deadline: float = math.inf,
         timeout: float = math.inf,
@@ -104,7 +103,7 @@ class Reply(Generic[T]):
         self._deadline = deadline
         self._timeout = timeout
         self._inherited = inherited
-        self._name = name if name is not None else target.name if target is not None else "?"
+        self._name = name  # (None: the target's)
         self._system = system
         self.envelope = None
         return self
@@ -221,15 +220,16 @@ class Reply(Generic[T]):
             return
         envelope = self.envelope
         what = type(envelope.message).__name__ if envelope is not None else "message"
+        name = self._name if self._name is not None else self._target.name if self._target is not None else "?"
         if self._inherited:
             error = AskTimeout(
-                f"actor '{self._name}' did not answer {what} within {self._timeout:g} s, what was left of "
+                f"actor '{name}' did not answer {what} within {self._timeout:g} s, what was left of "
                 f"the deadline of the ask being served; the whole conversation ran out of "
                 f"time: raise the first asker's timeout"
             )
         else:
             error = AskTimeout(
-                f"actor '{self._name}' did not answer {what} within {self._timeout:g} s; it may be busy "
+                f"actor '{name}' did not answer {what} within {self._timeout:g} s; it may be busy "
                 f"or stuck: raise the timeout, or check what it is doing"
             )
         self._expire(error)  # (which cancels the handler serving it: asker_gave_up)

@@ -162,15 +162,16 @@ class LifeState:
     (`wait_until`).
     """
 
-    __slots__ = ("_changed", "_phase_changed", "control", "directive", "phase", "reason")
+    __slots__ = ("_changed", "control", "directive", "phase", "reason")
 
     def __init__(self) -> None:
         self.phase = Phase.NEW
         self.control: Control | None = None
         self.reason: BaseException | None = None  # why a SUSPEND was requested
         self.directive: Directive | None = None  # the parent's answer, not yet taken
-        self._changed: trio.Event | None = None  # set on a request or a directive
-        self._phase_changed: trio.Event | None = None
+        # Set (and dropped) on any change: a phase, a request, a directive, a poke. Every
+        # waiter re-checks what it waits for, so one event serves them all.
+        self._changed: trio.Event | None = None
 
     def __repr__(self) -> str:
         return f"<LifeState {self.phase.value} control={self.control and self.control.name}>"
@@ -188,16 +189,12 @@ class LifeState:
         if phase not in _ALLOWED[self.phase]:
             raise RuntimeError(f"a cell cannot go from {self.phase.value} to {phase.value}")
         self.phase = phase
-        event, self._phase_changed = self._phase_changed, None
-        if event is not None:
-            event.set()
+        self.poke()
 
     async def wait_phase(self, *phases: Phase) -> None:
         """Wait until the phase is one of ``phases`` (or STOPPED, which ends every wait)."""
         while self.phase not in phases and self.phase is not Phase.STOPPED:
-            if self._phase_changed is None:
-                self._phase_changed = trio.Event()
-            await self._phase_changed.wait()
+            await self._next_change()
 
     # -- control requests and directives -------------------------------------
 
@@ -227,13 +224,17 @@ class LifeState:
         return directive
 
     def poke(self) -> None:
-        """Wake the task in `wait_until` (something it waits for may have changed)."""
-        if self._changed is not None:
-            self._changed.set()
+        """Wake every waiter (something it waits for may have changed)."""
+        event, self._changed = self._changed, None
+        if event is not None:
+            event.set()
 
     async def wait_until(self, done: Callable[[], bool]) -> None:
-        """Wait until ``done()`` is true, checking it after each request, directive or poke."""
+        """Wait until ``done()`` is true, checking it after each change (phase, request, directive, poke)."""
         while not done():
+            await self._next_change()
+
+    async def _next_change(self) -> None:
+        if self._changed is None:
             self._changed = trio.Event()
-            await self._changed.wait()
-        self._changed = None
+        await self._changed.wait()
