@@ -33,7 +33,6 @@ from ._reply import DeferredReply as DeferredReply
 from ._reply import Reply as Reply
 from ._streams import AskStream as AskStream
 from ._streams import ReplyStream as ReplyStream
-from ._transport import RemoteError as RemoteError
 from ._system import ActorSystem as ActorSystem
 from ._system import open_actor_system as open_actor_system
 from ._timers import Timer as Timer
@@ -43,6 +42,7 @@ from ._tracing import TraceEvent as TraceEvent
 from ._tracing import Tracer as Tracer
 from ._tracing import load_trace as load_trace
 from ._tracing import render_timeline as render_timeline
+from ._transport import RemoteError as RemoteError
 
 __all__ = [
     "Actor",
@@ -102,8 +102,7 @@ def __getattr__(name: str) -> object:
         if exc.name != extra:
             raise
         raise ImportError(
-            f"actors.{name} needs the {extra!r} package: install it with "
-            f"pip install 'trio-actors[{extra}]'"
+            f"actors.{name} needs the {extra!r} package: install it with pip install 'trio-actors[{extra}]'"
         ) from exc
     globals()[name] = value  # (found directly from now on)
     return value

@@ -323,8 +323,7 @@ def check_actor_class(actor_cls: Any, verb: str) -> None:
         else:
             what = f"not a method but {safe_repr(fn)}"
         raise TypeError(
-            f"{verb}() refused {qualname(actor_cls)}: its {hook} is {what}; "
-            f"write it as 'async def {signature}:'"
+            f"{verb}() refused {qualname(actor_cls)}: its {hook} is {what}; write it as 'async def {signature}:'"
         )
     _checked_classes.add(actor_cls)
 
@@ -370,17 +369,23 @@ def check_init_arguments(
             continue  # self
         kind = parameter.kind
         required = parameter.default is parameter.empty
-        if (parameter.name in reserved and required
-                and (kind is parameter.KEYWORD_ONLY
-                     or (kind is parameter.POSITIONAL_OR_KEYWORD and len(before) >= len(args)))):
+        if (
+            parameter.name in reserved
+            and required
+            and (
+                kind is parameter.KEYWORD_ONLY or (kind is parameter.POSITIONAL_OR_KEYWORD and len(before) >= len(args))
+            )
+        ):
             cls = qualname(actor_cls)
             other = _other_name(cls, parameter.name)
             if kind is parameter.KEYWORD_ONLY:
                 how = f"rename the parameter (say, {other}): a keyword-only one cannot be passed positionally"
             else:
                 slots = "".join(f"<{name}>, " for name in before)
-                how = (f"pass it positionally, {verb}({cls}, {slots}<{parameter.name}>, name=...), "
-                       f"or rename the parameter (say, {other})")
+                how = (
+                    f"pass it positionally, {verb}({cls}, {slots}<{parameter.name}>, name=...), "
+                    f"or rename the parameter (say, {other})"
+                )
             raise TypeError(
                 f"{cls}.__init__() needs '{parameter.name}', but {verb}() keeps the keywords "
                 f"{_words(reserved)} for itself, so {cls} cannot get {parameter.name}= from it; {how}"

@@ -132,9 +132,7 @@ def _load_attribute(spec: str) -> Any:
     """Import ``MODULE:ATTR`` (the current directory first) and return what ATTR names."""
     module_name, colon, attr = spec.partition(":")
     if not colon or not module_name or not attr:
-        raise UsageError(
-            f"expected MODULE:ATTR, like 'examples.supervised_team:TREE' or 'myapp:main', got {spec!r}"
-        )
+        raise UsageError(f"expected MODULE:ATTR, like 'examples.supervised_team:TREE' or 'myapp:main', got {spec!r}")
     if module_name.endswith(".py") or "/" in module_name or os.sep in module_name:
         dotted = module_name.removesuffix(".py").replace(os.sep, ".").replace("/", ".").strip(".")
         raise UsageError(f"{module_name!r} is a file path; give a module name instead: '{dotted}:{attr}'")
@@ -183,7 +181,8 @@ def _classify(spec: str, obj: Any) -> str:
         obj.close()  # no "never awaited" warning for the user's mistake
         raise UsageError(f"{spec} is a coroutine object; name the async function itself, without calling it")
     if callable(obj):
-        if not (inspect.iscoroutinefunction(obj) or inspect.iscoroutinefunction(getattr(obj, "__call__", None))):
+        call = getattr(obj, "__call__", None)  # noqa: B004 (an async __call__, not callable())
+        if not (inspect.iscoroutinefunction(obj) or inspect.iscoroutinefunction(call)):
             raise UsageError(f"{spec} is a plain (sync) function; expected {ACCEPTED}")
         try:
             signature = inspect.signature(obj)
@@ -235,8 +234,9 @@ async def _on_signals(signals: Any, stop: trio.CancelScope, stopping: _Stopping)
             os._exit(EXIT_FORCED)
 
 
-async def _run(target: Target, trace: str | None, refresh: float, plain: bool, node: str | None = None,
-               transport: Any = None) -> int:
+async def _run(
+    target: Target, trace: str | None, refresh: float, plain: bool, node: str | None = None, transport: Any = None
+) -> int:
     """Run ``target`` until it returns or a signal stops it; the exit status."""
     stop = trio.CancelScope()
     stopping = _Stopping()
@@ -252,8 +252,14 @@ async def _run(target: Target, trace: str | None, refresh: float, plain: bool, n
 
 
 async def _serve(
-    target: Target, trace: str | None, refresh: float, plain: bool, stop: trio.CancelScope, stopping: _Stopping,
-    node: str | None = None, transport: Any = None,
+    target: Target,
+    trace: str | None,
+    refresh: float,
+    plain: bool,
+    stop: trio.CancelScope,
+    stopping: _Stopping,
+    node: str | None = None,
+    transport: Any = None,
 ) -> int:
     system = None
     try:
@@ -266,8 +272,9 @@ async def _serve(
                     if target.kind == "tree":
                         await system.spawn_tree(target.obj)
                     async with trio.open_nursery() as nursery:
-                        nursery.start_soon(watch, system, open_view(plain=plain, title=f"trio-actors {target.spec}"),
-                                           refresh)
+                        nursery.start_soon(
+                            watch, system, open_view(plain=plain, title=f"trio-actors {target.spec}"), refresh
+                        )
                         if target.kind == "tree":
                             await trio.sleep_forever()
                         else:
@@ -295,8 +302,10 @@ async def _serve(
 def _report_trace(system: Any, trace: str | None) -> None:
     if system is not None and trace is not None and system.tracer is not None:
         count = len(system.tracer)
-        print(f"trace: {count} event{'s' * (count != 1)} written to {trace}; "
-              f"read it with: {PROG} trace {trace}", file=sys.stderr)
+        print(
+            f"trace: {count} event{'s' * (count != 1)} written to {trace}; read it with: {PROG} trace {trace}",
+            file=sys.stderr,
+        )
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -317,8 +326,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except UsageError as exc:
         return _usage_error("run", exc)
     except Exception:
-        print(f"error: importing the module of {args.target} failed:\n{traceback.format_exc().rstrip()}",
-              file=sys.stderr)
+        print(
+            f"error: importing the module of {args.target} failed:\n{traceback.format_exc().rstrip()}", file=sys.stderr
+        )
         return EXIT_FAILED
     try:
         return trio.run(_run, target, args.trace, args.refresh, args.plain, args.node, transport)
@@ -332,8 +342,10 @@ def _node_options(args: argparse.Namespace, target: Target) -> Any:
     if args.node is None and args.transport is None:
         return None
     if args.node is None or args.transport is None:
-        raise UsageError("--node and --transport go together: --node NAME --transport MODULE:ATTR "
-                         "(a transport such as actors.redis.RedisTransport(...), or a function returning one)")
+        raise UsageError(
+            "--node and --transport go together: --node NAME --transport MODULE:ATTR "
+            "(a transport such as actors.redis.RedisTransport(...), or a function returning one)"
+        )
     if target.kind == "main()":
         raise UsageError(
             f"--node needs a tree or an 'async def main(system)'; {args.target} takes no system and opens "
@@ -369,8 +381,10 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     if args.trace_id is not None and not any(event.trace_id == args.trace_id for event in events):
         ids = sorted({event.trace_id for event in events if event.trace_id is not None})
         shown = ", ".join(map(str, ids[:20])) + (", ..." if len(ids) > 20 else "")
-        print(f"{PROG} trace: no conversation with trace id {args.trace_id} in {path}; "
-              f"its trace ids: {shown or 'none'}", file=sys.stderr)
+        print(
+            f"{PROG} trace: no conversation with trace id {args.trace_id} in {path}; its trace ids: {shown or 'none'}",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     try:
         text = render_timeline(events, args.trace_id)
@@ -426,17 +440,34 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     run.add_argument("target", metavar="MODULE:ATTR", help="like examples.supervised_team:TREE or myapp:main")
-    run.add_argument("--trace", metavar="FILE",
-                     help="record message events and write them to FILE as JSON lines when the system stops")
-    run.add_argument("--refresh", metavar="SECONDS", type=_seconds, default=0.5,
-                     help="seconds between redraws of the view (default 0.5)")
-    run.add_argument("--plain", action="store_true",
-                     help="print plain text snapshots even in a terminal (the default when stdout is not one)")
-    run.add_argument("--node", metavar="NAME",
-                     help="open the system as the node NAME (with --transport): the view lists the public "
-                          "names it serves and who serves each, and marks public actors")
-    run.add_argument("--transport", metavar="MODULE:ATTR",
-                     help="the node's transport: an actors.redis.RedisTransport(...) or a function returning one")
+    run.add_argument(
+        "--trace",
+        metavar="FILE",
+        help="record message events and write them to FILE as JSON lines when the system stops",
+    )
+    run.add_argument(
+        "--refresh",
+        metavar="SECONDS",
+        type=_seconds,
+        default=0.5,
+        help="seconds between redraws of the view (default 0.5)",
+    )
+    run.add_argument(
+        "--plain",
+        action="store_true",
+        help="print plain text snapshots even in a terminal (the default when stdout is not one)",
+    )
+    run.add_argument(
+        "--node",
+        metavar="NAME",
+        help="open the system as the node NAME (with --transport): the view lists the public "
+        "names it serves and who serves each, and marks public actors",
+    )
+    run.add_argument(
+        "--transport",
+        metavar="MODULE:ATTR",
+        help="the node's transport: an actors.redis.RedisTransport(...) or a function returning one",
+    )
     run.set_defaults(handler=_cmd_run)
 
     trace = commands.add_parser(

@@ -37,7 +37,6 @@ import trio
 from ._context import blocking_cell
 from ._exceptions import AskAbandoned, AskTimeout
 
-
 if TYPE_CHECKING:
     from ._cell import Cell
     from ._envelope import Envelope
@@ -156,8 +155,11 @@ def abandoned_error(cell: Cell, envelope: Envelope, *, started: bool) -> AskAban
     """The error recorded for a message whose asker gave up (``started``: its handler ran)."""
     what = type(envelope.message).__name__
     reply = envelope.reply
-    why = ("its deadline passed" if reply is not None and isinstance(reply._error, AskTimeout)
-           else "its asker stopped waiting (cancelled, or left a stream early)")
+    why = (
+        "its deadline passed"
+        if reply is not None and isinstance(reply._error, AskTimeout)
+        else "its asker stopped waiting (cancelled, or left a stream early)"
+    )
     if started:
         return AskAbandoned(
             f"actor '{cell.name}' stopped handling {what}: {why}, so the handler was cancelled at its "

@@ -11,8 +11,8 @@ import trio
 
 from ._checks import check_seconds
 from ._context import acting_for, blocking_cell
-from ._groups import one_exception
 from ._exceptions import AskTimeout
+from ._groups import one_exception
 from ._text import safe_repr
 
 __all__ = ["gather"]

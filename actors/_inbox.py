@@ -96,7 +96,7 @@ class Inbox:
         self.shutdown_timeout = shutdown_timeout
         self.message_timeout = message_timeout
         self.mailbox = Mailbox(mailbox_size, name)
-        self.ref: ActorRef[Any] = ActorRef._create(self)  # type: ignore[arg-type]
+        self.ref: ActorRef[Any] = ActorRef._create(self)
         self.life = LifeState()  # phase, pending control request, the parent's directive
         self.closed = False  # takes no more messages (stopping or stopped); never reopens
         self.instance: Actor | None = None  # the current incarnation's actor object
@@ -282,7 +282,7 @@ class Inbox:
 
     def _rejected_ask(self, message: Any) -> Reply[Any]:
         """A reply already failed with `ActorStopped` (an ask to this closed cell)."""
-        reply: Reply[Any] = Reply._create(self.system, self)  # type: ignore[arg-type]
+        reply: Reply[Any] = Reply._create(self.system, self)
         reply.envelope = self._envelope(message, reply)
         reply._set(None, self._stopped_error(type(message).__name__))
         return reply

@@ -104,14 +104,22 @@ def snapshot(root: Cell) -> list[ActorInfo]:
             # never the other way round: duck-typed, no import).
             describe = getattr(child.instance, "_actors_inspect_children", None)
             supervised, counts = describe() if describe is not None else (None, None)
-            found.append(ActorInfo(
-                child.ref, child.path, depth, child.actor_cls.__name__, _state(child),
-                len(child.mailbox), max(0, child.incarnations - 1),
-                None if child.last_error is None else safe_repr(child.last_error),
-                sum(1 for c in child.children.values() if not c.stopped),
-                None if supervised is None else tuple(supervised), counts,
-                remote is not None and remote.public_name_of(child) is not None,
-            ))
+            found.append(
+                ActorInfo(
+                    child.ref,
+                    child.path,
+                    depth,
+                    child.actor_cls.__name__,
+                    _state(child),
+                    len(child.mailbox),
+                    max(0, child.incarnations - 1),
+                    None if child.last_error is None else safe_repr(child.last_error),
+                    sum(1 for c in child.children.values() if not c.stopped),
+                    None if supervised is None else tuple(supervised),
+                    counts,
+                    remote is not None and remote.public_name_of(child) is not None,
+                )
+            )
             walk(child, depth + 1)
 
     walk(root, 1)

@@ -38,8 +38,7 @@ from ._inspect import ActorInfo, NodeInfo, node_info
 if TYPE_CHECKING:
     from ._system import ActorSystem
 
-__all__ = ["PlainView", "RichView", "View", "open_view", "plain_lines", "served_summary", "supervised_summary",
-           "watch"]
+__all__ = ["PlainView", "RichView", "View", "open_view", "plain_lines", "served_summary", "supervised_summary", "watch"]
 
 ERROR_WIDTH = 60  # characters of the last error shown; the rest is cut with "..."
 
@@ -80,13 +79,15 @@ def served_summary(node: NodeInfo) -> str:
     if not node.serving:
         return "nothing public"
     return ", ".join(
-        f"{served.name} [{'?' if served.servers is None else ', '.join(served.servers)}]"
-        for served in node.serving
+        f"{served.name} [{'?' if served.servers is None else ', '.join(served.servers)}]" for served in node.serving
     )
 
 
 def plain_lines(
-    infos: Sequence[ActorInfo], elapsed: float, dead_letters: int = 0, node: NodeInfo | None = None,
+    infos: Sequence[ActorInfo],
+    elapsed: float,
+    dead_letters: int = 0,
+    node: NodeInfo | None = None,
 ) -> list[str]:
     """One snapshot as text: a "--- t=... ---" line, then one aligned line per actor.
 
@@ -145,7 +146,7 @@ def tree_prefixes(infos: Sequence[ActorInfo]) -> list[str]:
         parts = []
         for level in range(2, info.depth + 1):
             later = False
-            for following in infos[index + 1:]:
+            for following in infos[index + 1 :]:
                 if following.depth < level:
                     break
                 if following.depth == level:
@@ -162,8 +163,15 @@ def tree_prefixes(infos: Sequence[ActorInfo]) -> list[str]:
 class View(Protocol):
     """Something that shows snapshots: `PlainView` or `RichView`."""
 
-    def show(self, infos: Sequence[ActorInfo], elapsed: float, dead_letters: int, *, final: bool = False,
-             node: NodeInfo | None = None) -> None:
+    def show(
+        self,
+        infos: Sequence[ActorInfo],
+        elapsed: float,
+        dead_letters: int,
+        *,
+        final: bool = False,
+        node: NodeInfo | None = None,
+    ) -> None:
         """Show one snapshot (``final`` for the last one, taken when the run ends; ``node``
         on a node: what it serves)."""
 
@@ -177,8 +185,15 @@ class PlainView:
     def __init__(self, file: IO[str] | None = None) -> None:
         self.file = file
 
-    def show(self, infos: Sequence[ActorInfo], elapsed: float, dead_letters: int, *, final: bool = False,
-             node: NodeInfo | None = None) -> None:
+    def show(
+        self,
+        infos: Sequence[ActorInfo],
+        elapsed: float,
+        dead_letters: int,
+        *,
+        final: bool = False,
+        node: NodeInfo | None = None,
+    ) -> None:
         file = self.file if self.file is not None else sys.stdout
         lines = plain_lines(infos, elapsed, dead_letters, node)
         if final:
@@ -209,14 +224,24 @@ class RichView:
 
         self.title = title
         self.live = Live(
-            console=console, auto_refresh=False, transient=False, vertical_overflow="ellipsis",
+            console=console,
+            auto_refresh=False,
+            transient=False,
+            vertical_overflow="ellipsis",
             redirect_stderr=_is_terminal(sys.stderr),
         )
         self._log_handler = _install_compact_logging()
         self.live.start()
 
-    def render(self, infos: Sequence[ActorInfo], elapsed: float, dead_letters: int, *, final: bool = False,
-               node: NodeInfo | None = None) -> Any:
+    def render(
+        self,
+        infos: Sequence[ActorInfo],
+        elapsed: float,
+        dead_letters: int,
+        *,
+        final: bool = False,
+        node: NodeInfo | None = None,
+    ) -> Any:
         """The rich Table for one snapshot (on a node, its caption says what it serves)."""
         from rich.table import Table
         from rich.text import Text
@@ -224,8 +249,11 @@ class RichView:
         hint = "final" if final else "Ctrl-C to stop"
         table = Table(
             title=f"{self.title}  {header(elapsed, infos, dead_letters, node)}  ({hint})",
-            title_justify="left", expand=False, header_style="bold",
-            caption=None if node is None else f"serves: {served_summary(node)}", caption_justify="left",
+            title_justify="left",
+            expand=False,
+            header_style="bold",
+            caption=None if node is None else f"serves: {served_summary(node)}",
+            caption_justify="left",
         )
         table.add_column("actor", no_wrap=True)
         table.add_column("type", no_wrap=True)
@@ -250,8 +278,15 @@ class RichView:
             )
         return table
 
-    def show(self, infos: Sequence[ActorInfo], elapsed: float, dead_letters: int, *, final: bool = False,
-             node: NodeInfo | None = None) -> None:
+    def show(
+        self,
+        infos: Sequence[ActorInfo],
+        elapsed: float,
+        dead_letters: int,
+        *,
+        final: bool = False,
+        node: NodeInfo | None = None,
+    ) -> None:
         self.live.update(self.render(infos, elapsed, dead_letters, final=final, node=node), refresh=True)
 
     def close(self) -> None:
@@ -262,7 +297,7 @@ class RichView:
 
 
 class _OneLineFormatter(logging.Formatter):
-    """"LEVEL logger: message", never with a traceback."""
+    """ "LEVEL logger: message", never with a traceback."""
 
     def __init__(self) -> None:
         super().__init__("%(levelname)s %(name)s: %(message)s")
@@ -281,7 +316,7 @@ def _without_traceback(record: logging.LogRecord) -> logging.LogRecord:
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to ``sys.stderr`` as it is when a record comes (rich's Live swaps it)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 
@@ -320,9 +355,9 @@ def open_view(*, plain: bool = False, file: IO[str] | None = None, title: str = 
         import rich.live  # noqa: F401
     except ImportError:
         print(
-            "(install rich for a live view redrawn in place: pip install 'trio-actors[live]'; "
-            "showing plain snapshots)",
-            file=sys.stderr, flush=True,
+            "(install rich for a live view redrawn in place: pip install 'trio-actors[live]'; showing plain snapshots)",
+            file=sys.stderr,
+            flush=True,
         )
         return PlainView(file)
     return RichView(title)
@@ -352,7 +387,6 @@ async def watch(system: ActorSystem, view: View, interval: float) -> None:
             await trio.sleep(interval)
     finally:
         try:
-            view.show(system.inspect(), trio.current_time() - start, system.dead_letters.total, final=True,
-                      node=node)
+            view.show(system.inspect(), trio.current_time() - start, system.dead_letters.total, final=True, node=node)
         finally:
             view.close()

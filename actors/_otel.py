@@ -55,9 +55,7 @@ class OpenTelemetrySink:
         try:
             from opentelemetry import trace
         except ImportError:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "OpenTelemetrySink needs opentelemetry-api: pip install 'trio-actors[otel]'"
-            ) from None
+            raise ImportError("OpenTelemetrySink needs opentelemetry-api: pip install 'trio-actors[otel]'") from None
         self._trace = trace
         self._tracer = trace.get_tracer("trio-actors", tracer_provider=tracer_provider)
         self._open: dict[int, Span] = {}

@@ -158,8 +158,9 @@ class PykkaBridge(Actor):
                 if isinstance(pykka_ref, type) and issubclass(pykka_ref, pykka.Actor)
                 else ""
             )
-            raise TypeError(f"PykkaBridge takes a pykka.ActorRef (what pykka's start() returns), "
-                            f"not {pykka_ref!r}{hint}")
+            raise TypeError(
+                f"PykkaBridge takes a pykka.ActorRef (what pykka's start() returns), not {pykka_ref!r}{hint}"
+            )
         self.pykka_ref = pykka_ref
         self._configure(ask_timeout, check_interval)
 
@@ -317,8 +318,9 @@ class PykkaChild(PykkaBridge):
                 if isinstance(pykka_cls, pykka.ActorRef)
                 else ""
             )
-            raise TypeError(f"PykkaChild takes a pykka.Actor subclass (such as a pykka.ThreadingActor), "
-                            f"not {pykka_cls!r}{hint}")
+            raise TypeError(
+                f"PykkaChild takes a pykka.Actor subclass (such as a pykka.ThreadingActor), not {pykka_cls!r}{hint}"
+            )
         self.pykka_cls = pykka_cls
         self._start_args = args
         self._start_kwargs = kwargs
@@ -355,8 +357,13 @@ class PykkaChild(PykkaBridge):
         try:
             await self.run_in_thread(stopped.get, timeout=timeout)  # False if it had died already
         except pykka.Timeout:
-            log.warning("pykka actor %s owned by '%s' did not stop within %g s; it is still handling "
-                        "a message and stops after it", ref, self.ref.name, timeout)
+            log.warning(
+                "pykka actor %s owned by '%s' did not stop within %g s; it is still handling "
+                "a message and stops after it",
+                ref,
+                self.ref.name,
+                timeout,
+            )
 
     def _dead_error(self, ref: pykka.ActorRef[Any], message: Any) -> ActorStopped:
         return ActorStopped(

@@ -72,9 +72,14 @@ class RemoteNode:
         self._quiescing = False
         self._refs: dict[str, RemoteRef] = {}
         self._public: dict[str, Cell] = {}
-        transport.attach(TransportHooks(
-            node=node, ref_for=self.ref, address_of=self.address_of, dead_letter=self._dead_letter,
-        ))
+        transport.attach(
+            TransportHooks(
+                node=node,
+                ref_for=self.ref,
+                address_of=self.address_of,
+                dead_letter=self._dead_letter,
+            )
+        )
 
     # -- addresses ---------------------------------------------------------
 
@@ -131,10 +136,12 @@ class RemoteNode:
                     log.debug("cannot tell who serves '%s': %s", name, exc)
                     continue
                 if not servers:
-                    target.gone(ActorStopped(
-                        f"no node serves '{name}' any more (its last server stopped serving it, or "
-                        f"its lease expired after a crash); messages to it wait in its inbox"
-                    ))
+                    target.gone(
+                        ActorStopped(
+                            f"no node serves '{name}' any more (its last server stopped serving it, or "
+                            f"its lease expired after a crash); messages to it wait in its inbox"
+                        )
+                    )
 
     async def _run_transport(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         await self.transport.run(task_status=task_status)
@@ -192,7 +199,8 @@ class RemoteNode:
         left = math.inf if inbound.deadline is None else max(0.0, inbound.deadline - time.time())
         deadline = trio.current_time() + left
         reply: Reply[Any] = (
-            StreamReply._open(self.system, cell, max(1, inbound.window), deadline, left, False) if streamed
+            StreamReply._open(self.system, cell, max(1, inbound.window), deadline, left, False)
+            if streamed
             else Reply._create(self.system, cell, deadline=deadline, timeout=left)
         )
         envelope = Envelope(inbound.message, sender, reply, _next_id(), inbound.trace_id)
@@ -245,8 +253,9 @@ class RemoteNode:
             pass  # the stream's end: reply.exception(), settled below
         self._settled(cell, inbound, reply, error)
 
-    def _settled(self, cell: Cell, inbound: InboundMessage, reply: Reply[Any],
-                 error: BaseException | None = None) -> None:
+    def _settled(
+        self, cell: Cell, inbound: InboundMessage, reply: Reply[Any], error: BaseException | None = None
+    ) -> None:
         if error is None:
             error = reply.exception()
         # (a streamed answer's value went as its items)
@@ -261,8 +270,11 @@ class RemoteNode:
             return
         if isinstance(error, UnhandledMessage):
             self.system._dead_letter(
-                inbound.message, recipient=cell.ref, reason=f"unhandled by '{cell.name}'",
-                envelope=reply.envelope, error=error,
+                inbound.message,
+                recipient=cell.ref,
+                reason=f"unhandled by '{cell.name}'",
+                envelope=reply.envelope,
+                error=error,
             )
         inbound.settle(None, None, True)
 

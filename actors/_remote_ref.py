@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 __all__ = ["RemoteRef"]
 
 
+def _answer(reply: Reply[Any], value: Any, error: BaseException | None) -> None:
+    """Complete ``reply`` from the transport (a reply already completed ignores it)."""
+    reply._set(value, error)
+
+
 class _RemoteTarget:
     """Stands in for the cell of a remote ref, for ``watch`` (and a stream's give-up) only.
 
@@ -108,7 +113,13 @@ class _RemoteAskStream(AskStream[Any]):
         deadline, seconds, inherited = ask_deadline(system._ask_timeout(self._timeout))
         sender, trace_id = ref._origin()
         reply = StreamReply._open(
-            system, ref._target, self._buffer, deadline, seconds, inherited, name=ref._remote_name  # type: ignore[arg-type]
+            system,
+            ref._target,  # type: ignore[arg-type]  # (a stand-in: its wait is registered, nothing runs here)
+            self._buffer,
+            deadline,
+            seconds,
+            inherited,
+            name=ref._remote_name,
         )
         channel = reply._channel
         channel.opened = True  # (every item comes as an item: the end carries no value)
@@ -120,9 +131,13 @@ class _RemoteAskStream(AskStream[Any]):
                 channel.wake_reader()
 
         handle = ref._node.transport.request_stream(
-            ref._remote_name, self._message, sender=sender, trace_id=trace_id,
-            timeout=None if seconds == math.inf else seconds, on_item=on_item,
-            on_reply=lambda value, error: None if reply._set(None, error) else None,
+            ref._remote_name,
+            self._message,
+            sender=sender,
+            trace_id=trace_id,
+            timeout=None if seconds == math.inf else seconds,
+            on_item=on_item,
+            on_reply=lambda value, error: _answer(reply, None, error),
         )
         self._reply, self._handle = reply, handle
         reply.add_done_callback(lambda _: handle.give_up())  # (past the deadline: the producer is told to stop)
@@ -261,9 +276,12 @@ class RemoteRef(ActorRef[Any]):
         cid = _next_id()
         reply.envelope = Envelope(message, None, reply, cid, trace_id)
         forget = self._node.transport.request(
-            self._remote_name, message, sender=sender, trace_id=trace_id,
+            self._remote_name,
+            message,
+            sender=sender,
+            trace_id=trace_id,
             timeout=None if seconds == math.inf else seconds,
-            on_reply=lambda value, error: None if reply._set(value, error) else None,
+            on_reply=lambda value, error: _answer(reply, value, error),
         )
         reply.add_done_callback(lambda _: forget())
         if seconds != math.inf:

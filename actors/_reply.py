@@ -17,8 +17,8 @@ from ._threads import get_ident, hand_over, require_trio_thread
 
 if TYPE_CHECKING:
     from ._cell import Cell
-    from ._inbox import Inbox
     from ._envelope import Envelope
+    from ._inbox import Inbox
     from ._system import ActorSystem
 
 __all__ = ["DeferredReply", "Reply"]
@@ -140,8 +140,11 @@ class Reply(Generic[T]):
         Raises:
           RuntimeError: called in another thread than trio's.
         """
-        require_trio_thread(self._system, "reply.add_done_callback()",
-                            "add it in trio's thread, or block a thread on the reply with ref.ask_from_thread()")
+        require_trio_thread(
+            self._system,
+            "reply.add_done_callback()",
+            "add it in trio's thread, or block a thread on the reply with ref.ask_from_thread()",
+        )
         if self._value is not _PENDING:
             self._run_callback(fn)
         elif self._callbacks is None:
@@ -367,8 +370,13 @@ class DeferredReply(Generic[T]):
             return False
         if get_ident() != reply._system._thread_id:
             pending = not reply._finished()
-            hand_over(reply._system, "DeferredReply." + ("reply()" if error is None else "fail()"),
-                      self._complete, value, error)
+            hand_over(
+                reply._system,
+                "DeferredReply." + ("reply()" if error is None else "fail()"),
+                self._complete,
+                value,
+                error,
+            )
             return pending
         # The first answer is traced even if late (its asker timed out), like an
         # answer returned from the handler; a second answer is ignored silently.

@@ -61,7 +61,13 @@ class StreamReply(Reply[Any]):
 
     @classmethod
     def _open(
-        cls, system: ActorSystem, target: Cell, buffer: int, deadline: float, timeout: float, inherited: bool,
+        cls,
+        system: ActorSystem,
+        target: Cell,
+        buffer: int,
+        deadline: float,
+        timeout: float,
+        inherited: bool,
         name: str | None = None,
     ) -> StreamReply:
         self: StreamReply = cls._create(  # type: ignore[assignment]

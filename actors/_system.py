@@ -24,13 +24,13 @@ from ._inspect import ActorInfo, snapshot
 from ._parents import ChildHandle
 from ._ref import ActorRef
 from ._registry import Registry
-from ._states import Directive
 from ._remote import RemoteNode, check_node
-from ._transport import Transport
+from ._states import Directive
 from ._text import SafeRepr, safe_repr
 from ._threads import Workers, get_ident, hand_over, require_trio_thread
 from ._tools import current_system
 from ._tracing import Tracer
+from ._transport import Transport
 from ._waits import WaitGraph
 
 __all__ = ["ActorSystem", "open_actor_system"]
@@ -39,8 +39,10 @@ log = logging.getLogger("actors")
 A = TypeVar("A", bound=Actor)
 
 # the thread-safe way to make a call that needs trio's thread (format with the call's arguments)
-_RUN_IN_TRIO = ("hand it to trio's thread: trio.from_thread.run_sync(system.{}) (from a thread trio did "
-                "not start, add trio_token=trio.lowlevel.current_trio_token(), captured in trio)")
+_RUN_IN_TRIO = (
+    "hand it to trio's thread: trio.from_thread.run_sync(system.{}) (from a thread trio did "
+    "not start, add trio_token=trio.lowlevel.current_trio_token(), captured in trio)"
+)
 
 
 class _Guardian(Actor):
@@ -124,8 +126,15 @@ class ActorSystem:
             None if node is None or transport is None else RemoteNode(self, node, transport)
         )
         self._guardian: Cell = Cell(
-            self, None, _Guardian, (), {}, "/", None,
-            shutdown_timeout=self._shutdown_timeout, message_timeout=None,
+            self,
+            None,
+            _Guardian,
+            (),
+            {},
+            "/",
+            None,
+            shutdown_timeout=self._shutdown_timeout,
+            message_timeout=None,
         )
 
     # ------------------------------------------------------------------
@@ -296,8 +305,11 @@ class ActorSystem:
         Stopping an actor that already stopped does nothing.
         """
         check_instance(ref, ActorRef, "stop", "an ActorRef")
-        require_trio_thread(self, "await system.stop()", "from a worker thread, use "
-                            "trio.from_thread.run(system.stop, ref), or tell the actor to stop itself")
+        require_trio_thread(
+            self,
+            "await system.stop()",
+            "from a worker thread, use trio.from_thread.run(system.stop, ref), or tell the actor to stop itself",
+        )
         await ref._cell.stop()
 
     def publish(self, topic: Hashable, message: Any) -> int:
@@ -402,9 +414,16 @@ class ActorSystem:
         if self._tracer is not None:
             self._tracer._dead_letter(recipient.path if recipient is not None else "-", envelope, message, reason)
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("dead letter to %s: %s (%s)", recipient, SafeRepr(message), reason, extra={
-                "actor": recipient.path if recipient is not None else "-",
-                "trace_id": envelope.trace_id if envelope is not None else "-"})
+            log.debug(
+                "dead letter to %s: %s (%s)",
+                recipient,
+                SafeRepr(message),
+                reason,
+                extra={
+                    "actor": recipient.path if recipient is not None else "-",
+                    "trace_id": envelope.trace_id if envelope is not None else "-",
+                },
+            )
         if self._registry.has_subscribers(DeadLetter) and not isinstance(message, DeadLetter):
             for cell in self._registry.subscribers(DeadLetter):
                 try:
@@ -428,8 +447,9 @@ class ActorSystem:
         if self._body_scope is not None:
             self._body_scope.cancel()
 
-    def _fatal(self, error: BaseException, who: str, doing: str,
-               settle: Callable[[ActorStopped], object] | None = None) -> ActorStopped:
+    def _fatal(
+        self, error: BaseException, who: str, doing: str, settle: Callable[[ActorStopped], object] | None = None
+    ) -> ActorStopped:
         """A KeyboardInterrupt, SystemExit or other BaseException escaped ``who`` (while ``doing``).
 
         ``settle`` first gets the `ActorStopped` that answers the message in flight
@@ -440,8 +460,9 @@ class ActorSystem:
         """
         fatal = fatal_error(error) or error
         what = f"{who} raised {safe_repr(fatal)} while {doing}"
-        stopped = ActorStopped(f"{what}, so the actor system is shutting down (and raises it out of "
-                               f"its 'async with' block)")
+        stopped = ActorStopped(
+            f"{what}, so the actor system is shutting down (and raises it out of its 'async with' block)"
+        )
         stopped.__cause__ = fatal
         if settle is not None:
             settle(stopped)
@@ -449,8 +470,11 @@ class ActorSystem:
         if first is None:
             self._fatal_error = fatal
             self._fatal_note = f"the actor system is shutting down because {what}"
-            log.error("%s; every actor now stops, and the exception leaves the actor system's block",
-                      what, extra={"actor": "-", "trace_id": "-"})
+            log.error(
+                "%s; every actor now stops, and the exception leaves the actor system's block",
+                what,
+                extra={"actor": "-", "trace_id": "-"},
+            )
             self._close_all()
             self._cancel_body()
         elif fatal is not first:
@@ -481,7 +505,7 @@ class ActorSystem:
         await self._guardian.stop()
 
 
-class open_actor_system:  # noqa: N801 - used like a function, as trio's open_nursery
+class open_actor_system:
     """Open an actor system: ``async with open_actor_system(**config) as system:``.
 
     Leaving the block stops every actor (children before parents, in reverse
@@ -626,4 +650,3 @@ async def _system_nursery(system: ActorSystem, token: Any) -> AsyncIterator[trio
         system._token = None  # threads can no longer reach this system
         if system._tracer is not None and system._trace_path is not None:
             system._tracer.export_jsonl(system._trace_path)
-

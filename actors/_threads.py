@@ -18,7 +18,7 @@ import contextvars
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import trio
 
@@ -200,8 +200,7 @@ class Workers:
             if exc.name != "trio_parallel":
                 raise
             raise ImportError(
-                "run_in_process needs the trio-parallel package: install it with "
-                "pip install 'trio-actors[process]'"
+                "run_in_process needs the trio-parallel package: install it with pip install 'trio-actors[process]'"
             ) from exc
 
         check_callable(fn, "run_in_process needs")
@@ -209,7 +208,7 @@ class Workers:
         if waits is not None:
             waits.enter()
         try:
-            return await trio_parallel.run_sync(fn, *args, kill_on_cancel=True)
+            return cast("T", await trio_parallel.run_sync(fn, *args, kill_on_cancel=True))
         except trio_parallel.BrokenWorkerError as exc:
             name = getattr(fn, "__qualname__", repr(fn))
             raise WorkerProcessError(
@@ -265,8 +264,9 @@ class _ThreadCall:
             except trio.RunFinishedError:
                 pass  # the system is gone; nobody is left to record it
 
-    def abandon(self, token: trio.lowlevel.TrioToken | None,
-                late: Callable[[tuple[Any, BaseException | None]], None]) -> tuple[Any, BaseException | None] | None:
+    def abandon(
+        self, token: trio.lowlevel.TrioToken | None, late: Callable[[tuple[Any, BaseException | None]], None]
+    ) -> tuple[Any, BaseException | None] | None:
         """In the event loop: the caller gave up. Returns the outcome if the thread already
         ended (the caller records it now); else the thread will hand it to ``late``."""
         with self.lock:

@@ -37,8 +37,9 @@ class TimerSet:
     def __len__(self) -> int:
         return len(self._timers)
 
-    def start(self, nursery: trio.Nursery, interval: float, message: Any, *, repeat: bool,
-              trace_id: int | None) -> Timer:
+    def start(
+        self, nursery: trio.Nursery, interval: float, message: Any, *, repeat: bool, trace_id: int | None
+    ) -> Timer:
         """Start a timer in ``nursery``: deliver ``message`` after ``interval`` seconds (and every
         ``interval`` after that, with ``repeat``)."""
         interval = check_seconds("interval" if repeat else "delay", interval, zero=not repeat)
@@ -78,8 +79,7 @@ class Timer:
         raise TypeError("Timer has no public constructor; use self.schedule_once() or self.schedule_every()")
 
     @classmethod
-    def _create(cls, timers: TimerSet, interval: float, message: Any, repeat: bool,
-                trace_id: int | None) -> Timer:
+    def _create(cls, timers: TimerSet, interval: float, message: Any, repeat: bool, trace_id: int | None) -> Timer:
         self = object.__new__(cls)
         self._set = timers
         self._trace_id = trace_id

@@ -24,8 +24,8 @@ import trio
 from ._checks import check_count
 
 if TYPE_CHECKING:
-    from ._inbox import Inbox
     from ._envelope import Envelope
+    from ._inbox import Inbox
 
 __all__ = ["TraceEvent", "Tracer", "load_trace", "render_timeline"]
 
@@ -108,24 +108,41 @@ class Tracer:
         if kind == "send" and sender is not None:
             handling = sender._cell.current
             parent = None if handling is None else handling.correlation_id
-        self.record(TraceEvent(
-            trio.current_time(), kind, cell.path,
-            None if sender is None else sender.path,
-            type(envelope.message).__name__, envelope.correlation_id, envelope.trace_id,
-            envelope.reply is not None, detail, parent,
-        ))
+        self.record(
+            TraceEvent(
+                trio.current_time(),
+                kind,
+                cell.path,
+                None if sender is None else sender.path,
+                type(envelope.message).__name__,
+                envelope.correlation_id,
+                envelope.trace_id,
+                envelope.reply is not None,
+                detail,
+                parent,
+            )
+        )
 
     def _dead_letter(self, path: str, envelope: Envelope | None, message: Any, reason: str) -> None:
         if envelope is None:
-            self.record(TraceEvent(trio.current_time(), "dead_letter", path, message=type(message).__name__,
-                                   detail=reason))
+            self.record(
+                TraceEvent(trio.current_time(), "dead_letter", path, message=type(message).__name__, detail=reason)
+            )
             return
         sender = envelope.sender
-        self.record(TraceEvent(
-            trio.current_time(), "dead_letter", path, None if sender is None else sender.path,
-            type(envelope.message).__name__, envelope.correlation_id, envelope.trace_id,
-            envelope.reply is not None, reason,
-        ))
+        self.record(
+            TraceEvent(
+                trio.current_time(),
+                "dead_letter",
+                path,
+                None if sender is None else sender.path,
+                type(envelope.message).__name__,
+                envelope.correlation_id,
+                envelope.trace_id,
+                envelope.reply is not None,
+                reason,
+            )
+        )
 
     def _actor(self, kind: str, cell: Inbox, detail: str | None = None) -> None:
         self.record(TraceEvent(trio.current_time(), kind, cell.path, detail=detail))
@@ -188,9 +205,16 @@ def load_trace(path: str | os.PathLike[str]) -> list[TraceEvent]:
 
 
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
-    "time": (int, float), "kind": (str,), "actor": (str,), "sender": (str, type(None)),
-    "message": (str, type(None)), "correlation_id": (int, type(None)), "trace_id": (int, type(None)),
-    "ask": (bool,), "detail": (str, type(None)), "parent_id": (int, type(None)),
+    "time": (int, float),
+    "kind": (str,),
+    "actor": (str,),
+    "sender": (str, type(None)),
+    "message": (str, type(None)),
+    "correlation_id": (int, type(None)),
+    "trace_id": (int, type(None)),
+    "ask": (bool,),
+    "detail": (str, type(None)),
+    "parent_id": (int, type(None)),
 }
 
 
@@ -198,8 +222,10 @@ def _check_types(fields: dict[str, Any]) -> None:
     for name, value in fields.items():
         allowed = _FIELD_TYPES[name]
         if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
-            raise TypeError(f"field {name!r} is {value!r}, expected "
-                            f"{' or '.join('null' if t is type(None) else t.__name__ for t in allowed)}")
+            raise TypeError(
+                f"field {name!r} is {value!r}, expected "
+                f"{' or '.join('null' if t is type(None) else t.__name__ for t in allowed)}"
+            )
         if name == "time" and isinstance(value, (int, float)) and not math.isfinite(value):
             raise ValueError(f"field 'time' is {value!r}, expected a finite number")
 

@@ -68,8 +68,8 @@ __all__ = [
     "handle",
     "make_ref",
     "run_soon",
-    "serve",
     "safe_repr",
+    "serve",
     "spawn_child",
 ]
 

@@ -48,7 +48,7 @@ def measure(sizes: Sizes, groups: Collection[str] | None = None) -> tuple[dict[s
     if actors is not None and (groups is None or "memory" in groups):
         try:
             footprints = actors.footprints(sizes.spawn)
-        except Exception as exc:  # noqa: BLE001 - report it with the rest
+        except Exception as exc:
             errors["footprints"] = f"{type(exc).__name__}: {exc}"
         else:
             rates.update({key: [value] for key, value in footprints.items()})
@@ -90,20 +90,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller workloads (well under a minute)")
     parser.add_argument("--json", action="store_true", help="print one line of JSON instead of the table")
     parser.add_argument("--repeats", type=int, metavar="N", help="rounds (default 5; --quick 3)")
-    parser.add_argument("--only", metavar="GROUP[,GROUP]",
-                        help=f"measure only these groups: {', '.join(GROUPS)}")
-    parser.add_argument("--remote", action="store_true",
-                        help="measure remote actors over Redis instead, beside the raw redis-py client "
-                             "(needs the 'redis' extra and a Redis 7: ACTORS_REDIS_URL, else "
-                             "127.0.0.1:6379; skipped with a message when there is none)")
-    parser.add_argument("--callgrind", metavar="NAME[,NAME]",
-                        help="count instructions per operation of these workloads under valgrind "
-                             "(e.g. tell,trio_floor_tell); ratios divide the first by the others")
-    parser.add_argument("--callgrind-out", metavar="DIR", type=Path,
-                        help="keep the callgrind dump files in DIR (1-4: small, big, small, big run)")
-    parser.add_argument("--callgrind-top", metavar="N", type=int, default=0,
-                        help="with --callgrind: also list the N C functions with the most "
-                             "instructions of their own per operation")
+    parser.add_argument("--only", metavar="GROUP[,GROUP]", help=f"measure only these groups: {', '.join(GROUPS)}")
+    parser.add_argument(
+        "--remote",
+        action="store_true",
+        help="measure remote actors over Redis instead, beside the raw redis-py client "
+        "(needs the 'redis' extra and a Redis 7: ACTORS_REDIS_URL, else "
+        "127.0.0.1:6379; skipped with a message when there is none)",
+    )
+    parser.add_argument(
+        "--callgrind",
+        metavar="NAME[,NAME]",
+        help="count instructions per operation of these workloads under valgrind "
+        "(e.g. tell,trio_floor_tell); ratios divide the first by the others",
+    )
+    parser.add_argument(
+        "--callgrind-out",
+        metavar="DIR",
+        type=Path,
+        help="keep the callgrind dump files in DIR (1-4: small, big, small, big run)",
+    )
+    parser.add_argument(
+        "--callgrind-top",
+        metavar="N",
+        type=int,
+        default=0,
+        help="with --callgrind: also list the N C functions with the most instructions of their own per operation",
+    )
     args = parser.parse_args(argv)
 
     if args.remote:
@@ -130,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         env = result["environment"]
         rounds = f"{sizes.repeats} round{'s' if sizes.repeats != 1 else ''}"
-        print(f"trio-actors benchmarks: {'quick' if args.quick else 'full'} run, {rounds}, "
-              f"medians (Python {env['python']}, trio {env['trio']}, pykka {env['pykka']}, {env['cpus']} CPUs)\n")
+        print(
+            f"trio-actors benchmarks: {'quick' if args.quick else 'full'} run, {rounds}, "
+            f"medians (Python {env['python']}, trio {env['trio']}, pykka {env['pykka']}, {env['cpus']} CPUs)\n"
+        )
         print(render_table(result))
     return 0
 
@@ -139,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
 def _remote(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """``--remote``: the remote section (``benchmarks.remote``), with --quick, --json, --repeats."""
     if args.callgrind is not None or args.only is not None:
-        parser.error("--remote measures its own section: it takes --quick, --json and --repeats, "
-                     "not --only or --callgrind")
+        parser.error(
+            "--remote measures its own section: it takes --quick, --json and --repeats, not --only or --callgrind"
+        )
     from . import remote
 
     argv = [*(["--quick"] if args.quick else []), *(["--json"] if args.json else [])]
@@ -154,8 +170,9 @@ def _callgrind(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     if not names:
         parser.error("--callgrind needs at least one workload name, e.g. --callgrind tell")
     try:
-        result = count_instructions(names, CALLGRIND, keep=args.callgrind_out, top=args.callgrind_top,
-                                    progress=_progress)
+        result = count_instructions(
+            names, CALLGRIND, keep=args.callgrind_out, top=args.callgrind_top, progress=_progress
+        )
     except KeyError as exc:
         parser.error(str(exc.args[0]))
     except CallgrindError as exc:

@@ -59,7 +59,7 @@ def load(
             continue
         try:
             modules[label] = importlib.import_module(name)
-        except Exception as exc:  # noqa: BLE001 - ImportError while `actors` is missing, or a broken build
+        except Exception as exc:
             errors[label] = f"missing: {type(exc).__name__}: {exc}"
             continue
         offered.update(modules[label].workloads())

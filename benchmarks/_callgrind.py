@@ -146,12 +146,23 @@ def count_instructions(
                 old.unlink()
             progress(f"counting {name} under callgrind (n = {small} and {big}) ...")
             command = [
-                valgrind, "--tool=callgrind", "--collect-atstart=no", f"--toggle-collect={MARKER}",
-                f"--dump-after={MARKER}", f"--callgrind-out-file={base}", "--compress-strings=no",
-                sys.executable, "-m", "benchmarks._callgrind", row.key, str(small), str(big),
+                valgrind,
+                "--tool=callgrind",
+                "--collect-atstart=no",
+                f"--toggle-collect={MARKER}",
+                f"--dump-after={MARKER}",
+                f"--callgrind-out-file={base}",
+                "--compress-strings=no",
+                sys.executable,
+                "-m",
+                "benchmarks._callgrind",
+                row.key,
+                str(small),
+                str(big),
             ]
-            done = subprocess.run(command, cwd=root, env={**os.environ, "PYTHONHASHSEED": "0"},
-                                  capture_output=True, text=True)
+            done = subprocess.run(
+                command, cwd=root, env={**os.environ, "PYTHONHASHSEED": "0"}, capture_output=True, text=True
+            )
             dumps = sorted(directory.glob(f"{base.name}.*"), key=lambda p: int(p.suffix[1:]))
             if done.returncode != 0 or len(dumps) != _DUMPS:
                 tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
@@ -162,9 +173,12 @@ def count_instructions(
                 )
             counts = [read_dump_total(path) for path in dumps]
             estimates = per_op(counts, small, big)
-            results[name] = {"per_op": round(sum(estimates) / len(estimates), 1),
-                             "estimates": [round(e, 1) for e in estimates], "sizes": [small, big],
-                             "counts": counts}
+            results[name] = {
+                "per_op": round(sum(estimates) / len(estimates), 1),
+                "estimates": [round(e, 1) for e in estimates],
+                "sizes": [small, big],
+                "counts": counts,
+            }
             if top:
                 small_costs, big_costs = self_costs(dumps[0]), self_costs(dumps[1])
                 spent = {fn: (big_costs[fn] - small_costs[fn]) / (big - small) for fn in big_costs}
@@ -175,8 +189,11 @@ def count_instructions(
                 for path in dumps:
                     path.unlink()
     first, *others = results
-    ratios = {f"{first} / {other}": round(results[first]["per_op"] / results[other]["per_op"], 3)
-              for other in others if results[other]["per_op"] > 0}
+    ratios = {
+        f"{first} / {other}": round(results[first]["per_op"] / results[other]["per_op"], 3)
+        for other in others
+        if results[other]["per_op"] > 0
+    }
     return {"instructions": results, "ratios": ratios}
 
 
@@ -223,6 +240,5 @@ def _seed_trio_scheduler() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) != 4:
-        sys.exit("usage (under valgrind, see benchmarks/README.md): python -m benchmarks._callgrind "
-                 "WORKLOAD SMALL BIG")
+        sys.exit("usage (under valgrind, see benchmarks/README.md): python -m benchmarks._callgrind WORKLOAD SMALL BIG")
     _child(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))

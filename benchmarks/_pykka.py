@@ -105,8 +105,10 @@ def workloads() -> dict[str, Workload]:
     """Figure key -> workload, for the runner (the one-CPU ones only where threads can be pinned)."""
     result = {}
     for prefix, (sender_cpu, actor_cpu) in _placements().items():
-        result[f"{prefix}tell_per_s"] = Workload("tell", functools.partial(_tell, sender_cpu=sender_cpu,
-                                                                           actor_cpu=actor_cpu))
-        result[f"{prefix}ask_per_s"] = Workload("ask", functools.partial(_ask, sender_cpu=sender_cpu,
-                                                                         actor_cpu=actor_cpu))
+        result[f"{prefix}tell_per_s"] = Workload(
+            "tell", functools.partial(_tell, sender_cpu=sender_cpu, actor_cpu=actor_cpu)
+        )
+        result[f"{prefix}ask_per_s"] = Workload(
+            "ask", functools.partial(_ask, sender_cpu=sender_cpu, actor_cpu=actor_cpu)
+        )
     return result

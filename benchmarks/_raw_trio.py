@@ -216,6 +216,7 @@ async def _floor_ask(n: int) -> float:
 
 def workloads() -> dict[str, Workload]:
     """Figure key -> workload, for the runner."""
+
     def in_trio(fn: Any) -> Any:
         return lambda n: trio.run(fn, n)
 

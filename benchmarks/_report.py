@@ -72,8 +72,14 @@ ROWS: tuple[Row, ...] = (
     Row("pykka_one_cpu_ask_per_s", "ask     pykka, best (1 CPU)", "ask/s", "pykka", "ask"),
     Row("pykka_ask_per_s", "ask     pykka, default placement", "ask/s", "pykka", "ask"),
     Row("ask_stream_items_per_s", "stream  trio-actors (ask_stream)", "item/s", "trio-actors", "stream"),
-    Row("raw_trio_stream_items_per_s", "stream  raw trio (channel, buffer 16)", "item/s", "raw trio", "stream",
-        needs="ask_stream_items_per_s"),
+    Row(
+        "raw_trio_stream_items_per_s",
+        "stream  raw trio (channel, buffer 16)",
+        "item/s",
+        "raw trio",
+        "stream",
+        needs="ask_stream_items_per_s",
+    ),
     Row("run_in_thread_per_s", "thread  trio-actors (run_in_thread)", "call/s", "trio-actors", "thread"),
     Row("to_thread_per_s", "thread  trio.to_thread.run_sync", "call/s", "raw trio", "thread"),
     Row("spawn_per_s", "spawn   idle actor", "actor/s", "trio-actors", "spawn"),
@@ -84,8 +90,12 @@ ROWS: tuple[Row, ...] = (
 
 RATIOS: tuple[Ratio, ...] = (
     Ratio("tell_vs_asyncio", "tell    trio-actors / asyncio (await put)", "tell_per_s", "asyncio_tell_per_s"),
-    Ratio("tell_vs_asyncio_nowait", "tell    trio-actors / asyncio (put_nowait)", "tell_per_s",
-          "asyncio_tell_nowait_per_s"),
+    Ratio(
+        "tell_vs_asyncio_nowait",
+        "tell    trio-actors / asyncio (put_nowait)",
+        "tell_per_s",
+        "asyncio_tell_nowait_per_s",
+    ),
     Ratio("tell_vs_pykka_one_cpu", "tell    trio-actors / pykka best", "tell_per_s", "pykka_one_cpu_tell_per_s"),
     Ratio("tell_vs_pykka", "tell    trio-actors / pykka default", "tell_per_s", "pykka_tell_per_s"),
     Ratio("tell_vs_raw_trio", "tell    trio-actors / raw trio", "tell_per_s", "raw_trio_tell_per_s"),
@@ -95,10 +105,19 @@ RATIOS: tuple[Ratio, ...] = (
     Ratio("ask_vs_asyncio", "ask     trio-actors / asyncio", "ask_per_s", "asyncio_ask_per_s"),
     Ratio("ask_vs_pykka_one_cpu", "ask     trio-actors / pykka best", "ask_per_s", "pykka_one_cpu_ask_per_s"),
     Ratio("ask_vs_pykka", "ask     trio-actors / pykka default", "ask_per_s", "pykka_ask_per_s"),
-    Ratio("ask_stream_vs_raw_trio", "stream  trio-actors / raw trio", "ask_stream_items_per_s",
-          "raw_trio_stream_items_per_s"),
-    Ratio("run_in_thread_cost_vs_to_thread", "thread  run_in_thread time / to_thread time", "run_in_thread_per_s",
-          "to_thread_per_s", cost=True),
+    Ratio(
+        "ask_stream_vs_raw_trio",
+        "stream  trio-actors / raw trio",
+        "ask_stream_items_per_s",
+        "raw_trio_stream_items_per_s",
+    ),
+    Ratio(
+        "run_in_thread_cost_vs_to_thread",
+        "thread  run_in_thread time / to_thread time",
+        "run_in_thread_per_s",
+        "to_thread_per_s",
+        cost=True,
+    ),
 )
 
 ISSUE_12 = "issue 12"
@@ -161,12 +180,26 @@ def summarise(rates: Mapping[str, Sequence[float]], errors: Mapping[str, str], *
         measured = figures.get(target.of) or ratios.get(target.of)
         value = None if measured is None else measured["median"]
         met = value is not None and _OPS[target.op](value, target.limit)
-        targets[target.name] = {**attrs.asdict(target, filter=lambda a, _: a.name != "name"), "value": value,
-                                "met": met}
-    tally = {source: [sum(1 for t in TARGETS if t.source == source and targets[t.name]["met"]),
-                      sum(1 for t in TARGETS if t.source == source)] for source in (ISSUE_12, DESIGN)}
-    return {"figures": figures, "ratios": ratios, "targets": targets, "targets_met": tally,
-            "errors": dict(errors), **extra}
+        targets[target.name] = {
+            **attrs.asdict(target, filter=lambda a, _: a.name != "name"),
+            "value": value,
+            "met": met,
+        }
+    tally = {
+        source: [
+            sum(1 for t in TARGETS if t.source == source and targets[t.name]["met"]),
+            sum(1 for t in TARGETS if t.source == source),
+        ]
+        for source in (ISSUE_12, DESIGN)
+    }
+    return {
+        "figures": figures,
+        "ratios": ratios,
+        "targets": targets,
+        "targets_met": tally,
+        "errors": dict(errors),
+        **extra,
+    }
 
 
 def render_table(result: Mapping[str, Any]) -> str:
@@ -181,8 +214,10 @@ def render_table(result: Mapping[str, Any]) -> str:
     for ratio in RATIOS:
         rows.append((ratio.label, *_cells(result["ratios"][ratio.key], "x", result, by_key.get(ratio.key, []))))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(f"{cell:{align}{width}}" for cell, align, width in zip(row, "<>><<", widths, strict=True))
-             .rstrip() for row in rows]
+    lines = [
+        "  ".join(f"{cell:{align}{width}}" for cell, align, width in zip(row, "<>><<", widths, strict=True)).rstrip()
+        for row in rows
+    ]
     rule = "-" * max(len(line) for line in lines)
     lines.insert(1, rule)
     lines.insert(len(ROWS) + 2, rule)
@@ -193,11 +228,14 @@ def render_table(result: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _cells(measured: Mapping[str, Any] | None, unit: str, result: Mapping[str, Any],
-           targets: Sequence[Target]) -> tuple[str, str, str, str]:
+def _cells(
+    measured: Mapping[str, Any] | None, unit: str, result: Mapping[str, Any], targets: Sequence[Target]
+) -> tuple[str, str, str, str]:
     goal = ", ".join(f"{t.op} {_number(t.limit, unit)} ({t.source})" for t in targets)
-    met = ", ".join("-" if result["targets"][t.name]["value"] is None else "yes" if result["targets"][t.name]["met"]
-                    else "NO" for t in targets)
+    met = ", ".join(
+        "-" if result["targets"][t.name]["value"] is None else "yes" if result["targets"][t.name]["met"] else "NO"
+        for t in targets
+    )
     if measured is None:
         return "not measured", "", goal, met
     low, high = _number(measured["min"], unit), _number(measured["max"], unit)

@@ -176,8 +176,7 @@ class ModelStandIn:
         rng = self._rng(prompt)
         rng.uniform(self.min_latency, self.max_latency)  # first draw: the delay, as in latency()
         return (
-            f"{rng.choice(_OPENERS)} {rng.choice(_CLAIMS).format(subject=_subject(prompt))}. "
-            f"{rng.choice(_FOLLOW_UPS)}"
+            f"{rng.choice(_OPENERS)} {rng.choice(_CLAIMS).format(subject=_subject(prompt))}. {rng.choice(_FOLLOW_UPS)}"
         )
 
     def pieces(self, prompt: str) -> list[str]:
@@ -341,8 +340,15 @@ def offline_openai_client(stand_in: ModelStandIn | None = None, *, max_retries: 
             pause = model.latency(self.prompt) / len(pieces)
             for piece in pieces:
                 await trio.sleep(pause)
-                yield _sse({"id": "offline", "object": "chat.completion.chunk", "created": 0, "model": self.model,
-                            "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
+                yield _sse(
+                    {
+                        "id": "offline",
+                        "object": "chat.completion.chunk",
+                        "created": 0,
+                        "model": self.model,
+                        "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+                    }
+                )
             yield b"data: [DONE]\n\n"
 
     async def handle(request: httpx2.Request) -> httpx2.Response:
@@ -350,16 +356,19 @@ def offline_openai_client(stand_in: ModelStandIn | None = None, *, max_retries: 
         prompt = body["messages"][-1]["content"]
         if "[429]" in prompt and prompt not in refused:
             refused.add(prompt)
-            return httpx2.Response(429, headers={"retry-after": "1"},
-                                   json={"error": {"message": "slow down", "type": "rate_limit_error"}})
+            return httpx2.Response(
+                429, headers={"retry-after": "1"}, json={"error": {"message": "slow down", "type": "rate_limit_error"}}
+            )
         if body.get("stream"):
-            return httpx2.Response(200, headers={"content-type": "text/event-stream"},
-                                   stream=Pieces(prompt, body["model"]))
+            return httpx2.Response(
+                200, headers={"content-type": "text/event-stream"}, stream=Pieces(prompt, body["model"])
+            )
         return httpx2.Response(200, json=_completion(body["model"], await model.complete(prompt)))
 
     http_client = httpx2.AsyncClient(transport=httpx2.MockTransport(handle))
-    client = AsyncOpenAI(base_url="http://offline.invalid/v1", api_key="offline", http_client=http_client,
-                         max_retries=max_retries)
+    client = AsyncOpenAI(
+        base_url="http://offline.invalid/v1", api_key="offline", http_client=http_client, max_retries=max_retries
+    )
     # The SDK looks up the platform in a worker thread on its first request; under a
     # MockClock a thread lets virtual time run ahead (a deadline would pass at once),
     # so look it up here, now.
@@ -371,7 +380,10 @@ def offline_openai_client(stand_in: ModelStandIn | None = None, *, max_retries: 
 
 def _completion(model: str, text: str) -> dict[str, Any]:
     return {
-        "id": "offline", "object": "chat.completion", "created": 0, "model": model,
+        "id": "offline",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
     }

@@ -139,8 +139,10 @@ async def main() -> None:
         for letter in system.dead_letters:
             print(f"main: dead letter {letter.message!r}: {letter.reason}")
         defaults = sum("default" in line for line in lines)
-        print(f"summary: {len(lines) - defaults} of {len(lines)} quarters fetched, {defaults} default, "
-              f"{reports} report published, {len(system.dead_letters)} dead letters")
+        print(
+            f"summary: {len(lines) - defaults} of {len(lines)} quarters fetched, {defaults} default, "
+            f"{reports} report published, {len(system.dead_letters)} dead letters"
+        )
 
 
 if __name__ == "__main__":

@@ -63,8 +63,7 @@ class DeadLetterMonitor(Actor):
 async def main() -> None:
     async with open_actor_system() as system:
         # 1. Three agents subscribe to the news; a monitor watches dead letters.
-        roles = [("summarizer", "summarised", 0.1), ("translator", "translated", 0.2),
-                 ("archivist", "filed", 0.3)]
+        roles = [("summarizer", "summarised", 0.1), ("translator", "translated", 0.2), ("archivist", "filed", 0.3)]
         agents = {}
         for role, verb, seconds in roles:
             agents[role] = await system.spawn(Subscriber, role, verb, seconds, name=role)

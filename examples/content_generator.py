@@ -72,8 +72,10 @@ def notify(reply) -> None:
     """A done-callback: runs the moment the article arrives, while main is busy elsewhere."""
     article = reply.result()
     same = "they match" if article.request_id == reply.correlation_id else "MISMATCH"
-    print(f"main: notified: {article.topic!r} is ready (reply to request #{reply.correlation_id}, "
-          f"the generator saw request #{article.request_id}: {same})")
+    print(
+        f"main: notified: {article.topic!r} is ready (reply to request #{reply.correlation_id}, "
+        f"the generator saw request #{article.request_id}: {same})"
+    )
 
 
 async def main() -> None:

@@ -96,11 +96,11 @@ class Planner(Actor):
         match message:
             case Research(topic):
                 pool = self.system.remote("worker")  # an address: wherever "worker" is served
-                print(f"planner: {len(QUESTIONS)} questions on '{topic}' to the worker pool "
-                      f"{await self.system.serving('worker')}")
-                findings = await gather(
-                    *(pool.ask(Question(i, q), timeout=30) for i, q in enumerate(QUESTIONS, 1))
+                print(
+                    f"planner: {len(QUESTIONS)} questions on '{topic}' to the worker pool "
+                    f"{await self.system.serving('worker')}"
                 )
+                findings = await gather(*(pool.ask(Question(i, q), timeout=30) for i, q in enumerate(QUESTIONS, 1)))
                 for finding in findings:
                     print(f"planner: q{finding.id} answered ({finding.text!r})")
                 nodes = sorted({f.node for f in findings})
@@ -151,8 +151,9 @@ async def main() -> None:
         namespace = f"distributed-team-{uuid.uuid4().hex[:8]}"
         env = {**os.environ, "TEAM_NAMESPACE": namespace}
         workers = [
-            subprocess.Popen([sys.executable, "-m", "examples.distributed_team", "worker", node],
-                             env=env, stdout=subprocess.DEVNULL)
+            subprocess.Popen(
+                [sys.executable, "-m", "examples.distributed_team", "worker", node], env=env, stdout=subprocess.DEVNULL
+            )
             for node in ("w1", "w2")
         ]
         try:

@@ -28,8 +28,18 @@ import attrs
 import trio
 
 from actors import Actor, open_actor_system
-from supervision import (Backoff, ChildSpec, Decision, DynamicSupervisor, OneForOne, TooManyChildren,
-                         count_children, restart_count, start_child, which_children)
+from supervision import (
+    Backoff,
+    ChildSpec,
+    Decision,
+    DynamicSupervisor,
+    OneForOne,
+    TooManyChildren,
+    count_children,
+    restart_count,
+    start_child,
+    which_children,
+)
 
 from ._model import Model, ModelError, get_model
 
@@ -120,8 +130,7 @@ RESEARCHERS = DynamicSupervisor(
 
 def spec_for(model: FlakyModel, number: int) -> ChildSpec:
     """The agent for question ``number``: restarted after a failure, gone once it has answered."""
-    return ChildSpec(Researcher, number, QUESTIONS[number - 1], model, name=f"research-{number}",
-                     restart="transient")
+    return ChildSpec(Researcher, number, QUESTIONS[number - 1], model, name=f"research-{number}", restart="transient")
 
 
 async def start_when_there_is_room(pool, spec: ChildSpec):
@@ -146,8 +155,9 @@ async def answer(ref, number: int, counts: dict[str, int], tries: int = 3) -> No
             counts["restarted"] += 1
             print(f"{name}: {exc}; restarted as a fresh agent, the question waits in its mailbox")
         else:
-            print(f"{name}: answered question {number} (attempt {attempts} of this agent, "
-                  f"restarts {restart_count(ref)}):")
+            print(
+                f"{name}: answered question {number} (attempt {attempts} of this agent, restarts {restart_count(ref)}):"
+            )
             print(f"    {text}")
             return
     print(f"{name}: no usable answer after {tries} tries; giving up on question {number}")
@@ -187,8 +197,10 @@ async def main() -> None:
         while (await count_children(pool)).specs:
             await trio.sleep(0.01)  # (the last one is ending as it answers)
         print(f"desk: researchers now: {', '.join(c.name for c in await which_children(pool)) or 'none'}")
-        print(f"summary: {len(QUESTIONS)} questions answered, {counts['resumed']} malformed answer resumed, "
-              f"{counts['restarted']} lost connection restarted, {len(system.dead_letters)} dead letters")
+        print(
+            f"summary: {len(QUESTIONS)} questions answered, {counts['resumed']} malformed answer resumed, "
+            f"{counts['restarted']} lost connection restarted, {len(system.dead_letters)} dead letters"
+        )
 
 
 if __name__ == "__main__":

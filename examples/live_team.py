@@ -51,8 +51,11 @@ TREE = Supervisor(
     strategy=OneForOne(max_restarts=50, within=10.0, backoff=Backoff(initial=0.05, maximum=0.2, jitter=0)),
     children=[
         ChildSpec(Planner, name="planner"),
-        Supervisor(name="tools", strategy=OneForAll(), children=[
-            ChildSpec(Tool, name="search"), ChildSpec(Tool, name="calculator")]),
+        Supervisor(
+            name="tools",
+            strategy=OneForAll(),
+            children=[ChildSpec(Tool, name="search"), ChildSpec(Tool, name="calculator")],
+        ),
         *[ChildSpec(Worker, name=name) for name in WORKERS],
     ],
 )

@@ -11,6 +11,7 @@ Run: ``python -m examples.race_condition``.
 
 import attrs
 import trio
+import trio.lowlevel
 
 from actors import Actor, open_actor_system
 
@@ -29,7 +30,7 @@ class Get:
 
 async def shared_increment(counter: dict[str, int]) -> None:
     value = counter["n"]  # read
-    await trio.sleep(0)  # switch point: every other ready task runs here
+    await trio.lowlevel.checkpoint()  # switch point: every other ready task runs here
     counter["n"] = value + 1  # write back a value that may be stale by now
 
 
@@ -43,7 +44,7 @@ class Counter(Actor):
         match message:
             case Increment():
                 value = self.n  # the same read ...
-                await trio.sleep(0)  # ... the same switch point ...
+                await trio.lowlevel.checkpoint()  # ... the same switch point ...
                 self.n = value + 1  # ... the same write: but no other handler ran meanwhile
                 return self.n
             case Get():

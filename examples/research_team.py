@@ -148,8 +148,12 @@ class Planner(Actor):
 
 def make_plan(topic: str) -> list[Step]:
     searches = [Step(f"s{n}", "search", question) for n, question in enumerate(QUESTIONS, 1)]
-    write = Step(f"s{len(searches) + 1}", "write", f"Write a two-sentence summary of: {topic}",
-                 needs=tuple(step.id for step in searches))
+    write = Step(
+        f"s{len(searches) + 1}",
+        "write",
+        f"Write a two-sentence summary of: {topic}",
+        needs=tuple(step.id for step in searches),
+    )
     return [*searches, write]
 
 
@@ -219,8 +223,10 @@ class Orchestrator(Actor):
             case DeadLetter(message=Dispatch(step, attempt), recipient=worker, error=error):
                 # The worker crashed on this step; its supervisor restarts it. Send
                 # the step again after a pause, to the same ref: it survives restarts.
-                print(f"orchestrator: {step.id} was lost when {worker.name} crashed ({error}); "
-                      f"sending it again in {RETRY_AFTER} s")
+                print(
+                    f"orchestrator: {step.id} was lost when {worker.name} crashed ({error}); "
+                    f"sending it again in {RETRY_AFTER} s"
+                )
                 self.schedule_once(RETRY_AFTER, Resend(step, attempt + 1))
 
             case Resend(step, attempt):
@@ -278,16 +284,20 @@ async def main() -> None:
     async with open_actor_system() as system:
         # 1. The team: a supervisor restarts any member that crashes (one for one),
         #    after a short backoff; more than 5 crashes in 10 s and it gives up.
-        await system.spawn_tree(Supervisor(
-            name="team",
-            strategy=OneForOne(max_restarts=5, within=10.0, backoff=Backoff(initial=0.05, jitter=0)),
-            children=[
-                ChildSpec(Planner, name="planner"),
-                # A step still running after a minute counts as a crash, too.
-                *(ChildSpec(Worker, model, name=f"worker-{n}", message_timeout=60.0)
-                  for n in range(1, WORKERS + 1)),
-            ],
-        ))
+        await system.spawn_tree(
+            Supervisor(
+                name="team",
+                strategy=OneForOne(max_restarts=5, within=10.0, backoff=Backoff(initial=0.05, jitter=0)),
+                children=[
+                    ChildSpec(Planner, name="planner"),
+                    # A step still running after a minute counts as a crash, too.
+                    *(
+                        ChildSpec(Worker, model, name=f"worker-{n}", message_timeout=60.0)
+                        for n in range(1, WORKERS + 1)
+                    ),
+                ],
+            )
+        )
         workers = [system.lookup(f"worker-{n}") for n in range(1, WORKERS + 1)]
         orchestrator = await system.spawn(Orchestrator, system.lookup("planner"), workers, name="orchestrator")
 
@@ -306,10 +316,12 @@ async def main() -> None:
         # 4. What it took: restarts, dead letters (the steps lost in crashes),
         #    and the overlap: the tools were busy longer than the run took.
         restarts = {worker.name: restart_count(worker) for worker in workers}
-        print(f"summary: {report.steps} steps, {report.retries} sent again after a crash, "
-              f"{sum(restarts.values())} restarts "
-              f"({', '.join(f'{name} {count}' for name, count in restarts.items())}), "
-              f"{len(system.dead_letters)} dead letters")
+        print(
+            f"summary: {report.steps} steps, {report.retries} sent again after a crash, "
+            f"{sum(restarts.values())} restarts "
+            f"({', '.join(f'{name} {count}' for name, count in restarts.items())}), "
+            f"{len(system.dead_letters)} dead letters"
+        )
         for letter in system.dead_letters:
             match letter.message:
                 case Dispatch(step, attempt):
@@ -317,8 +329,10 @@ async def main() -> None:
                 case other:
                     what = repr(other)
             print(f"  dead letter to {letter.recipient.name}: {what}: {letter.reason}")
-        print(f"timings: {report.tool_seconds:.2f} s of search and model calls (finished steps) "
-              f"in {wall:.2f} s of wall time: the workers overlapped")
+        print(
+            f"timings: {report.tool_seconds:.2f} s of search and model calls (finished steps) "
+            f"in {wall:.2f} s of wall time: the workers overlapped"
+        )
 
 
 if __name__ == "__main__":

@@ -119,8 +119,10 @@ class Worker(Actor):
                 except trio.Cancelled:
                     # The deadline passed: the runtime cancels this handler (and the model
                     # call). Say so, and let the cancellation go on: it is not a failure.
-                    print(f"{self.ref.name}: cut off on step {number} after "
-                          f"{trio.current_time() - started:.1f} s; the model call was cancelled")
+                    print(
+                        f"{self.ref.name}: cut off on step {number} after "
+                        f"{trio.current_time() - started:.1f} s; the model call was cancelled"
+                    )
                     raise
                 return " ".join(answer.split()[:6]) + " ..."
             case "ping":
@@ -147,8 +149,10 @@ class Orchestrator(Actor):
                             if token == "\n":  # a step is complete: send it out now
                                 step = Step(steps + 1, line.strip())
                                 worker = self.workers[steps % len(self.workers)]
-                                print(f"{self.clock()} orchestrator: step {step.number} streamed in: "
-                                      f"'{step.text}' -> {worker.name}")
+                                print(
+                                    f"{self.clock()} orchestrator: step {step.number} streamed in: "
+                                    f"'{step.text}' -> {worker.name}"
+                                )
                                 nursery.start_soon(self.run_step, worker, step)
                                 steps, line = steps + 1, ""
                     print(f"{self.clock()} orchestrator: the plan is complete ({tokens} tokens, {steps} steps)")
@@ -176,9 +180,11 @@ async def main() -> None:
 
     async with open_actor_system() as system:
         planner = await system.spawn(Planner, model, name="planner")
-        workers = [await system.spawn(Worker, model, name="worker-1"),
-                   await system.spawn(Worker, model, name="worker-2"),
-                   await system.spawn(Worker, slow_model, name="worker-3")]
+        workers = [
+            await system.spawn(Worker, model, name="worker-1"),
+            await system.spawn(Worker, model, name="worker-2"),
+            await system.spawn(Worker, slow_model, name="worker-3"),
+        ]
         orchestrator = await system.spawn(Orchestrator, planner, workers, name="orchestrator")
 
         started = time.perf_counter()
@@ -190,8 +196,10 @@ async def main() -> None:
             pong = await workers[2].ask("ping", timeout=1)
         print(f"worker-3 answers at once after being cut off: {pong}")
         abandoned = [d for d in system.dead_letters if isinstance(d.error, AskAbandoned)]
-        print(f"summary: plan streamed in {outcome.tokens} tokens, {outcome.done} steps done, "
-              f"{outcome.cut_off} cut off at the deadline, in {wall:.1f} s")
+        print(
+            f"summary: plan streamed in {outcome.tokens} tokens, {outcome.done} steps done, "
+            f"{outcome.cut_off} cut off at the deadline, in {wall:.1f} s"
+        )
         for letter in abandoned:
             to = letter.recipient.name if letter.recipient else "-"
             print(f"  dead letter to {to}: step {letter.message.number}: {letter.reason}")

@@ -14,8 +14,18 @@ import attrs
 import trio
 
 from actors import Actor, AskTimeout, MessageTimeout, open_actor_system
-from supervision import (Backoff, ChildFailed, ChildRestarted, ChildSpec, ChildStarted, OneForAll,
-                         OneForOne, SupervisionEvent, Supervisor, restart_count)
+from supervision import (
+    Backoff,
+    ChildFailed,
+    ChildRestarted,
+    ChildSpec,
+    ChildStarted,
+    OneForAll,
+    OneForOne,
+    SupervisionEvent,
+    Supervisor,
+    restart_count,
+)
 
 SEED = 67  # change it for another story; the same seed always tells the same one
 MESSAGE_TIMEOUT = 0.2  # seconds a worker's handler may run
@@ -113,10 +123,12 @@ TREE = Supervisor(
     children=[
         ChildSpec(Planner, name="planner"),
         # Tools start before the workers that use them; one tool failing restarts both.
-        Supervisor(name="tools", strategy=OneForAll(), children=[
-            ChildSpec(Tool, name="search"), ChildSpec(Tool, name="calculator")]),
-        *[ChildSpec(Worker, name=name, restart="permanent", message_timeout=MESSAGE_TIMEOUT)
-          for name in WORKERS],
+        Supervisor(
+            name="tools",
+            strategy=OneForAll(),
+            children=[ChildSpec(Tool, name="search"), ChildSpec(Tool, name="calculator")],
+        ),
+        *[ChildSpec(Worker, name=name, restart="permanent", message_timeout=MESSAGE_TIMEOUT) for name in WORKERS],
     ],
 )
 
@@ -159,8 +171,10 @@ async def main() -> None:
             print(outcome)
 
         # 5. Summary: the same refs worked throughout; the failed messages are dead letters.
-        print(f"summary: {len(steps)} tasks sent, {counts['answered']} answered, "
-              f"{counts['crashed']} crashed, {counts['timed out']} timed out")
+        print(
+            f"summary: {len(steps)} tasks sent, {counts['answered']} answered, "
+            f"{counts['crashed']} crashed, {counts['timed out']} timed out"
+        )
         print("restarts: " + ", ".join(f"{name}={restart_count(ref)}" for name, ref in refs.items()))
         print(f"dead letters: {len(system.dead_letters)}")
         alive = all(ref.is_alive for ref in refs.values())

@@ -132,8 +132,13 @@ async def terminate_child(supervisor: ActorRef[Any], name: str, *, timeout: floa
       actors.ActorNotFound: the supervisor has no child of that name.
       actors.ActorStopped: the supervisor has stopped.
     """
-    await _ask(supervisor, TerminateChild(_name(name, "terminate_child")), "terminate_child",
-               f"terminate child '{name}'", timeout)
+    await _ask(
+        supervisor,
+        TerminateChild(_name(name, "terminate_child")),
+        "terminate_child",
+        f"terminate child '{name}'",
+        timeout,
+    )
 
 
 async def restart_child(supervisor: ActorRef[Any], name: str, *, timeout: float | None = None) -> ActorRef[Any]:
@@ -163,8 +168,7 @@ async def delete_child(supervisor: ActorRef[Any], name: str, *, timeout: float |
       actors.ActorNotFound: the supervisor has no child of that name.
       actors.ActorStopped: the supervisor has stopped.
     """
-    await _ask(supervisor, DeleteChild(_name(name, "delete_child")), "delete_child", f"delete child '{name}'",
-               timeout)
+    await _ask(supervisor, DeleteChild(_name(name, "delete_child")), "delete_child", f"delete child '{name}'", timeout)
 
 
 async def which_children(supervisor: ActorRef[Any], *, timeout: float | None = None) -> list[ChildInfo]:

@@ -47,8 +47,17 @@ class ChildSpec:
         name, and the system a transport (``open_actor_system(node=, transport=)``).
     """
 
-    __slots__ = ("actor_cls", "args", "kwargs", "mailbox_size", "message_timeout", "name", "restart",
-                 "public", "shutdown_timeout")
+    __slots__ = (
+        "actor_cls",
+        "args",
+        "kwargs",
+        "mailbox_size",
+        "message_timeout",
+        "name",
+        "public",
+        "restart",
+        "shutdown_timeout",
+    )
 
     def __init__(
         self,
@@ -65,15 +74,15 @@ class ChildSpec:
         check_actor_class(actor_cls, "ChildSpec")
         _check_reserved(actor_cls, args, kwargs)
         if restart not in _RESTARTS:
-            raise ValueError(
-                f"restart must be one of 'permanent', 'transient', 'temporary', not {safe_repr(restart)}"
-            )
+            raise ValueError(f"restart must be one of 'permanent', 'transient', 'temporary', not {safe_repr(restart)}")
         if name is not None:
             check_name(name, wrong_type=ValueError)
         check_count("mailbox_size", mailbox_size, optional=True)
         if public and name is None:
-            raise ValueError("a public child needs a name (ChildSpec(..., name='worker', public=True)): "
-                             "other nodes reach it by that name")
+            raise ValueError(
+                "a public child needs a name (ChildSpec(..., name='worker', public=True)): "
+                "other nodes reach it by that name"
+            )
         self.actor_cls = actor_cls
         self.args = args
         self.kwargs = kwargs
@@ -101,11 +110,15 @@ def _check_reserved(actor_cls: type[Actor], args: tuple[Any, ...], kwargs: dict[
         signature.bind(None, *args, **kwargs)
     except TypeError:
         params = list(signature.parameters.values())[1:]
-        bound = {p.name for p in params[:len(args)] if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)}
+        bound = {p.name for p in params[: len(args)] if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)}
         for param in params:
-            if (param.name in RESERVED and param.name not in kwargs and param.name not in bound
-                    and param.default is param.empty and param.kind in (param.POSITIONAL_OR_KEYWORD,
-                                                                        param.KEYWORD_ONLY)):
+            if (
+                param.name in RESERVED
+                and param.name not in kwargs
+                and param.name not in bound
+                and param.default is param.empty
+                and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
+            ):
                 raise TypeError(
                     f"{actor_cls.__name__}.__init__ takes '{param.name}', but ChildSpec keeps the keyword "
                     f"{param.name}= for itself (the child's {param.name.replace('_', ' ')}), so it cannot reach "

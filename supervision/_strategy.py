@@ -64,8 +64,10 @@ def _within(instance: object, attribute: attrs.Attribute[float], value: float) -
 
 def _decide(instance: object, attribute: attrs.Attribute[Decider | None], value: Decider | None) -> None:
     if isinstance(value, Decision):
-        raise TypeError(f"decide takes a function, not {value!r}; for the same decision on every "
-                        f"failure use decide=lambda error: {value!r}")
+        raise TypeError(
+            f"decide takes a function, not {value!r}; for the same decision on every "
+            f"failure use decide=lambda error: {value!r}"
+        )
     if value is not None and not callable(value):
         raise TypeError(
             f"decide must be a function taking the child's error and returning a Decision "

@@ -110,9 +110,7 @@ class Supervisor(Actor):
         check_name(name, label="Supervisor name", wrong_type=ValueError)
         strategy = OneForOne() if strategy is None else strategy
         if not isinstance(strategy, Strategy):
-            raise TypeError(
-                f"strategy must be OneForOne(), OneForAll() or RestForOne(), not {type(strategy).__name__}"
-            )
+            raise TypeError(f"strategy must be OneForOne(), OneForAll() or RestForOne(), not {type(strategy).__name__}")
         if isinstance(children, (str, bytes)) or not isinstance(children, Sequence):
             raise TypeError("children must be a list of ChildSpec or Supervisor")
         names: set[str] = set()
@@ -120,11 +118,13 @@ class Supervisor(Actor):
         for child in children:
             if not isinstance(child, (ChildSpec, Supervisor)):
                 hint = "; wrap it: ChildSpec(YourActor, name=...)" if isinstance(child, type) else ""
-                raise TypeError(f"children of supervisor '{name}' must be ChildSpec or Supervisor, "
-                                f"not {safe_repr(child)}{hint}")
+                raise TypeError(
+                    f"children of supervisor '{name}' must be ChildSpec or Supervisor, not {safe_repr(child)}{hint}"
+                )
             if id(child) in seen:
-                raise ValueError(f"supervisor '{name}' has the same {type(child).__name__} twice in its "
-                                 f"children; make one per child")
+                raise ValueError(
+                    f"supervisor '{name}' has the same {type(child).__name__} twice in its children; make one per child"
+                )
             seen.add(id(child))
             if child.name is not None:
                 if child.name in names:
@@ -133,8 +133,9 @@ class Supervisor(Actor):
         if max_children is not None:
             check_count("max_children", max_children, optional=True)
             if len(children) > max_children:
-                raise ValueError(f"supervisor '{name}' has {len(children)} children, more than its "
-                                 f"max_children={max_children}")
+                raise ValueError(
+                    f"supervisor '{name}' has {len(children)} children, more than its max_children={max_children}"
+                )
         self.name = name
         self.strategy = strategy
         self.children: tuple[ChildSpec | Supervisor, ...] = tuple(children)
@@ -162,8 +163,9 @@ class Supervisor(Actor):
 
     async def _start_tree(self, parent: Actor, record: Child | None = None) -> ActorRef[Any]:
         """Start this tree as a child of ``parent`` (``ActorSystem.spawn_tree`` calls it)."""
-        return await lowlevel.spawn_child(parent, type(self), (), self._tree_kwargs(), name=self.name,
-                                          spec=self if record is None else record)
+        return await lowlevel.spawn_child(
+            parent, type(self), (), self._tree_kwargs(), name=self.name, spec=self if record is None else record
+        )
 
     async def on_restart(self, exc: BaseException) -> None:
         """Keep why this supervisor restarts: its children resume with that reason."""
@@ -178,8 +180,7 @@ class Supervisor(Actor):
         # Drop the reference at once: the failure's traceback holds the previous
         # incarnation, whose own _resume_reason would hold the one before, and so on.
         reason, self._resume_reason = self._resume_reason, None
-        kept = {id(c.spec.spec): c for c in lowlevel.children(self)
-                if isinstance(c.spec, Child) and not c.spec.dynamic}
+        kept = {id(c.spec.spec): c for c in lowlevel.children(self) if isinstance(c.spec, Child) and not c.spec.dynamic}
         for spec in self.children:
             existing = kept.get(id(spec))
             if existing is not None:  # restarted with this supervisor: adopt its record
@@ -188,8 +189,10 @@ class Supervisor(Actor):
                 continue
             record = Child(spec, dynamic=False)
             self._table.add(record)
-            await self._start(record, f"supervisor '{self.name}' did not start either (the children "
-                                      f"started before it were stopped again)")
+            await self._start(
+                record,
+                f"supervisor '{self.name}' did not start either (the children started before it were stopped again)",
+            )
 
     async def _start(self, record: Child, then: str, *, forget: bool = True) -> ActorRef[Any]:
         """Start ``record``'s child; if that fails, raise `ChildStartFailed` saying ``then``.
@@ -223,7 +226,9 @@ class Supervisor(Actor):
             child = record.name or f"({what})"
             raise ChildStartFailed(
                 f"child '{child}' of supervisor '{self.name}' failed to start: {safe_repr(exc)}; {then}",
-                supervisor=self.name, child=child, error=exc,
+                supervisor=self.name,
+                child=child,
+                error=exc,
             ) from exc
         self._table.started(record, lowlevel.handle(ref))
         self._publish(ChildStarted(self.ref.path, ref.path))
@@ -238,8 +243,7 @@ class Supervisor(Actor):
         if isinstance(message, RestartDue):
             lowlevel.run_soon(self, self._resume_due)
             return None
-        if isinstance(message, (StartChild, TerminateChild, RestartChild, DeleteChild, WhichChildren,
-                                CountChildren)):
+        if isinstance(message, (StartChild, TerminateChild, RestartChild, DeleteChild, WhichChildren, CountChildren)):
             # A bad request is the asker's error, not a failure of this supervisor.
             handle = self.defer_reply()
             try:
@@ -412,8 +416,7 @@ class Supervisor(Actor):
                 # A child already waiting for an earlier failure's restart waits for both.
                 when = max(due, self._due[cell][0]) if cell in self._due else due
                 self._due[cell] = (when, error)
-                self._publish(ChildRestarted(self.ref.path, cell.path, error, cell.incarnations,
-                                             when - now))
+                self._publish(ChildRestarted(self.ref.path, cell.path, error, cell.incarnations, when - now))
         if affected == [child]:
             child.resolve(Directive.restart(self._due[child][0] - now))  # it waits out its backoff itself
             return
@@ -461,8 +464,7 @@ class Supervisor(Actor):
         strategy = self.strategy
         if error is None:
             error = ActorError(f"actor '{child.name}' kept exiting normally (restart='permanent')")
-        self._publish(SupervisorGaveUp(self.ref.path, child.path, error, strategy.max_restarts,
-                                       strategy.within))
+        self._publish(SupervisorGaveUp(self.ref.path, child.path, error, strategy.max_restarts, strategy.within))
         window = "ever" if strategy.within == math.inf else f"within {strategy.within:g} s"
         if strategy.max_restarts == 0:
             counted = "its strategy allows no restarts (max_restarts=0)"
@@ -470,24 +472,29 @@ class Supervisor(Actor):
             times = self._restart_times
             per_child = collections.Counter(name for _, name in times)
             listing = ", ".join(f"'{name}' {count}" for name, count in per_child.items())
-            counted = (f"its children had already been restarted {len(times)} time{'s' * (len(times) != 1)} "
-                       f"{window} ({listing}), as many as max_restarts={strategy.max_restarts} allows")
+            counted = (
+                f"its children had already been restarted {len(times)} time{'s' * (len(times) != 1)} "
+                f"{window} ({listing}), as many as max_restarts={strategy.max_restarts} allows"
+            )
         await self._fail(
-            child, error,
+            child,
+            error,
             f"supervisor '{self.name}' gave up: child '{child.name}' failed and {counted}; last error: "
             f"{_last(error)}. Fix the failing child, or raise max_restarts/within on the strategy",
         )
 
     async def _escalate(self, child: ChildHandle, error: BaseException) -> None:
         await self._fail(
-            child, error,
+            child,
+            error,
             f"supervisor '{self.name}' escalated the failure of child '{child.name}' (its strategy's decide "
             f"function returned Decision.ESCALATE for {_last(error)})",
         )
 
     async def _decide_failed(self, child: ChildHandle, error: BaseException, exc: Exception) -> None:
         await self._fail(
-            child, exc,
+            child,
+            exc,
             f"supervisor '{self.name}' failed: its strategy's decide function raised {safe_repr(exc)} while "
             f"deciding about child '{child.name}', which failed with {safe_repr(error)}. A decide function must "
             f"return a Decision (RESTART, RESUME, STOP or ESCALATE) and not raise",

@@ -47,7 +47,7 @@ def _closed(call: Call) -> None:
         call.client_closed = trio.current_time()
 
 
-class _hang_up_is_the_end:  # noqa: N801 - used as a context manager, like contextlib's
+class _hang_up_is_the_end:
     """Record a connection the client reset (write or read failed) and end quietly."""
 
     def __init__(self, call: Call) -> None:
@@ -66,8 +66,15 @@ class _hang_up_is_the_end:  # noqa: N801 - used as a context manager, like conte
 class ChatServer:
     """See the module docstring. ``calls`` lists every request in arrival order."""
 
-    def __init__(self, *, slow_seconds: float = 5.0, token_pause: float = 0.05, tokens: int = 40,
-                 retry_after: float = 0.2, flood_chunks: int = 20_000) -> None:
+    def __init__(
+        self,
+        *,
+        slow_seconds: float = 5.0,
+        token_pause: float = 0.05,
+        tokens: int = 40,
+        retry_after: float = 0.2,
+        flood_chunks: int = 20_000,
+    ) -> None:
         self.slow_seconds = slow_seconds
         self.token_pause = token_pause
         self.tokens = tokens
@@ -121,6 +128,7 @@ class ChatServer:
             call.stream = bool(request.get("stream"))
             self.calls.append(call)
             async with trio.open_nursery() as nursery:
+
                 async def watch() -> None:
                     # The client sends nothing more on this connection: b"" means it hung up.
                     with _hang_up_is_the_end(call):
@@ -150,43 +158,90 @@ class ChatServer:
         model = call.model
         if model == "busy" and not self._busy_refused:
             self._busy_refused = True
-            await self._json(conn, stream, call, 429, {"error": {"message": "slow down", "type": "rate_limit_error"}},
-                             [("retry-after", f"{self.retry_after:g}")])
+            await self._json(
+                conn,
+                stream,
+                call,
+                429,
+                {"error": {"message": "slow down", "type": "rate_limit_error"}},
+                [("retry-after", f"{self.retry_after:g}")],
+            )
             return
         if model == "slow":
             await trio.sleep(self.slow_seconds)
         if call.stream:
             await self._events(conn, stream, call)
             return
-        await self._json(conn, stream, call, 200, {
-            "id": "c1", "object": "chat.completion", "created": 0, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": f"answer from {model}"},
-                         "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 3, "total_tokens": 4},
-        })
+        await self._json(
+            conn,
+            stream,
+            call,
+            200,
+            {
+                "id": "c1",
+                "object": "chat.completion",
+                "created": 0,
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": f"answer from {model}"},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 3, "total_tokens": 4},
+            },
+        )
 
-    async def _json(self, conn: h11.Connection, stream: trio.SocketStream, call: Call, status: int,
-                    payload: dict[str, Any], headers: list[tuple[str, str]] = ()) -> None:  # type: ignore[assignment]
+    async def _json(
+        self,
+        conn: h11.Connection,
+        stream: trio.SocketStream,
+        call: Call,
+        status: int,
+        payload: dict[str, Any],
+        headers: list[tuple[str, str]] = (),
+    ) -> None:  # type: ignore[assignment]
         body = json.dumps(payload).encode()
         call.status = status
-        await self._send(conn, stream, call, h11.Response(status_code=status, headers=[
-            ("content-type", "application/json"), ("content-length", str(len(body))), ("connection", "close"),
-            *headers]))
+        await self._send(
+            conn,
+            stream,
+            call,
+            h11.Response(
+                status_code=status,
+                headers=[
+                    ("content-type", "application/json"),
+                    ("content-length", str(len(body))),
+                    ("connection", "close"),
+                    *headers,
+                ],
+            ),
+        )
         await self._send(conn, stream, call, h11.Data(data=body))
         await self._send(conn, stream, call, h11.EndOfMessage())
 
     async def _events(self, conn: h11.Connection, stream: trio.SocketStream, call: Call) -> None:
         call.status = 200
-        await self._send(conn, stream, call, h11.Response(status_code=200, headers=[
-            ("content-type", "text/event-stream"), ("connection", "close")]))
+        await self._send(
+            conn,
+            stream,
+            call,
+            h11.Response(status_code=200, headers=[("content-type", "text/event-stream"), ("connection", "close")]),
+        )
         flood = call.model == "flood"
         padding = "x" * 4000 if flood else ""
         for i in range(self.flood_chunks if flood else self.tokens):
             if not flood:
                 await trio.sleep(self.token_pause)
-            chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": call.model,
-                     "choices": [{"index": 0, "delta": {"content": f"t{i} "}, "finish_reason": None}],
-                     "padding": padding}
+            chunk = {
+                "id": "c1",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": call.model,
+                "choices": [{"index": 0, "delta": {"content": f"t{i} "}, "finish_reason": None}],
+                "padding": padding,
+            }
             await self._send(conn, stream, call, h11.Data(data=b"data: " + json.dumps(chunk).encode() + b"\n\n"))
         await self._send(conn, stream, call, h11.Data(data=b"data: [DONE]\n\n"))
         await self._send(conn, stream, call, h11.EndOfMessage())

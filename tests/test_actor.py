@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 import pytest
 import trio
+import trio.lowlevel
 import trio.testing
 
 from actors import (
@@ -291,7 +292,9 @@ async def test_actor_stopping_before_a_deferred_answer_gives_the_asker_actor_sto
     await ref.ask("nothing")
     await actor_system.stop(ref)
     assert reply.done()
-    with pytest.raises(ActorStopped, match=r"^actor 'deferrer' stopped before answering \(it had deferred its reply\)$"):
+    with pytest.raises(
+        ActorStopped, match=r"^actor 'deferrer' stopped before answering \(it had deferred its reply\)$"
+    ):
         await reply
 
 
@@ -439,7 +442,7 @@ class Lifecycle(Actor):
         log.append(f"init {self.tag}")
 
     async def on_start(self) -> None:
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()
         self.log.append(f"start {self.tag}")
 
     async def receive(self, message: object) -> object:

@@ -127,8 +127,7 @@ async def test_the_other_actors_stop_with_a_reason_that_names_the_base_exception
         with pytest.raises(ActorStopped, match=what) as stopped:
             await reply
         assert because in str(stopped.value)
-    assert [d.message for d in reasons_naming(system, because) if isinstance(d.message, str)] == [
-        "more work", "work"]
+    assert [d.message for d in reasons_naming(system, because) if isinstance(d.message, str)] == ["more work", "work"]
     # `other` stopped with that reason: its watcher (stopping too) got Terminated, a dead letter.
     [terminated] = [d.message for d in system.dead_letters if isinstance(d.message, Terminated)]
     assert terminated.ref is other and because in str(terminated.reason)
@@ -243,8 +242,7 @@ async def test_a_base_exception_from_a_hook_leaves_the_block_as_itself_at_once(a
             elif hook == "on_stop":
                 await system.stop(await system.spawn(BadHook, hook, raised, name="bad"))
             elif hook == "on_restart":
-                await system.spawn_tree(Supervisor(name="sup", children=[
-                    ChildSpec(BadHook, hook, raised, name="bad")]))
+                await system.spawn_tree(Supervisor(name="sup", children=[ChildSpec(BadHook, hook, raised, name="bad")]))
                 with pytest.raises(ValueError):
                     await system.lookup("bad").ask("fail", timeout=1)
                 with pytest.raises(ActorStopped, match=r"actor 'bad' raised SystemExit\(3\) while restarting"):

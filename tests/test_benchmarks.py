@@ -37,7 +37,13 @@ def test_a_ratio_is_the_median_of_the_per_round_ratios_not_a_ratio_of_medians() 
     assert result["ratios"]["tell_vs_asyncio"] == {"median": 1.0, "min": 0.5, "max": 3.0, "runs": [1.0, 0.5, 3.0]}
     assert result["figures"]["tell_per_s"]["median"] / result["figures"]["asyncio_tell_per_s"]["median"] == 2.0
     assert result["targets"]["tell_vs_asyncio_1x"] == {
-        "of": "tell_vs_asyncio", "op": ">=", "limit": 1.0, "source": "issue 12", "value": 1.0, "met": True}
+        "of": "tell_vs_asyncio",
+        "op": ">=",
+        "limit": 1.0,
+        "source": "issue 12",
+        "value": 1.0,
+        "met": True,
+    }
 
 
 def test_a_cost_ratio_divides_the_baseline_rate_by_ours() -> None:
@@ -60,7 +66,13 @@ def test_targets_on_figures_compare_their_median() -> None:
     result = summarise({"bytes_per_idle_actor": [1_650.0], "spawn_per_s": [19_000.0, 25_000.0, 30_000.0]}, {})
     assert result["targets"]["bytes_per_idle_actor_1800"]["met"] is True
     assert result["targets"]["spawn_20000_per_s"] == {
-        "of": "spawn_per_s", "op": ">=", "limit": 20_000, "source": "design", "value": 25_000.0, "met": True}
+        "of": "spawn_per_s",
+        "op": ">=",
+        "limit": 20_000,
+        "source": "design",
+        "value": 25_000.0,
+        "met": True,
+    }
 
 
 def test_rounds_alternate_their_order_and_drop_a_failing_workload() -> None:
@@ -80,8 +92,9 @@ def test_rounds_alternate_their_order_and_drop_a_failing_workload() -> None:
     assert errors == {"broken": "RuntimeError: backend gone"}
 
 
-def test_json_prints_one_line_with_every_round(monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_prints_one_line_with_every_round(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A real run, at tiny sizes: the report is one line of JSON on stdout."""
     monkeypatch.setattr(cli, "QUICK", TINY)
     assert cli.main(["--quick", "--json", "--only", "tell,ask"]) == 0
@@ -104,8 +117,9 @@ def test_unknown_names_are_refused_with_the_names_there_are(capsys: pytest.Captu
     assert row_named("tell_per_s") is row_named("tell")
 
 
-def test_remote_is_skipped_with_a_message_when_no_redis_answers(monkeypatch: pytest.MonkeyPatch,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_remote_is_skipped_with_a_message_when_no_redis_answers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("ACTORS_REDIS_URL", "redis://127.0.0.1:1")  # nothing listens on port 1
     assert cli.main(["--remote", "--quick", "--json"]) == 0
     captured = capsys.readouterr()
@@ -124,15 +138,24 @@ def test_remote_takes_only_its_own_options(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_remote_ratios_are_medians_of_per_round_ratios_against_issue_14s_targets() -> None:
-    rates = {"raw_roundtrip_per_s": [100.0, 200.0, 100.0], "remote_ask_per_s": [90.0, 100.0, 80.0],
-             "remote_ask_100_per_s": [900.0, 900.0, 900.0],
-             "raw_pipelined_per_s": [1000.0, 1000.0, 1000.0], "remote_tell_per_s": [400.0, 700.0, 500.0]}
+    rates = {
+        "raw_roundtrip_per_s": [100.0, 200.0, 100.0],
+        "remote_ask_per_s": [90.0, 100.0, 80.0],
+        "remote_ask_100_per_s": [900.0, 900.0, 900.0],
+        "raw_pipelined_per_s": [1000.0, 1000.0, 1000.0],
+        "remote_tell_per_s": [400.0, 700.0, 500.0],
+    }
     result = remote.summarise(rates)
-    assert result["ratios"]["ask_vs_raw_roundtrip"] == {"median": 0.8, "min": 0.5, "max": 0.9,
-                                                        "runs": [0.9, 0.5, 0.8]}
+    assert result["ratios"]["ask_vs_raw_roundtrip"] == {"median": 0.8, "min": 0.5, "max": 0.9, "runs": [0.9, 0.5, 0.8]}
     assert result["targets"]["ask_vs_raw_roundtrip_0.8x"]["met"] is True
     assert result["targets"]["tell_vs_raw_pipelined_0.5x"] == {
-        "of": "tell_vs_raw_pipelined", "op": ">=", "limit": 0.5, "source": "issue 14", "value": 0.5, "met": True}
+        "of": "tell_vs_raw_pipelined",
+        "op": ">=",
+        "limit": 0.5,
+        "source": "issue 14",
+        "value": 0.5,
+        "met": True,
+    }
     assert result["ratios"]["ask_100_vs_sequential"]["median"] == 10.0
     table = remote.render(result)
     assert "ask_vs_raw_roundtrip" in table and "target >= 0.8x: met" in table
@@ -156,7 +179,8 @@ def test_a_dump_total_is_read_from_its_summary_line(tmp_path: Path) -> None:
 
 
 def test_callgrind_refuses_a_memory_figure_and_says_when_valgrind_is_missing(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit):
         cli.main(["--callgrind", "bytes_per_idle_actor"])
     assert "bytes_per_idle_actor is a memory figure, not a code path" in capsys.readouterr().err
@@ -168,6 +192,6 @@ def test_callgrind_refuses_a_memory_figure_and_says_when_valgrind_is_missing(
 def test_self_costs_leave_out_what_a_function_spends_in_its_callees(tmp_path: Path) -> None:
     dump = tmp_path / "callgrind.tell.out.2"
     dump.write_text(
-        "events: Ir\nsummary: 160\n\nfn=caller\n10 5\n+1 5\ncfn=callee\ncalls=2 20\n11 100\n\n"
-        "fn=callee\n20 40\n+2 10\n")
+        "events: Ir\nsummary: 160\n\nfn=caller\n10 5\n+1 5\ncfn=callee\ncalls=2 20\n11 100\n\nfn=callee\n20 40\n+2 10\n"
+    )
     assert self_costs(dump) == {"caller": 10, "callee": 50}

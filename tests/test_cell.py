@@ -7,6 +7,7 @@ from typing import Any
 import attrs
 import pytest
 import trio
+import trio.lowlevel
 import trio.testing
 
 from actors import Actor, ActorRef, DeadlockError, gather, open_actor_system
@@ -32,7 +33,7 @@ class Careful(Actor):
             await message.wait()
         else:
             await trio.lowlevel.checkpoint()
-            await trio.sleep(0)
+            await trio.lowlevel.checkpoint()
             await trio.lowlevel.checkpoint()
         self.log.append(("leave", message))
         self.inside -= 1
@@ -394,6 +395,7 @@ class FansOut(Actor):
         if how == "gather":
             results = await gather(*(t.ask("q", timeout=500) for t in targets), return_exceptions=True)
         else:
+
             async def one(i: int, target: ActorRef[Any]) -> None:
                 try:
                     results[i] = await target.ask("q", timeout=500)

@@ -18,8 +18,17 @@ from benchmarks.chaos._ledger import ASK, CRASH, HANG, OK, TELL, ChaosCrash, Led
 
 # block_share: more "block" faults than the full run has (a handler holding the whole loop
 # past every deadline: in virtual time, a jump of the clock without a checkpoint).
-SMALL = dict(seconds=3.0, actors=30, team_size=10, senders=8, pumps=2, rate=1000.0, faults_per_second=10.0,
-             block_share=0.1, memory="off")
+SMALL = dict(
+    seconds=3.0,
+    actors=30,
+    team_size=10,
+    senders=8,
+    pumps=2,
+    rate=1000.0,
+    faults_per_second=10.0,
+    block_share=0.1,
+    memory="off",
+)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -59,8 +68,7 @@ class _Env:
 
 def _dead_letter(work: object, *, error: BaseException | None = None, about: object = None) -> DeadLetter:
     """A dead-letter record of ``work`` (or, with ``about``, of an answer to it)."""
-    return DeadLetter(work if about is None else about, None, "actor 'w' has stopped", None, error,
-                      _Env(work))  # type: ignore[arg-type]
+    return DeadLetter(work if about is None else about, None, "actor 'w' has stopped", None, error, _Env(work))  # type: ignore[arg-type]
 
 
 def test_ledger_balances_every_fate() -> None:
@@ -86,10 +94,20 @@ def test_ledger_balances_every_fate() -> None:
     assert ledger.balance() == {"sent": 6, "handled": 3, "errored": 2, "dead_lettered": 1, "open": 0}
 
 
-@pytest.mark.parametrize("breakage", [
-    "handled twice", "handled and dead-lettered", "tell lost", "ask unanswered", "wrong value",
-    "crash handled", "error without dead letter", "late answer missing", "out of order",
-])
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        "handled twice",
+        "handled and dead-lettered",
+        "tell lost",
+        "ask unanswered",
+        "wrong value",
+        "crash handled",
+        "error without dead letter",
+        "late answer missing",
+        "out of order",
+    ],
+)
 def test_ledger_catches_each_broken_rule(breakage: str) -> None:
     ledger = Ledger(reservoir_size=10)
     work = ledger.issue(TELL, OK, 0.0, sender=1)

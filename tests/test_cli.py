@@ -17,7 +17,6 @@ import select
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +29,7 @@ from actors import ActorInfo
 from actors._inspect import NodeInfo, ServedName
 from actors._live import plain_lines, tree_prefixes
 
-APP = '''
+APP = """
 import trio
 
 from actors import Actor
@@ -103,7 +102,7 @@ def make_nothing():
 
 
 number = 42
-'''
+"""
 
 
 @pytest.fixture
@@ -114,7 +113,11 @@ def app_dir(tmp_path: Path) -> Path:
 
 def cli(cwd: Path, *args: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "actors", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "actors", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -186,8 +189,9 @@ def running(*args: str, **popen: Any) -> Iterator[subprocess.Popen[Any]]:
 
 
 def test_ctrl_c_stops_a_running_tree_cleanly_and_runs_on_stop(app_dir: Path) -> None:
-    with running("run", "app:tree", "--refresh", "0.2",
-                 cwd=app_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+    with running(
+        "run", "app:tree", "--refresh", "0.2", cwd=app_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
         first = proc.stdout.readline()  # type: ignore[union-attr]
         assert first.startswith("--- t=0.0s 4 actors")
         proc.send_signal(signal.SIGINT)
@@ -200,8 +204,9 @@ def test_ctrl_c_stops_a_running_tree_cleanly_and_runs_on_stop(app_dir: Path) -> 
 
 
 def test_a_second_ctrl_c_during_shutdown_exits_at_once_with_130(app_dir: Path) -> None:
-    with running("run", "app:slow", "--plain",
-                 cwd=app_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+    with running(
+        "run", "app:slow", "--plain", cwd=app_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
         assert proc.stdout.readline().startswith("--- t=0.0s 2 actors")  # type: ignore[union-attr]
         proc.send_signal(signal.SIGINT)
         while "slow on_stop started" not in proc.stdout.readline():  # type: ignore[union-attr]
@@ -242,23 +247,37 @@ def test_a_main_without_arguments_just_runs(app_dir: Path) -> None:
         (["run", "app"], "expected MODULE:ATTR, like 'examples.supervised_team:TREE' or 'myapp:main', got 'app'"),
         (["run", "nosuch:tree"], "no module named 'nosuch' (looked in the current directory"),
         (["run", "app.py:tree"], "'app.py' is a file path; give a module name instead: 'app:tree'"),
-        (["run", "app:nope"], "module 'app' has no attribute 'nope'; it has: tree, slow, fragile, main, escalate, broken"),
-        (["run", "app:number"], "app:number is a int; expected a supervision.Supervisor tree, an 'async def "
-                                "main(system)' (called with an open actor system) or an 'async def main()'"),
+        (
+            ["run", "app:nope"],
+            "module 'app' has no attribute 'nope'; it has: tree, slow, fragile, main, escalate, broken",
+        ),
+        (
+            ["run", "app:number"],
+            "app:number is a int; expected a supervision.Supervisor tree, an 'async def "
+            "main(system)' (called with an open actor system) or an 'async def main()'",
+        ),
         (["run", "app:sync_main"], "app:sync_main is a plain (sync) function; expected a supervision.Supervisor"),
         (["run", "app:Greeter"], "app:Greeter is the actor class Greeter; run it in a tree"),
         (["run", "app:no_system", "--trace", "t.jsonl"], "--trace needs a tree or an 'async def main(system)'"),
         (["run", "app:main", "--trace", "missing/t.jsonl"], "missing does not exist"),
         (["run", "app:main", "--refresh", "0"], "argument --refresh: must be > 0 seconds, got '0'"),
         (["run", "app:main", "--node", "n1"], "--node and --transport go together: --node NAME --transport"),
-        (["run", "app:main", "--node", "n1", "--transport", "app:number"],
-         "--transport app:number is a int; expected a transport, like actors.redis.RedisTransport("),
-        (["run", "app:main", "--node", "n1", "--transport", "app:make_nothing"],
-         "--transport app:make_nothing is a NoneType; expected a transport"),
-        (["run", "app:no_system", "--node", "n1", "--transport", "app:number"],
-         "--node needs a tree or an 'async def main(system)'; app:no_system takes no system"),
-        (["run", "app:main", "--node", "a/b", "--transport", "app:number"],
-         "--node 'a/b': node must be a non-empty name without '{', '}' or '/', got 'a/b'"),
+        (
+            ["run", "app:main", "--node", "n1", "--transport", "app:number"],
+            "--transport app:number is a int; expected a transport, like actors.redis.RedisTransport(",
+        ),
+        (
+            ["run", "app:main", "--node", "n1", "--transport", "app:make_nothing"],
+            "--transport app:make_nothing is a NoneType; expected a transport",
+        ),
+        (
+            ["run", "app:no_system", "--node", "n1", "--transport", "app:number"],
+            "--node needs a tree or an 'async def main(system)'; app:no_system takes no system",
+        ),
+        (
+            ["run", "app:main", "--node", "a/b", "--transport", "app:number"],
+            "--node 'a/b': node must be a non-empty name without '{', '}' or '/', got 'a/b'",
+        ),
         (["trace", "missing.jsonl"], "python -m actors trace: error: no such file: missing.jsonl"),
         (["trace", "app.py"], "app.py:2 is not a trace event"),
         (["trace", "--trace-id", "x", "t.jsonl"], "argument --trace-id: invalid int value: 'x'"),
@@ -329,8 +348,17 @@ def test_in_a_terminal_the_view_is_redrawn_in_place(app_dir: Path) -> None:
                 output += chunk
 
     try:
-        with running("run", "app:tree", "--refresh", "0.1",
-                     cwd=app_dir, stdin=terminal, stdout=terminal, stderr=terminal, env=env) as proc:
+        with running(
+            "run",
+            "app:tree",
+            "--refresh",
+            "0.1",
+            cwd=app_dir,
+            stdin=terminal,
+            stdout=terminal,
+            stderr=terminal,
+            env=env,
+        ) as proc:
             os.close(terminal)
             read_until(marker=b"(Ctrl-C to stop)", count=3)  # drawn, then redrawn twice
             proc.send_signal(signal.SIGINT)
@@ -358,7 +386,8 @@ def info(path: str, depth: int, state: str = "running", *, error: str | None = N
 def test_plain_lines_indent_by_depth_align_columns_and_cut_long_errors() -> None:
     lines = plain_lines(
         [info("/team", 1), info("/team/worker", 2, "handling", error="ValueError('" + "x" * 100 + "')")],
-        elapsed=1.04, dead_letters=3,
+        elapsed=1.04,
+        dead_letters=3,
     )
     assert lines[0] == "--- t=1.0s 2 actors, 3 dead letters ---"
     assert lines[1] == "/team           Worker  running   mailbox 2  restarts 0"
@@ -388,7 +417,10 @@ def test_the_live_team_example_named_in_the_docs_shows_crashes_and_restarts() ->
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run(
         [sys.executable, "-m", "actors", "run", "examples.live_team:main", "--plain", "--refresh", "0.5"],
-        cwd=root, capture_output=True, text=True, timeout=60,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     final = snapshots(done.stdout)[-1]
@@ -396,4 +428,3 @@ def test_the_live_team_example_named_in_the_docs_shows_crashes_and_restarts() ->
     assert "restarts 2" in rows["/team/worker-1"]
     assert "last error: ValueError('garbled answer on step" in rows["/team/worker-1"]
     assert "children 5/5 running" in rows["/team"]
-

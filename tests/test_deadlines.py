@@ -10,6 +10,7 @@ import math
 import attrs
 import pytest
 import trio
+import trio.lowlevel
 import trio.testing
 
 from actors import Actor, AskAbandoned, AskTimeout, MessageTimeout, Tracer, gather, open_actor_system
@@ -215,7 +216,7 @@ async def test_a_shielded_section_finishes_and_the_next_message_runs_normally(ac
                 with trio.CancelScope(shield=True):
                     await trio.sleep(5)  # must finish: a half-written record would be worse
                     steps.append(("written", trio.current_time()))
-                await trio.sleep(0)  # the cut lands here
+                await trio.lowlevel.checkpoint()  # the cut lands here
                 steps.append("never")
             elif message == "write-and-return":
                 with trio.CancelScope(shield=True):
@@ -261,8 +262,9 @@ async def test_tells_are_unchanged_bounded_only_by_message_timeout(actor_system_
 
 async def test_message_timeout_shorter_than_the_deadline_is_still_a_failure(actor_system_autojump) -> None:
     system = actor_system_autojump
-    await system.spawn_tree(Supervisor(name="team", children=[
-        ChildSpec(Sleeper, [], name="worker", message_timeout=1)]))
+    await system.spawn_tree(
+        Supervisor(name="team", children=[ChildSpec(Sleeper, [], name="worker", message_timeout=1)])
+    )
     with pytest.raises(MessageTimeout):
         await system.lookup("worker").ask(Work(10), timeout=5)
     await trio.sleep(1)

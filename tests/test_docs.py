@@ -40,12 +40,14 @@ def python_blocks() -> list[Block]:
         text = page.read_text(encoding="utf-8")
         for match in BLOCK.finditer(text):
             before = text[: match.start()].rstrip()
-            blocks.append(Block(
-                page=page,
-                line=text.count("\n", 0, match.start()) + 1,
-                source=match.group(1),
-                under_pytest=before.endswith(PYTEST_MARKER),
-            ))
+            blocks.append(
+                Block(
+                    page=page,
+                    line=text.count("\n", 0, match.start()) + 1,
+                    source=match.group(1),
+                    under_pytest=before.endswith(PYTEST_MARKER),
+                )
+            )
     return blocks
 
 

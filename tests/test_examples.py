@@ -18,9 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted(
-    path.stem for path in (ROOT / "examples").glob("*.py") if not path.name.startswith("_")
-)
+EXAMPLES = sorted(path.stem for path in (ROOT / "examples").glob("*.py") if not path.name.startswith("_"))
 
 # Output fragments each example must print, in this order.
 EXPECTED: dict[str, tuple[str, ...]] = {
@@ -62,7 +60,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     ),
     "dynamic_research": (
         "desk: 4 questions, at most 3 researchers at once",
-        "desk: research-1 started for \"keeping an agent's state private\"",
+        'desk: research-1 started for "keeping an agent\'s state private"',
         "desk: research-3 started for 'supervisors for agents that crash'",
         "desk: question 4 waits (supervisor 'researchers' already has 3 children, its max_children)",
         "desk: researchers now: research-1 (transient, running), research-2 (transient, running), "
@@ -135,9 +133,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "dead letters: 7",
         "all 7 permanent agents alive: True",
     ),
-    "live_team": (
-        "12 rounds done; restarts: {'worker-1': 2, 'worker-2': 1, 'worker-3': 1}; 4 dead letters",
-    ),
+    "live_team": ("12 rounds done; restarts: {'worker-1': 2, 'worker-2': 1, 'worker-3': 1}; 4 dead letters",),
     "tool_agents": (
         "    Oslo: 23°C",
         "    Pune: 18°C",

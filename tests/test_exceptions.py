@@ -66,13 +66,17 @@ async def test_mailbox_full_names_the_actor_the_message_type_and_send(actor_syst
 
 async def test_ask_timeout_names_the_actor_and_the_message_type(actor_system_autojump) -> None:
     ref = await actor_system_autojump.spawn(Retriever, name="retriever")
-    with pytest.raises(AskTimeout, match=r"^actor 'retriever' did not answer FetchReport within 1 s; .*raise the timeout"):
+    with pytest.raises(
+        AskTimeout, match=r"^actor 'retriever' did not answer FetchReport within 1 s; .*raise the timeout"
+    ):
         await ref.ask(FetchReport("slow"), timeout=1)
 
 
 async def test_unhandled_message_names_the_actor_its_class_and_the_message_type(actor_system) -> None:
     ref = await actor_system.spawn(Retriever, name="retriever")
-    with pytest.raises(UnhandledMessage, match=r"^actor 'retriever' \(Retriever\) does not handle str messages; add a case"):
+    with pytest.raises(
+        UnhandledMessage, match=r"^actor 'retriever' \(Retriever\) does not handle str messages; add a case"
+    ):
         await ref.ask("what is this")
 
 

@@ -48,9 +48,7 @@ async def test_gather_accepts_replies_and_coroutines(actor_system_autojump) -> N
 async def test_gather_with_return_exceptions_gives_partial_results(actor_system_autojump) -> None:
     a, b, c = await _actors(actor_system_autojump, 3)
     error = KeyError("missing")
-    results = await gather(
-        a.ask((1, "a")), b.ask((2, error)), c.ask((3, "c")), return_exceptions=True
-    )
+    results = await gather(a.ask((1, "a")), b.ask((2, error)), c.ask((3, "c")), return_exceptions=True)
     assert results[0] == "a"
     assert results[1] is error
     assert results[2] == "c"

@@ -136,11 +136,13 @@ def test_get_model_passes_latencies_to_the_stand_in() -> None:
 
 def test_get_model_reads_the_real_endpoint_from_the_environment() -> None:
     pytest.importorskip("openai")
-    model = get_model(environ={
-        "TRIO_ACTORS_MODEL_URL": "http://localhost:11434/v1/",
-        "TRIO_ACTORS_MODEL_NAME": "llama3.2",
-        "TRIO_ACTORS_MODEL_KEY": "sk-test",
-    })
+    model = get_model(
+        environ={
+            "TRIO_ACTORS_MODEL_URL": "http://localhost:11434/v1/",
+            "TRIO_ACTORS_MODEL_NAME": "llama3.2",
+            "TRIO_ACTORS_MODEL_KEY": "sk-test",
+        }
+    )
     assert isinstance(model, OpenAIModel)
     assert str(model.client.base_url) == "http://localhost:11434/v1/"
     assert model.model == "llama3.2"

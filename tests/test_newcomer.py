@@ -308,14 +308,18 @@ async def test_asking_a_stopped_supervised_actor_points_at_its_supervisor(actor_
     await actor_system.spawn_tree(tree)
     ref = actor_system.lookup("kept")
     await actor_system.stop(ref)
-    with pytest.raises(ActorStopped, match=r"^actor 'kept' has stopped and cannot receive Hello; look it up "
-                                           r"again after its supervisor restarts it, or check ref.is_alive$"):
+    with pytest.raises(
+        ActorStopped,
+        match=r"^actor 'kept' has stopped and cannot receive Hello; look it up "
+        r"again after its supervisor restarts it, or check ref.is_alive$",
+    ):
         await ref.ask(Hello())
 
 
 async def test_a_temporary_child_is_not_said_to_be_restarted(actor_system) -> None:
-    tree = Supervisor(name="sup", strategy=OneForOne(),
-                      children=[ChildSpec(Greeter, "x", name="once", restart="temporary")])
+    tree = Supervisor(
+        name="sup", strategy=OneForOne(), children=[ChildSpec(Greeter, "x", name="once", restart="temporary")]
+    )
     await actor_system.spawn_tree(tree)
     ref = actor_system.lookup("once")
     await actor_system.stop(ref)
@@ -375,8 +379,7 @@ def test_a_failure_nobody_saw_is_printed_unless_the_actors_logger_is_silenced(mo
     # No NullHandler on purpose: without any logging configuration, Python's last-resort
     # handler prints the failure; one line of configuration silences it.
     assert not any(isinstance(h, logging.NullHandler) for h in logging.getLogger("actors").handlers)
-    done = subprocess.run([sys.executable, "-c", LOGGING_SCRIPT, mode], capture_output=True, text=True,
-                          timeout=30)
+    done = subprocess.run([sys.executable, "-c", LOGGING_SCRIPT, mode], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     if mode == "default":
         assert "actor /crasher failed while handling str: RuntimeError('nobody asked')" in done.stderr

@@ -24,9 +24,7 @@ async def test_inspect_lists_actors_parent_first_with_state_mailbox_and_restarts
     actor_system_autojump: ActorSystem,
 ) -> None:
     system = actor_system_autojump
-    await system.spawn_tree(
-        Supervisor(name="team", strategy=OneForOne(), children=[ChildSpec(Sleepy, name="w")])
-    )
+    await system.spawn_tree(Supervisor(name="team", strategy=OneForOne(), children=[ChildSpec(Sleepy, name="w")]))
     idle = await system.spawn(Sleepy, name="idle")
     w = system.lookup("w")
     with pytest.raises(ValueError):

@@ -18,9 +18,8 @@ import trio
 from actors import Actor, AskTimeout, open_actor_system
 
 pytest.importorskip("openai")
-from openai import AsyncOpenAI  # noqa: E402
-
-from openai_server import ChatServer  # noqa: E402
+from openai import AsyncOpenAI
+from openai_server import ChatServer
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:

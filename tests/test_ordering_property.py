@@ -13,9 +13,8 @@ from typing import Any, Literal
 
 import attrs
 import trio
-from hypothesis import note, settings
+from hypothesis import given, note, settings
 from hypothesis import strategies as st
-from hypothesis import given
 
 from actors import Actor, ActorRef, MailboxFull, open_actor_system
 
@@ -170,8 +169,7 @@ async def test_each_receiver_handles_every_senders_messages_in_send_order(schedu
             got = [(m.seq, m.payload) for m in handled if m.sender == i]
             if got != list(enumerate(sent)):
                 problems.append(
-                    f"sender {i} -> receiver {j}: sent (seq, payload) {list(enumerate(sent))}, "
-                    f"handled {got}"
+                    f"sender {i} -> receiver {j}: sent (seq, payload) {list(enumerate(sent))}, handled {got}"
                 )
     total_sent = sum(len(v) for v in expected.values())
     total_handled = sum(len(handled) for handled, _ in reports)

@@ -9,13 +9,13 @@ from actors import Actor, AskTimeout, Tracer, open_actor_system
 
 pytest.importorskip("opentelemetry.sdk")
 
-from opentelemetry import trace  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
-from opentelemetry.trace import StatusCode  # noqa: E402
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 
-from actors.otel import OpenTelemetrySink  # noqa: E402
+from actors.otel import OpenTelemetrySink
 
 
 def traced() -> tuple[Tracer, InMemorySpanExporter, trace.Tracer]:
@@ -59,8 +59,7 @@ async def test_spans_opened_inside_a_handler_are_children_of_the_messages_span(a
     spans = by_name(exporter)
     for inner in ("chat plan", "chat fan-out", "side call"):
         child = spans[inner]
-        parents = [s for s in exporter.get_finished_spans()
-                   if s.context.span_id == child.parent.span_id]  # type: ignore[union-attr]
+        parents = [s for s in exporter.get_finished_spans() if s.context.span_id == child.parent.span_id]  # type: ignore[union-attr]
         assert len(parents) == 1, f"{inner} has no parent among the finished spans"
         parent = parents[0]
         assert parent.name == "/planner str"

@@ -31,11 +31,17 @@ def test_a_reordered_pair_is_reported_with_its_position() -> None:
 
 
 def test_lost_and_duplicated_messages_are_named() -> None:
-    with pytest.raises(AssertionError, match=r"sender 'a': recorded only 1 of its 2 messages; the next, 2, "
-                                             r"is missing"):
+    with pytest.raises(
+        AssertionError,
+        match=r"sender 'a': recorded only 1 of its 2 messages; the next, 2, "
+        r"is missing",
+    ):
         assert_per_sender_order([("a", 1)], {"a": [1, 2]})
-    with pytest.raises(AssertionError, match=r"after its 2 messages, 2 was recorded as well \(extra or "
-                                             r"duplicated \[2\]\)"):
+    with pytest.raises(
+        AssertionError,
+        match=r"after its 2 messages, 2 was recorded as well \(extra or "
+        r"duplicated \[2\]\)",
+    ):
         assert_per_sender_order([("a", 1), ("a", 2), ("a", 2)], {"a": [1, 2]})
     with pytest.raises(AssertionError, match=r"missing \[\{'n': 2\}\]; extra or duplicated \[\{'n': 9\}\]"):
         assert_per_sender_order([("a", {"n": 1}), ("a", {"n": 9})], {"a": [{"n": 1}, {"n": 2}]})  # unhashable
@@ -45,8 +51,11 @@ def test_every_broken_sender_is_reported_and_an_unknown_one_too() -> None:
     with pytest.raises(AssertionError) as caught:
         assert_per_sender_order([("a", 2), ("a", 1), ("b", 2), ("c", 0)], {"a": [1, 2], "b": [1, 2]})
     lines = str(caught.value).splitlines()[1:]
-    assert [line.split(":")[0].strip() for line in lines] == ["sender 'c' is not in sent, but [0] was recorded from it",
-                                                             "sender 'a'", "sender 'b'"]
+    assert [line.split(":")[0].strip() for line in lines] == [
+        "sender 'c' is not in sent, but [0] was recorded from it",
+        "sender 'a'",
+        "sender 'b'",
+    ]
 
 
 def test_incomplete_allows_left_out_messages_but_not_reordering_or_additions() -> None:
@@ -128,7 +137,11 @@ async def test_the_example_property_catches_a_batcher_that_reorders() -> None:
             batcher.tell(item)
         await batcher.ask("flush")
         seen = await sink.ask("seen")
-    with pytest.raises(AssertionError, match=r"sender 'alice': at position 0, expected \('alice', 0\) but "
-                                             r"recorded \('alice', 1\)"):
-        assert_per_sender_order([(item[0], item) for item in seen], {"alice": [("alice", 0), ("alice", 1)],
-                                                                     "bob": [("bob", 0)]})
+    with pytest.raises(
+        AssertionError,
+        match=r"sender 'alice': at position 0, expected \('alice', 0\) but "
+        r"recorded \('alice', 1\)",
+    ):
+        assert_per_sender_order(
+            [(item[0], item) for item in seen], {"alice": [("alice", 0), ("alice", 1)], "bob": [("bob", 0)]}
+        )

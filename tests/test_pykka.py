@@ -16,8 +16,16 @@ import pykka
 import pytest
 import trio
 
-from actors import Actor, ActorStopped, ActorSystem, AskTimeout, DeferredReply, open_actor_system
-from actors import PykkaBridge, PykkaChild
+from actors import (
+    Actor,
+    ActorStopped,
+    ActorSystem,
+    AskTimeout,
+    DeferredReply,
+    PykkaBridge,
+    PykkaChild,
+    open_actor_system,
+)
 from supervision import ChildRestarted, ChildSpec, OneForOne, SupervisionEvent, Supervisor, restart_count
 
 
@@ -192,9 +200,13 @@ async def test_bridge_to_a_dead_pykka_actor_fails_with_actor_stopped() -> None:
     legacy.stop()
     async with open_actor_system() as system:
         bridge = await system.spawn(PykkaBridge, legacy, name="legacy", ask_timeout=5.0)
-        with trio.fail_after(5), pytest.raises(
-            ActorStopped, match=r"^pykka actor Counter \(urn:uuid:.*\) behind bridge 'legacy' is dead, so str "
-                                r"could not be delivered; start a new pykka actor"
+        with (
+            trio.fail_after(5),
+            pytest.raises(
+                ActorStopped,
+                match=r"^pykka actor Counter \(urn:uuid:.*\) behind bridge 'legacy' is dead, so str "
+                r"could not be delivered; start a new pykka actor",
+            ),
         ):
             await bridge.ask("get")
         # A dead pykka actor is a failure of the bridge: unsupervised, it stops.
@@ -217,8 +229,11 @@ async def test_bridge_with_check_interval_fails_soon_after_its_pykka_actor_dies(
 
 
 async def test_bridge_rejects_what_is_not_a_pykka_ref(actor_system: ActorSystem) -> None:
-    with pytest.raises(TypeError, match=r"^PykkaBridge takes a pykka.ActorRef .*; to have the bridge start and "
-                                        r"own the actor, use PykkaChild$"):
+    with pytest.raises(
+        TypeError,
+        match=r"^PykkaBridge takes a pykka.ActorRef .*; to have the bridge start and "
+        r"own the actor, use PykkaChild$",
+    ):
         await actor_system.spawn(PykkaBridge, Counter)
     with pytest.raises(ValueError, match=r"^ask_timeout must be > 0 seconds, got 0$"):
         await actor_system.spawn(PykkaBridge, Counter.start(), ask_timeout=0)
@@ -297,8 +312,11 @@ async def test_forwarding_to_a_dead_owned_pykka_actor_fails_and_the_restart_brin
         assert await child.ask(("add", 1)) == 4
         child.tell("boom")
         # pykka handles "boom" first and dies; the queued ask is answered with ActorDeadError.
-        with pytest.raises(ActorStopped, match=r"^pykka actor Counter .* owned by 'legacy' is dead, so str "
-                                               r"could not be delivered; under a supervisor"):
+        with pytest.raises(
+            ActorStopped,
+            match=r"^pykka actor Counter .* owned by 'legacy' is dead, so str "
+            r"could not be delivered; under a supervisor",
+        ):
             await child.ask("get")
         while restart_count(child) < 1:
             await trio.sleep(0.01)
@@ -306,8 +324,11 @@ async def test_forwarding_to_a_dead_owned_pykka_actor_fails_and_the_restart_brin
 
 
 async def test_pykka_child_rejects_what_is_not_a_pykka_actor_class(actor_system: ActorSystem) -> None:
-    with pytest.raises(TypeError, match=r"^PykkaChild takes a pykka.Actor subclass .*; to front a pykka actor "
-                                        r"that is already running, use PykkaBridge$"):
+    with pytest.raises(
+        TypeError,
+        match=r"^PykkaChild takes a pykka.Actor subclass .*; to front a pykka actor "
+        r"that is already running, use PykkaBridge$",
+    ):
         await actor_system.spawn(PykkaChild, Counter.start())
     with pytest.raises(ValueError, match=r"^check_interval must be a finite number > 0, got inf$"):
         await actor_system.spawn(PykkaChild, Counter, check_interval=math.inf)

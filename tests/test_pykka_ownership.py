@@ -5,9 +5,9 @@ to a PykkaBridge is left running, for its owner to stop."""
 from __future__ import annotations
 
 import subprocess
-import threading
 import sys
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # pykka's actor threads are not daemon threads: a pykka actor left running keeps the
 # interpreter from exiting. Each way of closing the system runs in one child interpreter,
 # which must then exit on its own.
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import threading
     import pykka, trio
     from actors import Actor, EscalatedFailure, PykkaChild, open_actor_system
@@ -74,7 +74,7 @@ SCRIPT = textwrap.dedent('''
         alive = len(pykka.ActorRegistry.get_all())
         threads = sum(t.name.startswith("Echo-") for t in threading.enumerate() if t.is_alive())
         print(how, outcome, alive, threads, flush=True)
-''')
+""")
 
 
 def test_a_pykka_child_is_stopped_whichever_way_the_system_closes_and_the_interpreter_exits() -> None:

@@ -43,8 +43,9 @@ pytestmark = pytest.mark.allow_actor_failures(types=Boom)
 async def test_a_stop_during_on_stop_before_an_immediate_restart_is_not_lost(autojump_clock: Any, how: str) -> None:
     with trio.fail_after(30):
         async with open_actor_system(shutdown_timeout=1) as system:
-            await system.spawn_tree(Supervisor(name="sup", strategy=OneForOne(), children=[
-                ChildSpec(SlowToStop, name="w")]))
+            await system.spawn_tree(
+                Supervisor(name="sup", strategy=OneForOne(), children=[ChildSpec(SlowToStop, name="w")])
+            )
             worker = system.lookup("w")
             worker.tell("crash")
             await trio.sleep(0.05)  # w is in on_stop, its restart (no backoff) already decided
@@ -58,10 +59,18 @@ async def test_a_suspend_during_on_stop_before_an_immediate_restart_is_not_lost(
     """root (OneForAll) restarts [sub [x], y] while x is between its failure and its restart."""
     with trio.fail_after(30):
         async with open_actor_system(shutdown_timeout=1) as system:
-            await system.spawn_tree(Supervisor(name="root", strategy=OneForAll(max_restarts=10), children=[
-                Supervisor(name="sub", strategy=OneForOne(max_restarts=10), children=[ChildSpec(SlowToStop, name="x")]),
-                ChildSpec(QuickToStop, name="y"),
-            ]))
+            await system.spawn_tree(
+                Supervisor(
+                    name="root",
+                    strategy=OneForAll(max_restarts=10),
+                    children=[
+                        Supervisor(
+                            name="sub", strategy=OneForOne(max_restarts=10), children=[ChildSpec(SlowToStop, name="x")]
+                        ),
+                        ChildSpec(QuickToStop, name="y"),
+                    ],
+                )
+            )
             x, y, sub = system.lookup("x"), system.lookup("y"), system.lookup("sub")
             x.tell("crash")
             await trio.sleep(0.05)
@@ -136,7 +145,7 @@ async def test_a_block_cancelled_from_outside_raises_a_plain_cancelled(autojump_
         try:
             async with open_actor_system() as system:
                 await system.spawn(SlowToStop)
-                await gather(trio.sleep_forever(), trio.sleep_forever())
+                await gather(trio.sleep_forever(), trio.sleep_forever())  # noqa: ASYNC105 (gather awaits them)
         except trio.Cancelled:
             seen.append(trio.Cancelled)
             raise

@@ -168,11 +168,14 @@ async def test_a_plain_answer_is_a_stream_of_one_item_and_none_of_none(actor_sys
 @pytest.mark.allow_actor_failures(types=ActorError)
 async def test_reply_stream_outside_an_ask_stream_says_what_to_do(actor_system_autojump) -> None:
     ref = await actor_system_autojump.spawn(Counter, name="counter")
-    with pytest.raises(ActorError, match=(
-        r"^actor 'counter' called reply_stream\(\) while handling str, which was asked with ask\(\), "
-        r"not with ask_stream\(\): return the answer instead, or have the sender use "
-        r"'async with ref.ask_stream\(message\) as items'$"
-    )):
+    with pytest.raises(
+        ActorError,
+        match=(
+            r"^actor 'counter' called reply_stream\(\) while handling str, which was asked with ask\(\), "
+            r"not with ask_stream\(\): return the answer instead, or have the sender use "
+            r"'async with ref.ask_stream\(message\) as items'$"
+        ),
+    ):
         await ref.ask("stream-to-an-ask", timeout=1)
 
 
@@ -324,6 +327,12 @@ async def test_each_item_is_traced() -> None:
         async with ref.ask_stream(Count(3), timeout=5) as items:
             assert [item async for item in items] == [0, 1, 2]
     kinds = [(event.kind, event.detail) for event in tracer if event.message == "Count"]
-    assert kinds == [("send", None), ("receive", None), ("item", "item 1"), ("item", "item 2"),
-                     ("item", "item 3"), ("reply", None)]
+    assert kinds == [
+        ("send", None),
+        ("receive", None),
+        ("item", "item 1"),
+        ("item", "item 2"),
+        ("item", "item 3"),
+        ("reply", None),
+    ]
     assert "streamed item 2 of Count" in tracer.timeline()

@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 import pytest
 import trio
+import trio.lowlevel
 import trio.testing
 
 from actors import (
@@ -120,7 +121,9 @@ async def test_a_name_must_be_non_empty_and_without_slash(actor_system, name: st
 
 
 async def test_spawn_takes_an_actor_class_not_an_instance(actor_system) -> None:
-    with pytest.raises(TypeError, match=r"^spawn\(\) takes an Actor subclass, not .*\(pass the class, not an instance\)$"):
+    with pytest.raises(
+        TypeError, match=r"^spawn\(\) takes an Actor subclass, not .*\(pass the class, not an instance\)$"
+    ):
         await actor_system.spawn(Echo())  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^spawn\(\) takes an Actor subclass, not <class 'int'>$"):
         await actor_system.spawn(int)  # type: ignore[arg-type]
@@ -367,7 +370,9 @@ async def test_an_error_in_the_block_is_raised_after_shutdown() -> None:
 
 
 async def test_open_actor_system_needs_async_with() -> None:
-    with pytest.raises(RuntimeError, match=r"^use 'async with open_actor_system\(\.\.\.\)', not 'with open_actor_system\(\.\.\.\)'$"):
+    with pytest.raises(
+        RuntimeError, match=r"^use 'async with open_actor_system\(\.\.\.\)', not 'with open_actor_system\(\.\.\.\)'$"
+    ):
         with open_actor_system():  # type: ignore[attr-defined]
             pass  # pragma: no cover
 
@@ -637,7 +642,7 @@ async def test_a_message_told_just_before_the_block_ends_starts_before_the_shutd
                 await trio.sleep(3)  # its task now runs (parked) rather than not launched
             left_at = trio.current_time()
             ref.tell("last")
-            await trio.sleep(0)
+            await trio.lowlevel.checkpoint()
         assert log[-2:] == ["start last", "done last"], log
         assert trio.current_time() - left_at == 2
         assert not [d for d in system.dead_letters if d.message == "last"]

@@ -60,7 +60,9 @@ async def test_probe_expect_times_out_in_virtual_time_and_shows_what_arrived(
     probe.ref.tell("first")
     await probe.expect(str)
     start = trio.current_time()
-    with pytest.raises(AssertionError, match=r"expected int within 3 s, but no message arrived; it had received \['first'\]"):
+    with pytest.raises(
+        AssertionError, match=r"expected int within 3 s, but no message arrived; it had received \['first'\]"
+    ):
         await probe.expect(int, timeout=3)
     assert trio.current_time() - start == 3
 
@@ -222,8 +224,11 @@ def test_strategy_arguments_are_checked() -> None:
 async def test_check_delivery_says_a_message_never_handled_went_to_the_dead_letters() -> None:
     schedule = Schedule(1, (Step(0, "tell", 0, 7), Step(0, "tell", 1, 0)))
     outcome = await run_schedule(StopsOnSeven, schedule)
-    with pytest.raises(AssertionError, match=r"s0 #1 \(tell\) was never handled: a dead letter \(actor 'receiver' "
-                                             r"has stopped\)"):
+    with pytest.raises(
+        AssertionError,
+        match=r"s0 #1 \(tell\) was never handled: a dead letter \(actor 'receiver' "
+        r"has stopped\)",
+    ):
         check_delivery(outcome)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.lowlevel
 
 from actors import (
     Actor,
@@ -138,8 +139,9 @@ async def test_a_thread_call_cancelled_by_the_user_records_its_late_result(where
             with trio.move_on_after(0.05):
                 await blocking(slow)()
         else:
-            await system.spawn_tree(Supervisor(name="sup", children=[
-                ChildSpec(ToolUser, name="user", message_timeout=0.05)]))
+            await system.spawn_tree(
+                Supervisor(name="sup", children=[ChildSpec(ToolUser, name="user", message_timeout=0.05)])
+            )
             with pytest.raises(AskTimeout, match="message_timeout"):
                 await system.lookup("user").ask((slow,), timeout=5)
             failed = await probe.expect(DeadLetter, timeout=5)  # the message that failed, first
@@ -154,7 +156,7 @@ async def test_stopping_an_actor_does_not_wait_for_its_thread(actor_system: Acto
     release = threading.Event()
     user = await actor_system.spawn(ToolUser)
     reply = user.ask_nowait((release.wait, 10))
-    await trio.sleep(0)  # let the handler start its thread
+    await trio.lowlevel.checkpoint()  # let the handler start its thread
     with trio.fail_after(5):
         await actor_system.stop(user)
     assert not user.is_alive
@@ -222,7 +224,8 @@ async def test_run_in_process_reraises_the_error_with_its_traceback(actor_system
 
 def test_an_unguarded_script_gets_a_message_that_says_to_guard_it(tmp_path: Path) -> None:
     script = tmp_path / "unguarded.py"
-    script.write_text(textwrap.dedent('''
+    script.write_text(
+        textwrap.dedent("""
         import math, trio
         from actors import Actor, open_actor_system
 
@@ -239,12 +242,13 @@ def test_an_unguarded_script_gets_a_message_that_says_to_guard_it(tmp_path: Path
                     print("GOT:", type(exc).__name__, exc)
 
         trio.run(main)   # no `if __name__ == "__main__":` guard
-    '''))
+    """)
+    )
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     got = [line for line in result.stdout.splitlines() if line.startswith("GOT:")]
     # The worker refused to run the program a second time, and the parent says why.
     assert len(got) == 1 and got[0].startswith("GOT: WorkerProcessError"), result.stdout + result.stderr
-    assert "if __name__ == \"__main__\":" in got[0]
+    assert 'if __name__ == "__main__":' in got[0]
     assert "open_actor_system() was called while a worker process was importing your main module" in result.stderr
 
 
@@ -298,8 +302,10 @@ class FansOutTools(Actor):
         results: list[object] = []
         async with trio.open_nursery() as nursery:
             for query in ("a", "b"):
+
                 async def one(query: str = query) -> None:
                     results.append(await self.tool_fn(query))
+
                 nursery.start_soon(one)
         return results
 

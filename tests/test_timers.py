@@ -183,8 +183,9 @@ async def test_scheduling_while_stopping_raises_actor_stopped(actor_system_autoj
     ref = await actor_system_autojump.spawn(LateScheduler, name="late")
     await actor_system_autojump.stop(ref)
     assert len(outcome) == 1
-    assert str(outcome[0]) == ("actor 'late' is stopping or restarting and cannot schedule str; "
-                               "set timers in on_start or receive")
+    assert str(outcome[0]) == (
+        "actor 'late' is stopping or restarting and cannot schedule str; set timers in on_start or receive"
+    )
 
 
 async def test_a_timer_set_while_handling_a_message_continues_its_conversation(actor_system_autojump) -> None:

@@ -233,8 +233,9 @@ async def test_a_deferred_failure_is_traced_as_a_fail_event_with_the_error(autoj
     failed = events[-1]
     assert (failed.actor, failed.sender, failed.detail) == ("/deferrer", None, "ValueError('no answer')")
     assert failed.correlation_id == answer.correlation_id and failed.trace_id == events[0].trace_id
-    assert (f"/deferrer  FAILED on Question #{answer.correlation_id} after 2.000 s: "
-            f"ValueError('no answer')") in render_timeline(events)
+    assert (
+        f"/deferrer  FAILED on Question #{answer.correlation_id} after 2.000 s: ValueError('no answer')"
+    ) in render_timeline(events)
 
 
 def _otel() -> tuple[Tracer, object]:
@@ -302,10 +303,16 @@ _JSON_VALUES = st.recursive(
     max_leaves=6,
 )
 _VALID = {
-    "time": st.floats(0, 1e6), "kind": st.sampled_from(["send", "receive", "reply", "fail", "stop", "odd"]),
-    "actor": st.text(max_size=4), "sender": st.none() | st.text(max_size=4), "message": st.none() | st.text(max_size=4),
-    "correlation_id": st.none() | st.integers(0, 5), "trace_id": st.none() | st.integers(0, 3), "ask": st.booleans(),
-    "detail": st.none() | st.text(max_size=4), "parent_id": st.none() | st.integers(0, 5),
+    "time": st.floats(0, 1e6),
+    "kind": st.sampled_from(["send", "receive", "reply", "fail", "stop", "odd"]),
+    "actor": st.text(max_size=4),
+    "sender": st.none() | st.text(max_size=4),
+    "message": st.none() | st.text(max_size=4),
+    "correlation_id": st.none() | st.integers(0, 5),
+    "trace_id": st.none() | st.integers(0, 3),
+    "ask": st.booleans(),
+    "detail": st.none() | st.text(max_size=4),
+    "parent_id": st.none() | st.integers(0, 5),
 }
 _FIELDS = list(_VALID)
 # Mostly well-formed events with now and then one field of any JSON type, or missing, or extra.
@@ -317,15 +324,17 @@ _EVENTS = st.fixed_dictionaries(
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(lines=st.lists(
-    st.one_of(
-        _EVENTS.map(json.dumps),
-        st.dictionaries(st.sampled_from(_FIELDS), _JSON_VALUES, max_size=10).map(json.dumps),
-        _JSON_VALUES.map(json.dumps),
-        st.text(max_size=20),
-    ),
-    max_size=6,
-))
+@given(
+    lines=st.lists(
+        st.one_of(
+            _EVENTS.map(json.dumps),
+            st.dictionaries(st.sampled_from(_FIELDS), _JSON_VALUES, max_size=10).map(json.dumps),
+            _JSON_VALUES.map(json.dumps),
+            st.text(max_size=20),
+        ),
+        max_size=6,
+    )
+)
 def test_load_trace_either_names_the_bad_line_or_returns_events_that_render(tmp_path: Path, lines: list[str]) -> None:
     """A hand-edited or corrupt trace file gives a ValueError naming file and line, never a
     TypeError later in render_timeline."""
@@ -348,14 +357,20 @@ def test_load_trace_of_a_binary_file_is_a_value_error_naming_it(tmp_path: Path) 
         load_trace(path)
 
 
-@pytest.mark.parametrize(("line", "complaint"), [
-    ('{"time": "soon", "kind": "send", "actor": "/a"}', "field 'time' is 'soon', expected int or float"),
-    ('{"time": true, "kind": "send", "actor": "/a"}', "field 'time' is True, expected int or float"),
-    ('{"time": NaN, "kind": "send", "actor": "/a"}', "field 'time' is nan, expected a finite number"),
-    ('{"time": 0, "kind": "send", "actor": "/a", "trace_id": "7"}', "field 'trace_id' is '7', expected int or null"),
-    ('[1, 2]', "a JSON list, not an object"),
-    ('{"time": 0, "kind": "send", "actor": "/a", "a\\nb": 1}', "unknown field 'a\\nb'"),
-])
+@pytest.mark.parametrize(
+    ("line", "complaint"),
+    [
+        ('{"time": "soon", "kind": "send", "actor": "/a"}', "field 'time' is 'soon', expected int or float"),
+        ('{"time": true, "kind": "send", "actor": "/a"}', "field 'time' is True, expected int or float"),
+        ('{"time": NaN, "kind": "send", "actor": "/a"}', "field 'time' is nan, expected a finite number"),
+        (
+            '{"time": 0, "kind": "send", "actor": "/a", "trace_id": "7"}',
+            "field 'trace_id' is '7', expected int or null",
+        ),
+        ("[1, 2]", "a JSON list, not an object"),
+        ('{"time": 0, "kind": "send", "actor": "/a", "a\\nb": 1}', "unknown field 'a\\nb'"),
+    ],
+)
 def test_load_trace_names_the_field_with_the_wrong_type(tmp_path: Path, line: str, complaint: str) -> None:
     path = tmp_path / "t.jsonl"
     path.write_text(line + "\n")

@@ -81,8 +81,13 @@ class Keys:
 
 def is_transient(error: BaseException) -> bool:
     """An outage worth retrying (connection lost, cluster re-sharding, Redis loading)."""
-    transient = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError,
-                 redis.exceptions.ClusterDownError, redis.exceptions.TryAgainError)
+    transient = (
+        redis.ConnectionError,
+        redis.TimeoutError,
+        redis.exceptions.BusyLoadingError,
+        redis.exceptions.ClusterDownError,
+        redis.exceptions.TryAgainError,
+    )
     return isinstance(error, transient)
 
 
@@ -96,8 +101,10 @@ def _describe(error: BaseException, url: str) -> str:
     if isinstance(error, redis.AuthenticationError) or "WRONGPASS" in text or "NOAUTH" in text:
         return f"Redis at {where} refused the credentials ({text}); check the user and password in the URL"
     if isinstance(error, redis.exceptions.NoPermissionError) or "NOPERM" in text:
-        return (f"Redis at {where} denied a command ({text}); the ACL user needs stream, key and script "
-                f"commands on keys 'actors:{{<namespace>...' (see the README)")
+        return (
+            f"Redis at {where} denied a command ({text}); the ACL user needs stream, key and script "
+            f"commands on keys 'actors:{{<namespace>...' (see the README)"
+        )
     if isinstance(error, (redis.ConnectionError, redis.TimeoutError)):
         return f"cannot reach Redis at {where} ({text}); is it running, and is the URL (rediss:// for TLS) right?"
     return f"Redis at {where} failed: {text}"
@@ -131,9 +138,7 @@ class Client:
 
     async def blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Like `call`, for a blocking read: abandoned (not waited for) when cancelled."""
-        return await trio.to_thread.run_sync(
-            lambda: fn(*args, **kwargs), limiter=self.limiter, abandon_on_cancel=True
-        )
+        return await trio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=self.limiter, abandon_on_cancel=True)
 
     def channel(self) -> Channel:
         """A connection of its own for one task's hot path (see ``_resp``)."""

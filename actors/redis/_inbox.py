@@ -115,13 +115,16 @@ class Inbox:
 
     async def _recover_group(self) -> None:
         epoch = await self._client.call(self._client.redis.exists, self._epoch_key)
-        cause = ("Redis lost its data (a restart without persistence?)" if not epoch
-                 else "its stream or group was deleted")
+        cause = (
+            "Redis lost its data (a restart without persistence?)" if not epoch else "its stream or group was deleted"
+        )
         log.error(
             "the inbox of '%s' had no consumer group: %s. Messages that were in flight to '%s' "
             "were lost; the group is made again from the start of the stream. Run Redis with "
             "appendonly yes (appendfsync everysec or always) to keep them across restarts",
-            self.name, cause, self.name,
+            self.name,
+            cause,
+            self.name,
         )
         await self.ensure_group()
 
@@ -160,15 +163,30 @@ class Inbox:
                 else:
                     words = blocking_reads.get(room)
                     if words is None:
-                        words = blocking_reads[room] = Words("XREADGROUP", "GROUP", self.group, self._consumer,
-                                                             "COUNT", room, "BLOCK", block_ms, "STREAMS", self.key, ">")
+                        words = blocking_reads[room] = Words(
+                            "XREADGROUP",
+                            "GROUP",
+                            self.group,
+                            self._consumer,
+                            "COUNT",
+                            room,
+                            "BLOCK",
+                            block_ms,
+                            "STREAMS",
+                            self.key,
+                            ">",
+                        )
                     reply = await channel.execute(words, block_seconds=block_ms / 1000)
             except Exception as exc:
                 if is_nogroup(exc):
                     await self._recover_group()
                 else:
-                    log.warning("reading the inbox of '%s' failed, retrying in %.2f s: %s",
-                                self.name, backoff, self._client.error(exc))
+                    log.warning(
+                        "reading the inbox of '%s' failed, retrying in %.2f s: %s",
+                        self.name,
+                        backoff,
+                        self._client.error(exc),
+                    )
                     await trio.sleep(backoff)
                     backoff = min(2 * backoff, 2.0)
                 pending_from = "0"
@@ -207,12 +225,14 @@ class Inbox:
             ids = [item["message_id"] for item in pending]
             if not ids:
                 continue
-            claimed = await self._client.call(
-                r.xclaim, self.key, self.group, me, self._settings.claim_idle_ms, ids
-            )
+            claimed = await self._client.call(r.xclaim, self.key, self.group, me, self._settings.claim_idle_ms, ids)
             if claimed:
-                log.warning("'%s': took over %d message(s) pending for node '%s', which no longer serves it",
-                            self.name, len(claimed), owner)
+                log.warning(
+                    "'%s': took over %d message(s) pending for node '%s', which no longer serves it",
+                    self.name,
+                    len(claimed),
+                    owner,
+                )
             for entry_id, fields in claimed:
                 self._accept(entry_id, fields)
 
@@ -240,8 +260,13 @@ class Inbox:
             return
         asks = frame.kind is not Kind.TELL
         if asks and frame.deadline is not None and time.time() > frame.deadline:
-            self._reject(entry_id, message, None, f"an ask past its deadline (by {time.time() - frame.deadline:.3f} s): "
-                                                  f"its asker has given up, so it was not handled")
+            self._reject(
+                entry_id,
+                message,
+                None,
+                f"an ask past its deadline (by {time.time() - frame.deadline:.3f} s): "
+                f"its asker has given up, so it was not handled",
+            )
             return
         self._in_flight.add(entry_id)
         self.delivered += 1
@@ -259,8 +284,11 @@ class Inbox:
             assert frame.reply_to is not None
             inbound.send_item = lambda item: self._send_item(frame, item)
             inbound.window = STREAM_WINDOW
-            unwatch.append(self._replies.watch_controls(frame.reply_to, frame.cid,
-                                                        lambda kind, count: _control(inbound, kind, count)))
+            unwatch.append(
+                self._replies.watch_controls(
+                    frame.reply_to, frame.cid, lambda kind, count: _control(inbound, kind, count)
+                )
+            )
         self.deliver(inbound)
 
     def _reject(self, entry_id: bytes, what: Any, frame: Frame | None, reason: str) -> None:
@@ -271,8 +299,15 @@ class Inbox:
             self._answer(frame, None, RemoteError("WireError", reason))
         self._outbox.put(Ack(self.key, self.group, entry_id), force=True)
 
-    def _settle(self, entry_id: bytes, frame: Frame, value: Any, error: BaseException | None, handled: bool,
-                unwatch: list[Callable[[], None]]) -> None:
+    def _settle(
+        self,
+        entry_id: bytes,
+        frame: Frame,
+        value: Any,
+        error: BaseException | None,
+        handled: bool,
+        unwatch: list[Callable[[], None]],
+    ) -> None:
         self._in_flight.discard(entry_id)
         self._room.set()
         for stop_watching in unwatch:

@@ -27,8 +27,9 @@ def _text(value: bytes | str) -> str:
 class Liveness:
     """This node's lease and its entries in the server sets."""
 
-    def __init__(self, client: Client, keys: Keys, node: str, incarnation: str, *, lease_ms: int,
-                 replies_key: str) -> None:
+    def __init__(
+        self, client: Client, keys: Keys, node: str, incarnation: str, *, lease_ms: int, replies_key: str
+    ) -> None:
         self._client = client
         self._keys = keys
         self.node = node
@@ -38,11 +39,16 @@ class Liveness:
 
     async def start(self) -> None:
         r = self._client.redis
-        previous = await self._client.call(r.set, self._keys.lease(self.node), self.incarnation,
-                                           px=self.lease_ms, get=True)
+        previous = await self._client.call(
+            r.set, self._keys.lease(self.node), self.incarnation, px=self.lease_ms, get=True
+        )
         if previous is not None:
-            log.info("node '%s' takes over from its previous incarnation (lease %s); it handles "
-                     "what that one left pending first", self.node, _text(previous))
+            log.info(
+                "node '%s' takes over from its previous incarnation (lease %s); it handles "
+                "what that one left pending first",
+                self.node,
+                _text(previous),
+            )
 
     async def beat(self, names: Iterable[str]) -> bool:
         """Renew the lease and this node's server entries; False if the reply stream was gone."""

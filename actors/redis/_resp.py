@@ -205,8 +205,9 @@ class NativeChannel:
                     self._stream = tls
                 else:
                     trio_socket = stream.socket
-                    self._socket = socket.socket(trio_socket.family, trio_socket.type, trio_socket.proto,
-                                                 fileno=trio_socket.detach())
+                    self._socket = socket.socket(
+                        trio_socket.family, trio_socket.type, trio_socket.proto, fileno=trio_socket.detach()
+                    )
                     self._socket.setblocking(False)
         except (OSError, trio.BrokenResourceError, trio.TooSlowError) as exc:
             raise redis.ConnectionError(f"Error connecting to {self._host}:{self._port}: {exc}") from None
@@ -258,7 +259,7 @@ class NativeChannel:
             while view:
                 await trio.lowlevel.wait_writable(sock)
                 try:
-                    view = view[sock.send(view):]
+                    view = view[sock.send(view) :]
                 except BlockingIOError:
                     pass
         reader = self._reader

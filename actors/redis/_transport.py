@@ -140,8 +140,7 @@ class RedisTransport:
         """Bind to one system (done by ``open_actor_system``)."""
         if self._hooks is not None:
             raise RuntimeError(
-                "this RedisTransport already belongs to an actor system; make one transport per "
-                "open_actor_system()"
+                "this RedisTransport already belongs to an actor system; make one transport per open_actor_system()"
             )
         check_public_name(hooks.node, "node")
         self._hooks = hooks
@@ -160,10 +159,10 @@ class RedisTransport:
                 raise client.error(exc) from None
             incarnation = secrets.token_hex(6)
             lease_ms = int(self.lease * 1000)
-            replies = Replies(client, self.codec, self._keys.replies(hooks.node, incarnation),
-                              block_ms=self._settings.block_ms)
-            liveness = Liveness(client, self._keys, hooks.node, incarnation, lease_ms=lease_ms,
-                                replies_key=replies.key)
+            replies = Replies(
+                client, self.codec, self._keys.replies(hooks.node, incarnation), block_ms=self._settings.block_ms
+            )
+            liveness = Liveness(client, self._keys, hooks.node, incarnation, lease_ms=lease_ms, replies_key=replies.key)
             try:
                 await replies.create(3 * lease_ms)
                 await liveness.start()
@@ -196,8 +195,11 @@ class RedisTransport:
                     await trio.sleep(period)
                     try:
                         if not await self._liveness.beat(list(self._inboxes)):
-                            log.error("the reply stream of node '%s' was gone (Redis lost its data?); "
-                                      "answers to asks in flight were lost", self._liveness.node)
+                            log.error(
+                                "the reply stream of node '%s' was gone (Redis lost its data?); "
+                                "answers to asks in flight were lost",
+                                self._liveness.node,
+                            )
                             await self._replies.create(3 * self._liveness.lease_ms)
                         for name, inbox in list(self._inboxes.items()):
                             live = set(await self._liveness.servers(name))
@@ -241,9 +243,17 @@ class RedisTransport:
         if existing is not None:
             existing.deliver = deliver
             return
-        inbox = Inbox(name, deliver, client=self._client, keys=self._keys, codec=self.codec,
-                      outbox=self._outbox, hooks=self._require_attached(), settings=self._settings,
-                      replies=self._replies)
+        inbox = Inbox(
+            name,
+            deliver,
+            client=self._client,
+            keys=self._keys,
+            codec=self.codec,
+            outbox=self._outbox,
+            hooks=self._require_attached(),
+            settings=self._settings,
+            replies=self._replies,
+        )
         try:
             await inbox.ensure_group()
             await self._liveness.join(name)
@@ -368,14 +378,16 @@ class RedisTransport:
 
         return StreamHandle(took, give_up)
 
-    def _ask(self, kind: Kind, name: str, message: Any, sender: str | None, trace_id: int,
-             timeout: float | None, cid: int) -> Callable[[], None]:
+    def _ask(
+        self, kind: Kind, name: str, message: Any, sender: str | None, trace_id: int, timeout: float | None, cid: int
+    ) -> Callable[[], None]:
         outbox, key = self._outbox_for(name)
         replies = self._replies
         assert replies is not None
         try:
-            data = self.codec.encode(kind, message, cid=cid, trace=trace_id, sender=sender,
-                                     reply_to=replies.key, timeout=timeout)
+            data = self.codec.encode(
+                kind, message, cid=cid, trace=trace_id, sender=sender, reply_to=replies.key, timeout=timeout
+            )
 
             def done(accepted: bool, error: BaseException | None) -> None:
                 if error is not None:
@@ -392,9 +404,11 @@ class RedisTransport:
     # -- helpers -----------------------------------------------------------
 
     def _full(self, name: str, message: Any) -> str:
-        return (f"the inbox of '{name}' holds {self.inbox_size} unacknowledged messages (inbox_size), "
-                f"so {type(message).__name__} was refused; its servers are behind or none serves it: "
-                f"use 'await ref.send(...)' to wait for room")
+        return (
+            f"the inbox of '{name}' holds {self.inbox_size} unacknowledged messages (inbox_size), "
+            f"so {type(message).__name__} was refused; its servers are behind or none serves it: "
+            f"use 'await ref.send(...)' to wait for room"
+        )
 
     def _require_attached(self) -> TransportHooks:
         if self._hooks is None:
@@ -402,9 +416,8 @@ class RedisTransport:
         return self._hooks
 
     def _require_running(self, verb: str) -> trio.Nursery:
-        if self._nursery is None or not self._serving and verb == "serve":
-            raise ActorStopped(f"{verb}(): the node's Redis transport is not running (the system is closed "
-                               f"or closing)")
+        if self._nursery is None or (not self._serving and verb == "serve"):
+            raise ActorStopped(f"{verb}(): the node's Redis transport is not running (the system is closed or closing)")
         return self._nursery
 
     def _outbox_for(self, name: str) -> tuple[Outbox, str]:
@@ -416,8 +429,9 @@ class RedisTransport:
                 self._inbox_keys.clear()
             key = self._inbox_keys[name] = self._keys.inbox(name)
         if self._outbox is None or self._nursery is None:
-            raise ActorStopped(f"cannot send to '{name}': the node's Redis transport is not running "
-                               f"(the system is closed or closing)")
+            raise ActorStopped(
+                f"cannot send to '{name}': the node's Redis transport is not running (the system is closed or closing)"
+            )
         return self._outbox, key
 
     def _error(self, exc: BaseException) -> TransportError:

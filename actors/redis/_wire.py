@@ -36,9 +36,10 @@ _PLAIN = ""  # the type name of plain data (no registered class)
 _PLAIN_TYPES = (str, bytes, int, float, bool, type(None), list, dict, tuple)
 
 #: The runtime's own errors always cross as themselves.
-_BUILTIN_ERRORS: tuple[type[BaseException], ...] = tuple(
-    getattr(_exceptions, name) for name in _exceptions.__all__
-) + (RemoteError,)
+_BUILTIN_ERRORS: tuple[type[BaseException], ...] = (
+    *(getattr(_exceptions, name) for name in _exceptions.__all__),
+    RemoteError,
+)
 
 
 class Kind(enum.IntEnum):
@@ -263,7 +264,7 @@ class Codec:
             return RemoteError(str(args[0]), str(args[1]))
         if cls is not None:
             try:
-                error = cls(*args)
+                error: BaseException = cls(*args)
             except Exception:  # its __init__ wants other arguments: the text is all we have
                 try:
                     error = cls(text)

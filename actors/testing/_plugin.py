@@ -23,8 +23,8 @@ above it). A test that expects an escalation opens its own system instead:
 from __future__ import annotations
 
 import traceback
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -105,8 +105,10 @@ def _describe(failures: list[tuple[str, str, BaseException]], marked: bool) -> s
         lines.append(f"\n--- actor {path} failed while {doing}:")
         lines.append("".join(traceback.format_exception(error)).rstrip())
     types = ", ".join(sorted({type(error).__name__ for _, _, error in failures}))
-    lines.append(f"\nIf the test expects them, mark it @pytest.mark.{MARKER}(types=({types},)) "
-                 f"(or with no arguments, to allow any failure).")
+    lines.append(
+        f"\nIf the test expects them, mark it @pytest.mark.{MARKER}(types=({types},)) "
+        f"(or with no arguments, to allow any failure)."
+    )
     return "\n".join(lines)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import itertools
-import math
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -180,8 +179,7 @@ class TestProbe:
         if item is not None:
             self._pending.appendleft(item)
             raise AssertionError(
-                f"probe '{self.ref.name}' expected no message within {within:g} s but got "
-                f"{item.message!r}"
+                f"probe '{self.ref.name}' expected no message within {within:g} s but got {item.message!r}"
             )
 
     def reply(self, value: Any, *, to: Received | None = None) -> None:

@@ -83,11 +83,13 @@ def _schedules(
     kinds: tuple[str, ...],
 ) -> Schedule:
     count = draw(senders) if isinstance(senders, st.SearchStrategy) else senders
-    picks = draw(st.lists(
-        st.tuples(st.integers(0, count - 1), st.sampled_from(kinds), messages),
-        min_size=min_steps,
-        max_size=max_steps,
-    ))
+    picks = draw(
+        st.lists(
+            st.tuples(st.integers(0, count - 1), st.sampled_from(kinds), messages),
+            min_size=min_steps,
+            max_size=max_steps,
+        )
+    )
     next_seq = [0] * count
     steps = []
     for sender, kind, payload in picks:
@@ -287,8 +289,15 @@ async def run_schedule(
     return outcome
 
 
-async def _play(system: ActorSystem, recording: type[Actor], schedule: Schedule, crash_set: frozenset[int],
-                outcome: Outcome, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+async def _play(
+    system: ActorSystem,
+    recording: type[Actor],
+    schedule: Schedule,
+    crash_set: frozenset[int],
+    outcome: Outcome,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> None:
     from supervision import ChildSpec, OneForOne, Supervisor  # a face above both packages
 
     receiver_name = _unused_name(system, "receiver")
@@ -414,7 +423,9 @@ def _order_problem(expected: list[Any], got: list[Any]) -> str | None:
     if at < len(expected) and at < len(got):
         first = f"at position {at}, expected {safe_repr(expected[at])} but recorded {safe_repr(got[at])}"
     elif at < len(expected):
-        first = f"recorded only {len(got)} of its {len(expected)} messages; the next, {safe_repr(expected[at])}, is missing"
+        first = (
+            f"recorded only {len(got)} of its {len(expected)} messages; the next, {safe_repr(expected[at])}, is missing"
+        )
     else:
         first = f"after its {len(expected)} messages, {safe_repr(got[at])} was recorded as well"
     missing, extra = _difference(expected, got), _difference(got, expected)
@@ -437,8 +448,10 @@ def _subsequence_problem(expected: list[Any], got: list[Any]) -> str | None:
                 why = "again or out of order (it was sent earlier than what was recorded before it)"
             else:
                 why = "though it never sent it"
-            return (f"recorded {safe_repr(item)} at its position {index} {why}; "
-                    f"sent {_show(expected)}, recorded {_show(got)}")
+            return (
+                f"recorded {safe_repr(item)} at its position {index} {why}; "
+                f"sent {_show(expected)}, recorded {_show(got)}"
+            )
         position = found + 1
     return None
 

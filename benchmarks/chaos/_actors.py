@@ -19,7 +19,7 @@ from supervision import ChildRestarted, SupervisionEvent, SupervisorGaveUp
 from ._ledger import BLOCK, CRASH, HANG, ChaosCrash, Ledger, Work
 from ._traffic import Traffic
 
-__all__ = ["absorb", "LedgerActor", "Pump", "Tick", "Worker"]
+__all__ = ["LedgerActor", "Pump", "Tick", "Worker", "absorb"]
 
 
 class Worker(Actor):
@@ -93,8 +93,10 @@ def absorb(ledger: Ledger, counts: dict[str, int], message: Any) -> bool:
             counts[key] += 1
             if message.error is None:  # nothing here exits normally: a restart needs a failure
                 counts["restarts_without_failure"] += 1
-                ledger.note(f"{message.child} was restarted without a failure (its incarnation ended "
-                            f"normally, which no chaos actor does)")
+                ledger.note(
+                    f"{message.child} was restarted without a failure (its incarnation ended "
+                    f"normally, which no chaos actor does)"
+                )
         elif isinstance(message, SupervisorGaveUp):
             counts["gave_up_events"] += 1
     else:

@@ -41,8 +41,10 @@ def render(report: ChaosReport) -> str:
     ]
     for name, count in f["outcomes"].items():
         lines.append(f"      {count:>10,}  {name}")
-    lines.append(f"  dead letters         {f['dead_letters_total']:>10,}   records in total "
-                 f"({f['dead_letters_recovered_after_shutdown']:,} recovered from the ledger's own mailbox)")
+    lines.append(
+        f"  dead letters         {f['dead_letters_total']:>10,}   records in total "
+        f"({f['dead_letters_recovered_after_shutdown']:,} recovered from the ledger's own mailbox)"
+    )
     for name, count in f["dead_letter_reasons"].items():
         lines.append(f"      {count:>10,}  {name}")
     lines += [
@@ -63,17 +65,22 @@ def render(report: ChaosReport) -> str:
         f"  memory               RSS peak {_fmt(f['memory_peak_rss_mib'])} MiB, final "
         f"{_fmt(f['memory_final_rss_mib'])} MiB; Python blocks {f['memory_blocks_before']:,} before, "
         f"{_fmt(f['memory_blocks_peak'])} peak, {f['memory_blocks_after']:,} after shutdown (ledger kept)"
-        + ("" if f["memory_peak_traced_mib"] is None else
-           f"; traced peak {f['memory_peak_traced_mib']:g} MiB, final {f['memory_final_traced_mib']:g} MiB "
-           f"({f['memory_retained_after_shutdown_mib']:g} MiB kept after shutdown)"),
+        + (
+            ""
+            if f["memory_peak_traced_mib"] is None
+            else f"; traced peak {f['memory_peak_traced_mib']:g} MiB, final {f['memory_final_traced_mib']:g} MiB "
+            f"({f['memory_retained_after_shutdown_mib']:g} MiB kept after shutdown)"
+        ),
         f"  shutdown             {_fmt(f['shutdown_seconds'])} s (bound {f['shutdown_bound_seconds']:g} s; "
         f"{f['hangs_in_flight_at_shutdown']} hangs in flight)",
         f"  tasks                {f['tasks_before']} living before the system, {f['tasks_after']} after",
     ]
     if f["soak"]:
         s = f["soak"]
-        lines.append(f"  soak                 {'flat' if s['flat'] else 'NOT FLAT'}: {s['verdict']} "
-                     f"({s['measure']}, {s['samples']} samples after {s['warmup_seconds']} s warm-up)")
+        lines.append(
+            f"  soak                 {'flat' if s['flat'] else 'NOT FLAT'}: {s['verdict']} "
+            f"({s['measure']}, {s['samples']} samples after {s['warmup_seconds']} s warm-up)"
+        )
     lines.append("")
     if report.ok:
         lines.append("OK: every check passed")
@@ -93,22 +100,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, help="seconds of load (default 10; --quick 3)")
     parser.add_argument("--actors", type=int, help="workers (default 100; --quick 30)")
     parser.add_argument("--rate", type=float, help="load messages per second (default 5000; --quick 1500)")
-    parser.add_argument("--faults", type=float, metavar="PER_SECOND", dest="faults_per_second",
-                        help="faults injected per second (default 10; --quick 8)")
-    parser.add_argument("--throughput", type=int,
-                        help="the system's throughput (fairness) setting: messages per actor between "
-                             "checkpoints (default 100, the runtime's default)")
+    parser.add_argument(
+        "--faults",
+        type=float,
+        metavar="PER_SECOND",
+        dest="faults_per_second",
+        help="faults injected per second (default 10; --quick 8)",
+    )
+    parser.add_argument(
+        "--throughput",
+        type=int,
+        help="the system's throughput (fairness) setting: messages per actor between "
+        "checkpoints (default 100, the runtime's default)",
+    )
     parser.add_argument("--quick", action="store_true", help="CI-sized: a few seconds, 30 workers")
-    parser.add_argument("--soak", type=float, metavar="MINUTES",
-                        help="run the load this long, sampling memory, and check that it stays flat")
-    parser.add_argument("--sample-every", type=float, metavar="SECONDS",
-                        help="memory sampling interval (default 0.5 s; 5 s in a soak)")
-    parser.add_argument("--memory", choices=("rss", "tracemalloc", "off"), default="rss",
-                        help="rss (default: RSS and pymalloc's block count) or tracemalloc (exact live "
-                             "bytes, but it makes the run several times slower)")
-    parser.add_argument("--virtual", action="store_true",
-                        help="run in virtual time (trio.testing.MockClock, autojump): a light soak of many "
-                             "simulated minutes takes one or two real ones; latencies are then virtual")
+    parser.add_argument(
+        "--soak",
+        type=float,
+        metavar="MINUTES",
+        help="run the load this long, sampling memory, and check that it stays flat",
+    )
+    parser.add_argument(
+        "--sample-every", type=float, metavar="SECONDS", help="memory sampling interval (default 0.5 s; 5 s in a soak)"
+    )
+    parser.add_argument(
+        "--memory",
+        choices=("rss", "tracemalloc", "off"),
+        default="rss",
+        help="rss (default: RSS and pymalloc's block count) or tracemalloc (exact live "
+        "bytes, but it makes the run several times slower)",
+    )
+    parser.add_argument(
+        "--virtual",
+        action="store_true",
+        help="run in virtual time (trio.testing.MockClock, autojump): a light soak of many "
+        "simulated minutes takes one or two real ones; latencies are then virtual",
+    )
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     parser.add_argument("--log", action="store_true", help="keep the runtime's failure logs (very verbose)")
     args = parser.parse_args(argv)

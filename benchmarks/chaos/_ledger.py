@@ -182,16 +182,20 @@ class Ledger:
         """H: a worker's handler ran to its end for ``work``."""
         entry = self.open.get(work.id)
         if entry is None or entry.fate is not None:
-            self._violation(f"message {work.id} ({work.mode}) handled by {worker} after it already had a "
-                            f"fate ({'settled' if entry is None else entry.fate})")
+            self._violation(
+                f"message {work.id} ({work.mode}) handled by {worker} after it already had a "
+                f"fate ({'settled' if entry is None else entry.fate})"
+            )
             return
         if work.mode not in COMPLETING:
             self._violation(f"message {work.id} flagged {work.mode} was handled to its end by {worker}")
         key = (work.sender, worker)
         last = self._last_handled.get(key, 0)
         if work.id <= last:
-            self._violation(f"order: {worker} handled message {work.id} of sender {work.sender} after "
-                            f"message {last} of the same sender")
+            self._violation(
+                f"order: {worker} handled message {work.id} of sender {work.sender} after "
+                f"message {last} of the same sender"
+            )
         else:
             self._last_handled[key] = work.id
         entry.fate = "H"
@@ -248,8 +252,10 @@ class Ledger:
         self.dead_letter_reasons[_reason_kind(record.reason)] += 1
         entry = self.open.get(subject.id)
         if entry is None or entry.fate is not None:
-            self._violation(f"message {subject.id} ({subject.mode}) dead-lettered after it already had a "
-                            f"fate ({'settled' if entry is None else entry.fate}): {record.reason}")
+            self._violation(
+                f"message {subject.id} ({subject.mode}) dead-lettered after it already had a "
+                f"fate ({'settled' if entry is None else entry.fate}): {record.reason}"
+            )
             return
         entry.fate = "D"
         entry.dl_error = None if record.error is None else type(record.error).__name__
@@ -267,8 +273,10 @@ class Ledger:
             return
         if work.mode in COMPLETING and error == "MessageTimeout" and self._stall(entry):
             return
-        self._violation(f"message {work.id} ({work.mode}, {entry.kind}) was dead-lettered with {error} "
-                        f"(handler had run {entry.cut} s when cut)")
+        self._violation(
+            f"message {work.id} ({work.mode}, {entry.kind}) was dead-lettered with {error} "
+            f"(handler had run {entry.cut} s when cut)"
+        )
 
     def _stall(self, entry: _Open) -> bool:
         """An ok handler cut by its message_timeout: legitimate only if it had really run that long.
@@ -332,9 +340,12 @@ class Ledger:
             self._violation(f"ask {ident} ({entry.mode}) was handled but its asker got {answer}")
             self.fates["handled"] += 1
             return
-        expected = {CRASH: ("ChaosCrash", "ActorStopped"), HANG: ("MessageTimeout", "ActorStopped"),
-                    OK: ("ActorStopped", "MessageTimeout"),  # MessageTimeout: only after a stall (checked above)
-                    BLOCK: ("ActorStopped", "MessageTimeout")}[entry.mode]
+        expected = {
+            CRASH: ("ChaosCrash", "ActorStopped"),
+            HANG: ("MessageTimeout", "ActorStopped"),
+            OK: ("ActorStopped", "MessageTimeout"),  # MessageTimeout: only after a stall (checked above)
+            BLOCK: ("ActorStopped", "MessageTimeout"),
+        }[entry.mode]
         if answer not in expected:
             self._violation(f"ask {ident} ({entry.mode}) answered with {answer}, expected one of {expected}")
         if answer != "ActorStopped" and entry.dl_error != answer:
@@ -365,19 +376,24 @@ class Ledger:
         if unanswered:
             problems.append(f"{unanswered} asks never got an answer")
         if fateless:
-            problems.append(f"{fateless} asks were answered but their message was neither handled nor "
-                            f"dead-lettered")
+            problems.append(f"{fateless} asks were answered but their message was neither handled nor dead-lettered")
         settled = sum(self.fates.values())
         if settled + len(self.open) != self.total_sent:
             problems.append(f"internal: settled {settled} + open {len(self.open)} != sent {self.total_sent}")
         if self.open:
             sample = sorted(self.open)[:5]
-            problems.append("open message ids (first 5): " + ", ".join(
-                f"{i} {self.open[i].kind}/{self.open[i].mode} fate={self.open[i].fate} "
-                f"answer={self.open[i].answer}" for i in sample))
+            problems.append(
+                "open message ids (first 5): "
+                + ", ".join(
+                    f"{i} {self.open[i].kind}/{self.open[i].mode} fate={self.open[i].fate} answer={self.open[i].answer}"
+                    for i in sample
+                )
+            )
         if self.late_seen != self.late_expected:
-            problems.append(f"late answers recorded {self.late_seen} != expected {self.late_expected} (asks "
-                            f"that timed out and were later handled or failed)")
+            problems.append(
+                f"late answers recorded {self.late_seen} != expected {self.late_expected} (asks "
+                f"that timed out and were later handled or failed)"
+            )
         if self.violation_count:
             problems.append(f"{self.violation_count} rule violations, first: " + "; ".join(self.violations[:5]))
         return problems

@@ -57,8 +57,9 @@ async def run_chaos(progress: Callable[[str], None] | None = None, **options: An
                 logging.getLogger(name).setLevel(level)
 
 
-async def _run(cfg: ChaosConfig, failures: list[str], progress: Callable[[str], None] | None,
-               gc_pauses: _GcPauses) -> ChaosReport:
+async def _run(
+    cfg: ChaosConfig, failures: list[str], progress: Callable[[str], None] | None, gc_pauses: _GcPauses
+) -> ChaosReport:
     ledger = Ledger(message_timeout=cfg.message_timeout, reservoir_size=cfg.reservoir, seed=cfg.seed)
     counts: collections.Counter[str] = collections.Counter()
     tree, names = build_tree(cfg, ledger)
@@ -71,8 +72,13 @@ async def _run(cfg: ChaosConfig, failures: list[str], progress: Callable[[str], 
     baseline_tasks = trio.lowlevel.current_statistics().tasks_living
     run_start = trio.current_time()
     # Generous: the load, the last asks, the worst shutdown the bound below allows, plus margin.
-    hard_limit = cfg.seconds + cfg.ask_timeout + 4 * cfg.shutdown_timeout + cfg.actors * (
-        cfg.max_cost + cfg.message_timeout) + 30.0
+    hard_limit = (
+        cfg.seconds
+        + cfg.ask_timeout
+        + 4 * cfg.shutdown_timeout
+        + cfg.actors * (cfg.max_cost + cfg.message_timeout)
+        + 30.0
+    )
     traffic: Traffic | None = None
     system: Any = None
     ledger_ref: ActorRef[Any] | None = None
@@ -110,13 +116,14 @@ async def _run(cfg: ChaosConfig, failures: list[str], progress: Callable[[str], 
                 traffic.refresh()
                 burst = traffic.final_burst()
                 ledger.closed = True  # every message has been sent
-                restarts_by_count = traffic.retired_restarts + sum(
-                    restart_count(ref) for ref in traffic.refs.values())
+                restarts_by_count = traffic.retired_restarts + sum(restart_count(ref) for ref in traffic.refs.values())
                 supervisors_alive = _supervisors_alive()
                 open_hangs = ledger.open_hangs()
                 if progress is not None:
-                    progress(f"load over after {trio.current_time() - run_start:.1f} s; shutting down "
-                             f"({len(ledger.open):,} messages in flight, {burst:,} of them just told)")
+                    progress(
+                        f"load over after {trio.current_time() - run_start:.1f} s; shutting down "
+                        f"({len(ledger.open):,} messages in flight, {burst:,} of them just told)"
+                    )
                 shutdown_started = trio.current_time()
             shutdown_ended = trio.current_time()
         except EscalatedFailure as exc:
@@ -133,9 +140,11 @@ async def _run(cfg: ChaosConfig, failures: list[str], progress: Callable[[str], 
     # ones); each record drained from the ledger actor's mailbox made one more.
     missed = dead_letters_total - counts["dead_letters_seen"] - wrapped_dead_letters - wrapped_other
     if missed:
-        failures.append(f"dead-letter feed incomplete: {dead_letters_total} records made, the ledger saw "
-                        f"{counts['dead_letters_seen']} (+{wrapped_dead_letters + wrapped_other} drained from "
-                        f"its own mailbox): {missed} unaccounted")
+        failures.append(
+            f"dead-letter feed incomplete: {dead_letters_total} records made, the ledger saw "
+            f"{counts['dead_letters_seen']} (+{wrapped_dead_letters + wrapped_other} drained from "
+            f"its own mailbox): {missed} unaccounted"
+        )
 
     failures.extend(ledger.finish())
     if traffic is not None:
@@ -143,8 +152,9 @@ async def _run(cfg: ChaosConfig, failures: list[str], progress: Callable[[str], 
     if tasks_after != baseline_tasks:
         failures.append(f"task leak: {tasks_after} tasks living after the system block, {baseline_tasks} before")
 
-    shutdown_seconds = None if shutdown_started is None or shutdown_ended is None else (
-        shutdown_ended - shutdown_started)
+    shutdown_seconds = (
+        None if shutdown_started is None or shutdown_ended is None else (shutdown_ended - shutdown_started)
+    )
     # The bound. The contract gives one stopping actor at most 2 x shutdown_timeout
     # (its running handler, then on_stop). Actors stop one after another (children
     # before parents, last started first), but ours never need that grace: a worker's
@@ -162,17 +172,22 @@ async def _run(cfg: ChaosConfig, failures: list[str], progress: Callable[[str], 
     # traceback of its last failure (cell.last_error). More grows with every restart.
     supervisors_bound = 3 * (cfg.teams + 1)
     if supervisors_alive > supervisors_bound:
-        failures.append(f"{supervisors_alive} Supervisor instances alive at the end of the load, more than "
-                        f"{supervisors_bound} (spec + running + one earlier incarnation, for {cfg.teams + 1} "
-                        f"supervisors): old incarnations are kept alive")
+        failures.append(
+            f"{supervisors_alive} Supervisor instances alive at the end of the load, more than "
+            f"{supervisors_bound} (spec + running + one earlier incarnation, for {cfg.teams + 1} "
+            f"supervisors): old incarnations are kept alive"
+        )
 
     # Memory after the system is gone: what the run kept.
     samples = traffic.memory_samples if traffic is not None else []
     full_at = traffic.dead_letters_full_at if traffic is not None else None
     faults = dict(traffic.faults) if traffic is not None else {}
     lag = (traffic.lag.percentile(99), traffic.max_lag) if traffic is not None else (None, None)
-    depth = (traffic.max_depth, traffic.max_depth_path, traffic.max_queued, traffic.inspections) if traffic else (
-        0, "", 0, 0)
+    depth = (
+        (traffic.max_depth, traffic.max_depth_path, traffic.max_queued, traffic.inspections)
+        if traffic
+        else (0, "", 0, 0)
+    )
     replaced = traffic.replaced_refs if traffic is not None else 0
     system = traffic = ledger_ref = None  # the system is gone: what is still held is ours
     final_traced = peak_traced = None
@@ -243,8 +258,7 @@ async def _run(cfg: ChaosConfig, failures: list[str], progress: Callable[[str], 
     return ChaosReport(attrs.asdict(cfg), figures, failures)
 
 
-def _flatness(cfg: ChaosConfig, samples: list[tuple[float, int, int, int]], full_at: float | None
-              ) -> dict[str, Any]:
+def _flatness(cfg: ChaosConfig, samples: list[tuple[float, int, int, int]], full_at: float | None) -> dict[str, Any]:
     """Soak verdict: after warm-up, the mean of the last third against the first third.
 
     Warm-up lasts ``warmup_fraction`` of the run, and at least until the bounded
@@ -256,11 +270,17 @@ def _flatness(cfg: ChaosConfig, samples: list[tuple[float, int, int, int]], full
     column, measure = (1, "tracemalloc bytes") if any(s[1] for s in samples) else (3, "allocated blocks")
     warmup = max(cfg.warmup_fraction * cfg.seconds, full_at or 0.0)
     kept = [s for s in samples if s[0] >= warmup]
-    result: dict[str, Any] = {"measure": measure, "warmup_seconds": round(warmup, 1),
-                              "samples": len(kept), "dead_letters_full_at": full_at}
+    result: dict[str, Any] = {
+        "measure": measure,
+        "warmup_seconds": round(warmup, 1),
+        "samples": len(kept),
+        "dead_letters_full_at": full_at,
+    }
     if len(kept) < 6:
-        result.update(flat=False, verdict=f"only {len(kept)} samples after {warmup:.0f} s of warm-up; run longer "
-                                          f"or sample more often")
+        result.update(
+            flat=False,
+            verdict=f"only {len(kept)} samples after {warmup:.0f} s of warm-up; run longer or sample more often",
+        )
         return result
     third = len(kept) // 3
 
@@ -271,12 +291,18 @@ def _flatness(cfg: ChaosConfig, samples: list[tuple[float, int, int, int]], full
 
     first, last, grew = growth(column)
     rss_first, rss_last, rss_grew = growth(2)
-    result.update(first_third=round(first), last_third=round(last), growth=round(grew, 4),
-                  rss_first_third_mib=_mib(rss_first), rss_last_third_mib=_mib(rss_last),
-                  rss_growth=round(rss_grew, 4), flat=grew <= cfg.flat_tolerance,
-                  verdict=f"{measure} {first:,.0f} -> {last:,.0f} ({grew:+.1%}; tolerance "
-                          f"{cfg.flat_tolerance:.0%}); RSS {_mib(rss_first)} -> {_mib(rss_last)} MiB "
-                          f"({rss_grew:+.1%})")
+    result.update(
+        first_third=round(first),
+        last_third=round(last),
+        growth=round(grew, 4),
+        rss_first_third_mib=_mib(rss_first),
+        rss_last_third_mib=_mib(rss_last),
+        rss_growth=round(rss_grew, 4),
+        flat=grew <= cfg.flat_tolerance,
+        verdict=f"{measure} {first:,.0f} -> {last:,.0f} ({grew:+.1%}; tolerance "
+        f"{cfg.flat_tolerance:.0%}); RSS {_mib(rss_first)} -> {_mib(rss_last)} MiB "
+        f"({rss_grew:+.1%})",
+    )
     return result
 
 
@@ -294,8 +320,9 @@ def _supervisors_alive() -> int:
     return sum(1 for obj in gc.get_objects() if isinstance(obj, Supervisor))
 
 
-def _recover(system: Any, ledger_ref: ActorRef[Any] | None, ledger: Ledger, counts: collections.Counter[str]
-             ) -> tuple[int, int, int]:
+def _recover(
+    system: Any, ledger_ref: ActorRef[Any] | None, ledger: Ledger, counts: collections.Counter[str]
+) -> tuple[int, int, int]:
     """Account what the ledger actor had not read when it stopped; return the counts.
 
     Its queued messages were drained into ``system.dead_letters`` as records
@@ -330,7 +357,6 @@ class _GcPauses:
             self.max_pause = max(self.max_pause, time.perf_counter() - self._started)
             if info.get("generation") == 2:
                 self.full += 1
-
 
 
 def _quiet_logs() -> dict[str, int]:

@@ -85,7 +85,7 @@ class Traffic:
                 ledger.rejected(work.id, exc)
             else:
                 ledger.answered(work.id, None, exc, trio.current_time() - t0)
-        except Exception as exc:  # noqa: BLE001 - whatever the handler raised, by type
+        except Exception as exc:
             ledger.answered(work.id, None, exc, trio.current_time() - t0)
         else:
             ledger.answered(work.id, value, None, trio.current_time() - t0)
@@ -105,8 +105,7 @@ class Traffic:
 
         def done(reply: Any) -> None:
             error = reply.exception()
-            ledger.answered(work.id, None if error is not None else reply.result(), error,
-                            trio.current_time() - t0)
+            ledger.answered(work.id, None if error is not None else reply.result(), error, trio.current_time() - t0)
 
         reply.add_done_callback(done)
 
@@ -206,8 +205,7 @@ class Traffic:
                     await self.system.stop(ref)
                 self.faults["stop"] += 1
                 if scope.cancelled_caught:
-                    self.problems.append(f"system.stop({ref.path}) took longer than {bound:g} s "
-                                         f"(2 x shutdown_timeout)")
+                    self.problems.append(f"system.stop({ref.path}) took longer than {bound:g} s (2 x shutdown_timeout)")
                 elif ref.is_alive:
                     self.problems.append(f"system.stop({ref.path}) returned but the actor is alive")
                 longest = max(self.faults["stop seconds"], trio.current_time() - t0)
@@ -305,9 +303,11 @@ class Traffic:
                 self.dead_letters_full_at = now
             if progress is not None:
                 balance = self.ledger.balance()
-                progress(f"t={now:7.1f} s  sent {balance['sent']:,}  open {balance['open']:,}  "
-                         f"blocks {sys.getallocatedblocks():,}  rss {rss_bytes() / 2**20:.1f} MiB"
-                         + (f"  traced {traced / 2**20:.1f} MiB" if traced else ""))
+                progress(
+                    f"t={now:7.1f} s  sent {balance['sent']:,}  open {balance['open']:,}  "
+                    f"blocks {sys.getallocatedblocks():,}  rss {rss_bytes() / 2**20:.1f} MiB"
+                    + (f"  traced {traced / 2**20:.1f} MiB" if traced else "")
+                )
             await trio.sleep(self.cfg.memory_every)
 
 

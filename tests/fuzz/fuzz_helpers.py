@@ -25,6 +25,7 @@ import trio.testing
 from actors import Actor
 
 __all__ = [
+    "ODD_MESSAGES",
     "BadEq",
     "BadHash",
     "BadRepr",
@@ -33,9 +34,8 @@ __all__ = [
     "Lifecycle",
     "Picky",
     "ReprRaisingError",
-    "ODD_MESSAGES",
-    "odd_message",
     "StuckRun",
+    "odd_message",
     "run_virtual",
 ]
 
@@ -96,10 +96,14 @@ def _blocked_tasks() -> list[str]:
         coro: Any = task.coro
         frames = []
         while coro is not None:
-            frame = next((getattr(coro, a) for a in ("cr_frame", "gi_frame", "ag_frame") if getattr(coro, a, None)), None)
+            frame = next(
+                (getattr(coro, a) for a in ("cr_frame", "gi_frame", "ag_frame") if getattr(coro, a, None)), None
+            )
             if frame is not None and "/trio/" not in frame.f_code.co_filename:
                 frames.append(f"{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno} {frame.f_code.co_name}")
-            coro = next((getattr(coro, a) for a in ("cr_await", "gi_yieldfrom", "ag_await") if getattr(coro, a, None)), None)
+            coro = next(
+                (getattr(coro, a) for a in ("cr_await", "gi_yieldfrom", "ag_await") if getattr(coro, a, None)), None
+            )
             if coro is not None and type(coro).__name__.startswith("async_generator_") and frame is not None:
                 coro = getattr(frame.f_locals.get("self"), "gen", None)  # inside an asynccontextmanager
         found.append(f"{task.name}: {' > '.join(frames[-3:]) or '(trio internals)'}")
@@ -131,9 +135,7 @@ def run_virtual(fn: Callable[..., Awaitable[Any]], *args: Any, hang: float = HAN
     watchdog.daemon = True
     watchdog.start()
     try:
-        return trio.run(
-            bounded, clock=trio.testing.MockClock(autojump_threshold=0), instruments=[detector]
-        )
+        return trio.run(bounded, clock=trio.testing.MockClock(autojump_threshold=0), instruments=[detector])
     except BaseException as exc:
         if detector.fired:
             raise StuckRun(

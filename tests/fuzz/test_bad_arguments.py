@@ -15,6 +15,13 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
+from fuzz_helpers import (
+    BadRepr,
+    Echo,
+    Picky,
+    assert_system_works,
+    run_virtual,
+)
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -28,17 +35,11 @@ from actors import (
     gather,
     open_actor_system,
 )
-from fuzz_helpers import (
-    assert_system_works,
-    BadRepr,
-    Echo,
-    Picky,
-    run_virtual,
-)
 from supervision import Backoff, ChildSpec, OneForAll, OneForOne, RestForOne, Supervisor, restart_count
 
-
-NOT_A_NUMBER = st.one_of(st.text(max_size=3), st.none(), st.booleans(), st.lists(st.integers(), max_size=1), st.just(b"1"))
+NOT_A_NUMBER = st.one_of(
+    st.text(max_size=3), st.none(), st.booleans(), st.lists(st.integers(), max_size=1), st.just(b"1")
+)
 BAD_SECONDS = st.one_of(
     NOT_A_NUMBER.filter(lambda v: v is not None),
     st.floats(max_value=0.0),  # includes -inf, -0.0 and 0.0
@@ -72,7 +73,7 @@ def test_a_bad_setting_of_open_actor_system_raises_a_type_or_value_error_naming_
 
 @pytest.mark.parametrize("config", [{"unknown_kw": 1}, {"shutdown_timeout": 0}, {"max_threads": 0}, {"throughput": 0}])
 def test_the_configurations_named_in_the_issue_fail_at_construction(config: dict[str, Any]) -> None:
-    (key, _), = config.items()
+    ((key, _),) = config.items()
     with pytest.raises((TypeError, ValueError), match=re.escape(key)):
         open_actor_system(**config)
 
@@ -113,8 +114,12 @@ BAD_ACTOR_CLASSES: dict[str, Callable[[], Any]] = {
     "a Supervisor value": lambda: Supervisor(name="tree"),
 }
 BAD_NAMES = st.one_of(
-    st.integers(), st.binary(max_size=3), st.just(""), st.text(max_size=4).map(lambda t: t + "/x"),
-    st.lists(st.text(max_size=2), max_size=1), st.just(BadRepr()),
+    st.integers(),
+    st.binary(max_size=3),
+    st.just(""),
+    st.text(max_size=4).map(lambda t: t + "/x"),
+    st.lists(st.text(max_size=2), max_size=1),
+    st.just(BadRepr()),
 )
 BAD_MAILBOX_SIZES = st.one_of(st.integers(max_value=0), st.floats(), st.text(max_size=2), st.booleans(), st.just([1]))
 
@@ -152,7 +157,7 @@ def test_spawn_with_a_bad_argument_raises_a_clear_error_and_reserves_no_name(
         async def receive(self, message: Any) -> Any:
             try:
                 await self.spawn(actor_cls, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - handed back to the test
+            except Exception as exc:
                 return exc
             return None
 
@@ -246,7 +251,9 @@ async def test_gather_that_rejects_its_arguments_closes_the_coroutines_it_was_gi
     await assert_system_works(actor_system_autojump)
 
 
-async def test_bad_arguments_to_lookup_subscribe_publish_and_stop_raise_clear_errors(actor_system_autojump: Any) -> None:
+async def test_bad_arguments_to_lookup_subscribe_publish_and_stop_raise_clear_errors(
+    actor_system_autojump: Any,
+) -> None:
     system = actor_system_autojump
     echo = await system.spawn(Echo, name="echo")
     with pytest.raises(TypeError, match=r"^lookup\(\) takes a name or path string, not int$"):
@@ -281,10 +288,13 @@ NOT_REFS = st.one_of(st.none(), st.integers(), st.text(max_size=3), st.just(Echo
 
 @settings(max_examples=30, deadline=None)
 @given(not_a_ref=NOT_REFS, not_callable=st.one_of(st.none(), st.integers(), st.text(max_size=3)))
-def test_bad_arguments_to_the_actor_api_raise_clear_errors_inside_the_handler(not_a_ref: Any, not_callable: Any) -> None:
+def test_bad_arguments_to_the_actor_api_raise_clear_errors_inside_the_handler(
+    not_a_ref: Any, not_callable: Any
+) -> None:
     """watch/unwatch take refs, run_in_thread/run_in_process take callables,
     DeferredReply.fail takes an exception, defer_reply works only in receive; each mistake
     is a TypeError (or ActorError) naming the call, caught by the handler, which goes on."""
+
     class Careless(Actor):
         async def on_start(self) -> None:
             try:
@@ -300,7 +310,7 @@ def test_bad_arguments_to_the_actor_api_raise_clear_errors_inside_the_handler(no
                     result = call()
                     if inspect.isawaitable(result):
                         await result
-                except Exception as exc:  # noqa: BLE001 - collected for the test
+                except Exception as exc:
                     errors[label] = exc
                 else:
                     errors[label] = None
@@ -320,9 +330,12 @@ def test_bad_arguments_to_the_actor_api_raise_clear_errors_inside_the_handler(no
             errors, on_start_error = await ref.ask("go", timeout=5)
             assert re.match(r"^defer_reply\(\) must be called from receive\(\)", str(on_start_error))
             unclear = {
-                label: repr(error) for label, error in errors.items()
-                if not (isinstance(error, TypeError) and str(error).startswith(f"{label}() takes")
-                        or isinstance(error, TypeError) and re.match(rf"^{label} (needs|takes) a", str(error)))
+                label: repr(error)
+                for label, error in errors.items()
+                if not (
+                    (isinstance(error, TypeError) and str(error).startswith(f"{label}() takes"))
+                    or (isinstance(error, TypeError) and re.match(rf"^{label} (needs|takes) a", str(error)))
+                )
             }
             assert unclear == {}, f"unclear or missing errors: {unclear}"
             assert ref.is_alive
@@ -383,7 +396,11 @@ SUPERVISION_BAD_VALUES: list[tuple[str, Callable[[], Any], str]] = [
     ("ChildSpec message_timeout=nan", lambda: ChildSpec(Echo, message_timeout=math.nan), r"^message_timeout must be"),
     ("ChildSpec message_timeout='1'", lambda: ChildSpec(Echo, message_timeout="1"), r"^message_timeout must be"),
     ("ChildSpec shutdown_timeout=-1", lambda: ChildSpec(Echo, shutdown_timeout=-1), r"^shutdown_timeout must be"),
-    ("ChildSpec shutdown_timeout=inf", lambda: ChildSpec(Echo, shutdown_timeout=math.inf), r"^shutdown_timeout must be"),
+    (
+        "ChildSpec shutdown_timeout=inf",
+        lambda: ChildSpec(Echo, shutdown_timeout=math.inf),
+        r"^shutdown_timeout must be",
+    ),
     ("ChildSpec shutdown_timeout='5'", lambda: ChildSpec(Echo, shutdown_timeout="5"), r"^shutdown_timeout must be"),
     ("ChildSpec mailbox_size=0", lambda: ChildSpec(Echo, mailbox_size=0), r"^mailbox_size must be"),
     ("ChildSpec mailbox_size=True", lambda: ChildSpec(Echo, mailbox_size=True), r"^mailbox_size must be"),
@@ -397,9 +414,11 @@ SUPERVISION_BAD_VALUES: list[tuple[str, Callable[[], Any], str]] = [
     ("Supervisor children={spec}", lambda: Supervisor(name="s", children={ChildSpec(Echo)}), r"^children must be"),
     ("Supervisor children=[Echo]", lambda: Supervisor(name="s", children=[Echo]), r"wrap it: ChildSpec"),
     ("Supervisor children=[None]", lambda: Supervisor(name="s", children=[None]), r"must be ChildSpec or Supervisor"),
-    ("Supervisor two children named x",
-     lambda: Supervisor(name="s", children=[ChildSpec(Echo, name="x"), ChildSpec(Picky, name="x")]),
-     r"two children named 'x'"),
+    (
+        "Supervisor two children named x",
+        lambda: Supervisor(name="s", children=[ChildSpec(Echo, name="x"), ChildSpec(Picky, name="x")]),
+        r"two children named 'x'",
+    ),
     ("OneForOne(max_restarts=-1)", lambda: OneForOne(max_restarts=-1), r"^max_restarts must be"),
     ("OneForAll(max_restarts=1.5)", lambda: OneForAll(max_restarts=1.5), r"^max_restarts must be"),
     ("RestForOne(max_restarts=True)", lambda: RestForOne(max_restarts=True), r"^max_restarts must be"),
@@ -422,9 +441,11 @@ SUPERVISION_BAD_VALUES: list[tuple[str, Callable[[], Any], str]] = [
 
 
 @pytest.mark.parametrize(
-    "build, pattern", [(b, p) for _, b, p in SUPERVISION_BAD_VALUES], ids=[i for i, _, _ in SUPERVISION_BAD_VALUES]
+    ("build", "pattern"), [(b, p) for _, b, p in SUPERVISION_BAD_VALUES], ids=[i for i, _, _ in SUPERVISION_BAD_VALUES]
 )
-def test_a_bad_supervision_value_fails_at_construction_with_a_clear_message(build: Callable[[], Any], pattern: str) -> None:
+def test_a_bad_supervision_value_fails_at_construction_with_a_clear_message(
+    build: Callable[[], Any], pattern: str
+) -> None:
     with pytest.raises((TypeError, ValueError), match=pattern):
         build()
 
@@ -432,13 +453,15 @@ def test_a_bad_supervision_value_fails_at_construction_with_a_clear_message(buil
 async def test_the_system_still_spawns_trees_after_rejecting_bad_supervision_values(actor_system_autojump: Any) -> None:
     system = actor_system_autojump
     for _, build, _ in SUPERVISION_BAD_VALUES:
-        with pytest.raises(Exception):  # noqa: B017 - which one is the test above's business
+        with pytest.raises(Exception):
             build()
-    tree = await system.spawn_tree(Supervisor(
-        name="team",
-        strategy=OneForOne(max_restarts=1, within=1, backoff=Backoff(initial=0, maximum=0)),
-        children=[ChildSpec(Echo, name="x")],
-    ))
+    tree = await system.spawn_tree(
+        Supervisor(
+            name="team",
+            strategy=OneForOne(max_restarts=1, within=1, backoff=Backoff(initial=0, maximum=0)),
+            children=[ChildSpec(Echo, name="x")],
+        )
+    )
     assert tree.is_alive and await system.lookup("x").ask(1, timeout=1) == 1
     await assert_system_works(system)
 

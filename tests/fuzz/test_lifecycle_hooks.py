@@ -12,6 +12,14 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
+from fuzz_helpers import (
+    Boom,
+    Echo,
+    Lifecycle,
+    ReprRaisingError,
+    assert_system_works,
+    run_virtual,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,16 +31,7 @@ from actors import (
     EscalatedFailure,
     open_actor_system,
 )
-from fuzz_helpers import (
-    assert_system_works,
-    Boom,
-    Echo,
-    Lifecycle,
-    ReprRaisingError,
-    run_virtual,
-)
 from supervision import ChildSpec, ChildStartFailed, OneForAll, OneForOne, RestForOne, Supervisor
-
 
 HOOK_ERRORS: dict[str, Callable[[], Exception]] = {
     "Boom": lambda: Boom("hook failed"),
@@ -73,7 +72,7 @@ def test_an_actor_failing_to_start_raises_from_spawn_frees_its_name_and_gets_no_
         async def receive(self, message: Any) -> Any:
             try:
                 await self.spawn(Failing, name="failing")
-            except Exception as exc:  # noqa: BLE001 - handed back to the test
+            except Exception as exc:
                 return exc
             return None
 
@@ -214,9 +213,7 @@ def test_a_first_spawn_cancelled_at_once_leaves_no_half_registered_actor(
                 ref = system.lookup("child")
             except ActorNotFound:
                 ref = None
-            assert ref is None or not ref.is_alive, (
-                f"a cancelled spawn left {ref!r} registered (actors: {living})"
-            )
+            assert ref is None or not ref.is_alive, f"a cancelled spawn left {ref!r} registered (actors: {living})"
             assert all(isinstance(exc, trio.Cancelled) for exc in escaped), (
                 f"spawn let {escaped!r} out instead of a bare trio.Cancelled (an "
                 f"'except trio.Cancelled:' around spawn would miss it)"
@@ -340,11 +337,13 @@ def test_on_restart_that_raises_is_a_failure_the_supervisor_counts(
 
     async def main() -> None:
         async with open_actor_system() as system:
-            await system.spawn_tree(Supervisor(
-                name="sup",
-                strategy=strategy(max_restarts=max_restarts, within=100),
-                children=[ChildSpec(Fragile, True, name="a"), ChildSpec(Fragile, False, name="b")],
-            ))
+            await system.spawn_tree(
+                Supervisor(
+                    name="sup",
+                    strategy=strategy(max_restarts=max_restarts, within=100),
+                    children=[ChildSpec(Fragile, True, name="a"), ChildSpec(Fragile, False, name="b")],
+                )
+            )
             a = system.lookup("a")
             with pytest.raises(Boom, match="^crash$"):
                 await a.ask("crash", timeout=5)

@@ -16,6 +16,20 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
+from fuzz_helpers import (
+    ODD_MESSAGES,
+    SEND_KINDS,
+    BadRepr,
+    Echo,
+    Lifecycle,
+    Picky,
+    ReprRaisingError,
+    assert_system_works,
+    contains,
+    dispose,
+    odd_message,
+    run_virtual,
+)
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
@@ -24,27 +38,15 @@ from actors import (
     UnhandledMessage,
     open_actor_system,
 )
-from fuzz_helpers import (
-    SEND_KINDS,
-    assert_system_works,
-    contains,
-    ODD_MESSAGES,
-    BadRepr,
-    Echo,
-    Lifecycle,
-    Picky,
-    ReprRaisingError,
-    dispose,
-    odd_message,
-    run_virtual,
-)
 from supervision import ChildSpec, Supervisor
 
 
 @settings(max_examples=40, deadline=None)
 @given(
     sends=st.lists(
-        st.tuples(st.sampled_from(sorted(ODD_MESSAGES)), st.sampled_from(SEND_KINDS), st.sampled_from(["Echo", "Picky"])),
+        st.tuples(
+            st.sampled_from(sorted(ODD_MESSAGES)), st.sampled_from(SEND_KINDS), st.sampled_from(["Echo", "Picky"])
+        ),
         min_size=1,
         max_size=6,
     ),
@@ -82,7 +84,9 @@ def test_odd_messages_are_answered_or_dead_lettered_and_nothing_is_lost(
                     if target == "Echo":
                         assert (await reply) is message
                     else:
-                        with pytest.raises(UnhandledMessage, match=rf"does not handle {type(message).__name__} messages"):
+                        with pytest.raises(
+                            UnhandledMessage, match=rf"does not handle {type(message).__name__} messages"
+                        ):
                             await reply
                     continue
                 if target == "Picky":
@@ -153,8 +157,9 @@ async def test_a_message_whose_repr_raises_is_dead_lettered_even_with_debug_logg
 UNPRINTABLE_ERRORS: dict[str, Callable[[], BaseException]] = {
     "exception whose repr raises": ReprRaisingError,
     "ValueError holding an unprintable object": lambda: ValueError(BadRepr()),
-    "ValueError holding a list nested 50000 deep": lambda: ValueError(odd_message(
-        "list nested 50000 deep (repr raises RecursionError)")),
+    "ValueError holding a list nested 50000 deep": lambda: ValueError(
+        odd_message("list nested 50000 deep (repr raises RecursionError)")
+    ),
 }
 
 
@@ -243,7 +248,7 @@ def test_a_handler_raising_a_base_exception_reaches_the_user_as_itself(error: Ba
     raised: BaseException | None = None
     try:
         run_virtual(main)
-    except BaseException as exc:  # noqa: BLE001 - the point is what comes out
+    except BaseException as exc:
         raised = exc
     assert raised is error, f"the system block raised {raised!r}, not the bare {error!r}"
     assert life.problems() == []

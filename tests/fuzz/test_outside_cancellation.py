@@ -11,6 +11,14 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
+from fuzz_helpers import (
+    Boom,
+    Echo,
+    Lifecycle,
+    assert_system_works,
+    contains,
+    run_virtual,
+)
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -25,16 +33,7 @@ from actors import (
     open_actor_system,
 )
 from actors import tool as actors_tool
-from fuzz_helpers import (
-    assert_system_works,
-    contains,
-    Boom,
-    Echo,
-    Lifecycle,
-    run_virtual,
-)
 from supervision import Backoff, ChildSpec, OneForAll, OneForOne, Supervisor
-
 
 WORKERS = ("w1", "w2", "w3", "w4", "plain")
 
@@ -55,17 +54,19 @@ class Op:
 def workloads(draw: st.DrawFn) -> list[Op]:
     """Steps: send a worker a message (tell, send, ask, ask_nowait) that it handles at once,
     after a sleep, by crashing, or by asking another worker in turn; or stop a worker."""
-    steps = draw(st.lists(
-        st.tuples(
-            st.sampled_from(WORKERS),
-            st.sampled_from(["tell", "send", "ask", "ask_nowait", "tell", "stop it"]),
-            st.one_of(
-                st.sampled_from(["ok", "ok", "sleep 0.3", "sleep 3", "crash"]),
-                st.sampled_from(WORKERS).map(lambda w: f"forward {w}"),
+    steps = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(WORKERS),
+                st.sampled_from(["tell", "send", "ask", "ask_nowait", "tell", "stop it"]),
+                st.one_of(
+                    st.sampled_from(["ok", "ok", "sleep 0.3", "sleep 3", "crash"]),
+                    st.sampled_from(WORKERS).map(lambda w: f"forward {w}"),
+                ),
             ),
-        ),
-        max_size=12,
-    ))
+            max_size=12,
+        )
+    )
     return [Op(i, target, how, action) for i, (target, how, action) in enumerate(steps)]
 
 
@@ -135,10 +136,14 @@ def test_cancelling_the_system_block_at_any_point_stops_everything_once_and_lose
         children=[
             ChildSpec(Worker, name="w1"),
             ChildSpec(Worker, name="w2", restart="transient", message_timeout=2.0),
-            Sup(name="sub", strategy=OneForAll(max_restarts=1000, within=1), children=[
-                ChildSpec(Worker, name="w3"),
-                ChildSpec(Worker, name="w4", shutdown_timeout=0.5),
-            ]),
+            Sup(
+                name="sub",
+                strategy=OneForAll(max_restarts=1000, within=1),
+                children=[
+                    ChildSpec(Worker, name="w3"),
+                    ChildSpec(Worker, name="w4", shutdown_timeout=0.5),
+                ],
+            ),
         ],
     )
 

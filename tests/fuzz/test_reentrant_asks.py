@@ -12,6 +12,10 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
+from fuzz_helpers import (
+    assert_system_works,
+    run_virtual,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,11 +27,6 @@ from actors import (
     gather,
     open_actor_system,
 )
-from fuzz_helpers import (
-    assert_system_works,
-    run_virtual,
-)
-
 
 ASK_STYLES = ("ask", "ask_nowait then await", "gather(ask)", "gather(ask_nowait)")
 

@@ -12,6 +12,11 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
+from fuzz_helpers import (
+    Boom,
+    assert_system_works,
+    run_virtual,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,11 +27,6 @@ from actors import (
     Reply,
     UnhandledMessage,
     open_actor_system,
-)
-from fuzz_helpers import (
-    assert_system_works,
-    Boom,
-    run_virtual,
 )
 
 
@@ -104,8 +104,13 @@ def test_done_callbacks_that_raise_do_not_stop_the_others_or_the_system(
             after = [i for i, (_, when, _) in enumerate(callbacks) if when == "after"]
             assert [i for i, _ in calls] == before + after, "every callback runs once, in the order added"
             assert all(r is reply for _, r in calls)
-            expected = {"value": type(None), "error": Boom, "slow": AskTimeout, "unhandled": UnhandledMessage,
-                        "stopped": ActorStopped}[outcome]
+            expected = {
+                "value": type(None),
+                "error": Boom,
+                "slow": AskTimeout,
+                "unhandled": UnhandledMessage,
+                "stopped": ActorStopped,
+            }[outcome]
             if outcome == "value":
                 assert reply.result() == 42
             else:

@@ -11,6 +11,9 @@ from typing import Any
 
 import trio
 import trio.testing
+from fuzz_helpers import (
+    run_virtual,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,9 +23,6 @@ from actors import (
     AskTimeout,
     Reply,
     open_actor_system,
-)
-from fuzz_helpers import (
-    run_virtual,
 )
 
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import redis
 import trio
+from nodekit import ERRORS, MESSAGES, Item, Worker
 
 from actors import Actor, open_actor_system
 from actors.redis import RedisTransport
-from nodekit import ERRORS, MESSAGES, Item, Worker
 
 
 class Counter(Actor):
@@ -33,8 +33,15 @@ class Counter(Actor):
 
 
 async def main(url: str, namespace: str, node: str, delay: float) -> None:
-    transport = RedisTransport(url, namespace=namespace, messages=MESSAGES, errors=ERRORS, lease=1.0,
-                               read_block=1.0, prefetch=int(os.environ.get("NODE_PREFETCH", "16")))
+    transport = RedisTransport(
+        url,
+        namespace=namespace,
+        messages=MESSAGES,
+        errors=ERRORS,
+        lease=1.0,
+        read_block=1.0,
+        prefetch=int(os.environ.get("NODE_PREFETCH", "16")),
+    )
     async with open_actor_system(node=node, transport=transport) as system:
         await system.spawn(Worker, node, name="worker", public=True)
         await system.spawn(Counter, url, f"{namespace}:done", delay, name="counter", public=True)

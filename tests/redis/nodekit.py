@@ -55,8 +55,9 @@ ERRORS = [Overdrawn]
 class Worker(Actor):
     """Answers Echo, fails on Fail, sleeps on Slow, records everything it handled."""
 
-    def __init__(self, node: str = "?", seen: list[Any] | None = None, got: trio.Event | None = None,
-                 expect: int = 0) -> None:
+    def __init__(
+        self, node: str = "?", seen: list[Any] | None = None, got: trio.Event | None = None, expect: int = 0
+    ) -> None:
         self.node = node
         self.seen = seen if seen is not None else []
         self.got = got

@@ -13,7 +13,7 @@ import trio
 
 from actors import Actor, open_actor_system
 
-APP = '''
+APP = """
 import os
 
 import trio
@@ -38,7 +38,7 @@ async def main(system):
         while await system.serving("echo") != ["n1", "n2"]:
             await trio.sleep(0.05)
     await trio.sleep(0.3)  # a few refreshes of the view
-'''
+"""
 
 
 class Echo(Actor):
@@ -55,13 +55,28 @@ async def test_the_view_of_a_node_lists_what_it_serves_and_marks_public_actors(
         await other.spawn(Echo, name="echo", public=True)  # n2 serves "echo" too: a pool
         with trio.fail_after(30):
             done = await trio.run_process(
-                [sys.executable, "-m", "actors", "run", "nodeapp:main", "--node", "n1",
-                 "--transport", "nodeapp:make_transport", "--refresh", "0.1"],
-                cwd=tmp_path, env=env, capture_stdout=True, capture_stderr=True, check=False,
+                [
+                    sys.executable,
+                    "-m",
+                    "actors",
+                    "run",
+                    "nodeapp:main",
+                    "--node",
+                    "n1",
+                    "--transport",
+                    "nodeapp:make_transport",
+                    "--refresh",
+                    "0.1",
+                ],
+                cwd=tmp_path,
+                env=env,
+                capture_stdout=True,
+                capture_stderr=True,
+                check=False,
             )
     out, err = done.stdout.decode(), done.stderr.decode()
     assert done.returncode == 0, err
-    final = out[out.index("(final) ---") - 80:].splitlines()
+    final = out[out.index("(final) ---") - 80 :].splitlines()
     header = next(line for line in final if line.endswith("(final) ---"))
     assert header.startswith("--- t=") and f"2 actors, node 'n1' (namespace '{namespace}') (final) ---" in header
     assert "serves: echo [n1, n2]" in final

@@ -13,11 +13,11 @@ import pytest
 import redis
 import redis.cluster
 import trio
+from conftest import Server, free_port, need_redis_server, start_server, wait_until
+from nodekit import ERRORS, MESSAGES, Collector, Echo, Hello, Item, Worker
 
 from actors import AskTimeout, gather, open_actor_system
 from actors.redis import RedisTransport
-from conftest import Server, free_port, need_redis_server, start_server, wait_until
-from nodekit import ERRORS, MESSAGES, Collector, Echo, Hello, Item, Worker
 
 
 def cluster_ok(port: int) -> bool:
@@ -43,17 +43,34 @@ def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         for _ in range(3):
             port = free_port()
             server, _ = start_server(
-                folder, "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
-                "--cluster-port", str(free_port()), "--cluster-node-timeout", "5000", port=port,
+                folder,
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                f"nodes-{port}.conf",
+                "--cluster-port",
+                str(free_port()),
+                "--cluster-node-timeout",
+                "5000",
+                port=port,
             )
             servers.append(server)
             ports.append(port)
         for port in ports:
             wait_until(lambda: redis.Redis(port=port, socket_timeout=1).ping(), "a cluster node to start")
         subprocess.run(
-            ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
-             "--cluster-replicas", "0", "--cluster-yes"],
-            check=True, capture_output=True, timeout=60,
+            [
+                "redis-cli",
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{p}" for p in ports),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
         )
         for port in ports:
             wait_until(lambda: cluster_ok(port), "the cluster to agree", timeout=30)
@@ -64,15 +81,18 @@ def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def transport(url: str, namespace: str, **options: Any) -> RedisTransport:
-    return RedisTransport(url, namespace=namespace, messages=MESSAGES, errors=ERRORS, cluster=True,
-                          lease=1.0, read_block=1.0, **options)
+    return RedisTransport(
+        url, namespace=namespace, messages=MESSAGES, errors=ERRORS, cluster=True, lease=1.0, read_block=1.0, **options
+    )
 
 
 async def test_tell_ask_gather_and_refs_on_a_cluster(cluster_url: str, namespace: str) -> None:
     seen: list[Any] = []
     got = trio.Event()
-    async with open_actor_system(node="a", transport=transport(cluster_url, namespace)) as a, \
-            open_actor_system(node="b", transport=transport(cluster_url, namespace)) as b:
+    async with (
+        open_actor_system(node="a", transport=transport(cluster_url, namespace)) as a,
+        open_actor_system(node="b", transport=transport(cluster_url, namespace)) as b,
+    ):
         # several names, so their inboxes land in different slots (and masters)
         for name in ("w1", "w2", "w3", "w4"):
             await a.spawn(Worker, "a", name=name, public=True)

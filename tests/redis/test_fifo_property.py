@@ -9,20 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import trio
+import trio.lowlevel
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-import trio
+from nodekit import ERRORS, MESSAGES, Collector, Item
 
 from actors import open_actor_system
-from nodekit import ERRORS, MESSAGES, Collector, Item
 
 step = st.tuples(st.integers(0, 2), st.sampled_from(["tell", "send", "ask", "ask_nowait", "yield"]))
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(schedule=st.lists(step, min_size=1, max_size=40))
-async def test_each_senders_messages_arrive_in_the_order_sent(make_transport: Any,
-                                                              schedule: list[tuple[int, str]]) -> None:
+async def test_each_senders_messages_arrive_in_the_order_sent(
+    make_transport: Any, schedule: list[tuple[int, str]]
+) -> None:
     seen: list[Any] = []
     got = trio.Event()
     expected = {sender: [] for sender in range(3)}  # type: dict[int, list[int]]
@@ -33,8 +35,10 @@ async def test_each_senders_messages_arrive_in_the_order_sent(make_transport: An
             expected[sender].append(len(expected[sender]))
     total = sum(map(len, expected.values()))
     options = {"messages": MESSAGES, "errors": ERRORS}
-    async with open_actor_system(node="a", transport=make_transport(**options)) as a, \
-            open_actor_system(node="b", transport=make_transport(**options)) as b:
+    async with (
+        open_actor_system(node="a", transport=make_transport(**options)) as a,
+        open_actor_system(node="b", transport=make_transport(**options)) as b,
+    ):
         name = f"fifo-{id(schedule)}"
         await a.spawn(Collector, seen, got, max(total, 1), name=name, public=True)
         target = b.remote(name)
@@ -43,7 +47,7 @@ async def test_each_senders_messages_arrive_in_the_order_sent(make_transport: An
             seq = 0
             for kind in plans[index]:
                 if kind == "yield":
-                    await trio.sleep(0)
+                    await trio.lowlevel.checkpoint()
                     continue
                 item = Item(str(index), seq)
                 seq += 1

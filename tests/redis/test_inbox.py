@@ -11,10 +11,10 @@ from typing import Any
 import msgspec
 import pytest
 import trio
+from nodekit import ERRORS, MESSAGES, Collector, Echo, Worker
 
 from actors import RemoteError, open_actor_system
 from actors.redis._wire import WIRE_VERSION, Frame, Kind
-from nodekit import ERRORS, MESSAGES, Collector, Echo, Item, Worker
 
 
 def transport_for(make_transport: Any, **options: Any) -> Any:
@@ -25,8 +25,16 @@ def inbox_key(namespace: str, name: str) -> str:
     return f"actors:{{{namespace}/{name}}}:inbox"
 
 
-def frame(kind: Kind, type_name: str, body: Any, *, version: int = WIRE_VERSION, deadline: float | None = None,
-          reply_to: str | None = None, cid: int = 1) -> bytes:
+def frame(
+    kind: Kind,
+    type_name: str,
+    body: Any,
+    *,
+    version: int = WIRE_VERSION,
+    deadline: float | None = None,
+    reply_to: str | None = None,
+    cid: int = 1,
+) -> bytes:
     raw = msgspec.Raw(msgspec.msgpack.encode(body))
     return msgspec.msgpack.encode(Frame(version, kind, cid, 7, None, reply_to, deadline, type_name, raw))
 
@@ -72,8 +80,10 @@ async def test_garbage_unknown_types_wrong_fields_and_oversize_input_become_dead
 
 
 async def test_a_malformed_ask_is_answered_with_the_reason(make_transport: Any, namespace: str) -> None:
-    async with open_actor_system(node="a", transport=transport_for(make_transport)) as a, \
-            open_actor_system(node="b", transport=make_transport(messages=[], errors=ERRORS)) as b:
+    async with (
+        open_actor_system(node="a", transport=transport_for(make_transport)) as a,
+        open_actor_system(node="b", transport=make_transport(messages=[], errors=ERRORS)) as b,
+    ):
         await a.spawn(Worker, "a", name="worker", public=True)
 
         # b's transport does not list Echo, but a plain dict shaped wrongly for the
@@ -82,21 +92,33 @@ async def test_a_malformed_ask_is_answered_with_the_reason(make_transport: Any, 
         b_raw = b._remote.transport._client.redis
         cid = b._remote.transport._replies.open_slot(lambda value, error: answers.append((value, error)))
         answers: list[Any] = []
-        b_raw.xadd(inbox_key(namespace, "worker"),
-                   {b"m": frame(Kind.ASK, "Echo", {"text": 1}, reply_to=reply_key, cid=cid)})
+        b_raw.xadd(
+            inbox_key(namespace, "worker"), {b"m": frame(Kind.ASK, "Echo", {"text": 1}, reply_to=reply_key, cid=cid)}
+        )
         await wait_for(lambda: answers, "an answer")
         value, error = answers[0]
         assert isinstance(error, RemoteError) and error.type_name == "WireError"
         assert "body does not fit Echo" in error.text
 
 
-async def test_an_ask_already_past_its_deadline_is_dropped_unhandled(make_transport: Any, namespace: str,
-                                                                     raw: Any) -> None:
+async def test_an_ask_already_past_its_deadline_is_dropped_unhandled(
+    make_transport: Any, namespace: str, raw: Any
+) -> None:
     seen: list[Any] = []
     got = trio.Event()
     key = inbox_key(namespace, "inbox")
-    raw.xadd(key, {b"m": frame(Kind.ASK, "Echo", {"text": "stale"}, deadline=time.time() - 1,
-                                reply_to=f"actors:{{{namespace}@gone}}:replies:x")})
+    raw.xadd(
+        key,
+        {
+            b"m": frame(
+                Kind.ASK,
+                "Echo",
+                {"text": "stale"},
+                deadline=time.time() - 1,
+                reply_to=f"actors:{{{namespace}@gone}}:replies:x",
+            )
+        },
+    )
     raw.xadd(key, {b"m": frame(Kind.TELL, "Echo", {"text": "fresh"})})
     async with open_actor_system(node="a", transport=transport_for(make_transport)) as a:
         await a.spawn(Collector, seen, got, 1, name="inbox", public=True)
@@ -114,9 +136,10 @@ async def test_nogroup_after_the_stream_is_lost_recreates_the_group_and_logs_it(
     seen: list[Any] = []
     got = trio.Event()
     caplog.set_level(logging.ERROR, logger="actors.redis")
-    async with open_actor_system(node="a", transport=transport_for(make_transport, read_block=0.2,
-                                                                   socket_timeout=5.0)) as a, \
-            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+    async with (
+        open_actor_system(node="a", transport=transport_for(make_transport, read_block=0.2, socket_timeout=5.0)) as a,
+        open_actor_system(node="b", transport=transport_for(make_transport)) as b,
+    ):
         await a.spawn(Collector, seen, got, 2, name="inbox", public=True)
         assert await b.remote("inbox").ask(Echo("before"), timeout=10) is None
         # What a Redis restart without persistence does: the stream, its group and the epoch key go.
@@ -128,8 +151,9 @@ async def test_nogroup_after_the_stream_is_lost_recreates_the_group_and_logs_it(
     assert "were lost" in caplog.text
 
 
-async def test_a_consumer_reads_its_own_pending_entries_before_new_ones(make_transport: Any, namespace: str,
-                                                                        raw: Any) -> None:
+async def test_a_consumer_reads_its_own_pending_entries_before_new_ones(
+    make_transport: Any, namespace: str, raw: Any
+) -> None:
     """Entries delivered to node 'a' but never handled (a read cut short, a crash)
     are handled first when 'a' serves the name again."""
     key = inbox_key(namespace, "inbox")
@@ -170,8 +194,10 @@ async def test_messages_pending_for_a_node_that_no_longer_serves_the_name_are_ta
 async def test_a_node_whose_connections_are_killed_reconnects_and_keeps_serving(
     make_transport: Any, namespace: str, raw: Any
 ) -> None:
-    async with open_actor_system(node="a", transport=transport_for(make_transport)) as a, \
-            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+    async with (
+        open_actor_system(node="a", transport=transport_for(make_transport)) as a,
+        open_actor_system(node="b", transport=transport_for(make_transport)) as b,
+    ):
         await a.spawn(Worker, "a", name="worker", public=True)
         worker = b.remote("worker")
         assert await worker.ask(Echo("before"), timeout=10) == "a:BEFORE"

@@ -18,8 +18,17 @@ def post(key: str, data: bytes, limit: int = 10) -> Post:
 
 
 def test_a_run_of_posts_to_one_inbox_is_one_call_and_the_order_of_writes_is_kept() -> None:
-    batch = [post("a", b"1"), post("a", b"2"), Reply("r", 5, b"answer"), post("a", b"3"), post("b", b"4"),
-             Ack("a", "g", b"1-0"), post("b", b"5"), post("b", b"6", limit=99), Ack("a", "g", b"2-0")]
+    batch = [
+        post("a", b"1"),
+        post("a", b"2"),
+        Reply("r", 5, b"answer"),
+        post("a", b"3"),
+        post("b", b"4"),
+        Ack("a", "g", b"1-0"),
+        post("b", b"5"),
+        post("b", b"6", limit=99),
+        Ack("a", "g", b"2-0"),
+    ]
     heads: dict[Any, Any] = {}
     encoded, carried = pipeline(batch, heads)
     commands = [expand(command) for command in encoded]

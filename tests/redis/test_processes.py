@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 import trio
+from node_main import Counter
+from nodekit import ERRORS, MESSAGES, Echo, Item
 
 from actors import open_actor_system
-from nodekit import ERRORS, MESSAGES, Echo, Item
-from node_main import Counter
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -36,7 +36,9 @@ class Nodes:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT)])}
         process = subprocess.Popen(
             [sys.executable, str(HERE / "node_main.py"), self.url, self.namespace, node, str(delay)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         self.processes.append(process)
         return process
@@ -106,8 +108,10 @@ async def test_kill_9_mid_stream_another_node_takes_over_and_nothing_is_lost(
         done = await wait_done(raw, key, TOTAL)
     lost = set(range(TOTAL)) - set(done)
     duplicates = len(done) - len(set(done))
-    print(f"kill -9 takeover by another node: handled before the kill {handled_before}, lost {len(lost)}, "
-          f"duplicates {duplicates}")
+    print(
+        f"kill -9 takeover by another node: handled before the kill {handled_before}, lost {len(lost)}, "
+        f"duplicates {duplicates}"
+    )
     assert lost == set()
     assert duplicates <= PREFETCH, duplicates  # handled, not yet acknowledged at the kill
 

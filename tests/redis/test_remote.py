@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import trio
+from nodekit import ERRORS, MESSAGES, Collector, Echo, Fail, Greeting, Hello, Item, Overdrawn, Slow, Worker
 
 from actors import (
     ActorStopped,
@@ -23,7 +24,6 @@ from actors import (
     open_actor_system,
 )
 from actors.redis import RedisTransport, TransportError
-from nodekit import ERRORS, MESSAGES, Collector, Echo, Fail, Greeting, Hello, Item, Overdrawn, Slow, Worker
 
 
 def transport_for(make_transport: Any, **options: Any) -> RedisTransport:
@@ -33,12 +33,17 @@ def transport_for(make_transport: Any, **options: Any) -> RedisTransport:
 async def test_ask_tell_send_and_ask_nowait_reach_a_public_actor_on_another_node(make_transport: Any) -> None:
     seen: list[Any] = []
     got = trio.Event()
-    async with open_actor_system(node="a", transport=transport_for(make_transport)) as a, \
-            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+    async with (
+        open_actor_system(node="a", transport=transport_for(make_transport)) as a,
+        open_actor_system(node="b", transport=transport_for(make_transport)) as b,
+    ):
         await a.spawn(Worker, "a", seen, got, 5, name="worker", public=True)
         worker = b.remote("worker")
         assert await worker.ask(Echo("hi"), timeout=10) == "a:HI"
-        assert await worker.ask({"k": [1, 2.5, None, True, b"x"]}, timeout=10) == ["plain", {"k": [1, 2.5, None, True, b"x"]}]
+        assert await worker.ask({"k": [1, 2.5, None, True, b"x"]}, timeout=10) == [
+            "plain",
+            {"k": [1, 2.5, None, True, b"x"]},
+        ]
         reply = worker.ask_nowait(Echo("later"), timeout=10)
         assert await reply == "a:LATER" and reply.done()
         worker.tell(Item("b", 1))
@@ -51,8 +56,10 @@ async def test_ask_tell_send_and_ask_nowait_reach_a_public_actor_on_another_node
 
 
 async def test_gather_over_remote_asks_keeps_argument_order(make_transport: Any) -> None:
-    async with open_actor_system(node="a", transport=transport_for(make_transport)) as a, \
-            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+    async with (
+        open_actor_system(node="a", transport=transport_for(make_transport)) as a,
+        open_actor_system(node="b", transport=transport_for(make_transport)) as b,
+    ):
         await a.spawn(Worker, "a", name="worker", public=True)
         worker = b.remote("worker")
         results = await gather(*(worker.ask(Echo(str(i)), timeout=10) for i in range(20)), timeout=10)
@@ -60,12 +67,19 @@ async def test_gather_over_remote_asks_keeps_argument_order(make_transport: Any)
 
 
 async def test_a_listed_error_arrives_as_itself_and_an_unlisted_one_as_remote_error(make_transport: Any) -> None:
-    async with open_actor_system(node="a", transport=transport_for(make_transport)) as a, \
-            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
-        from supervision import OneForOne, Supervisor, ChildSpec
+    async with (
+        open_actor_system(node="a", transport=transport_for(make_transport)) as a,
+        open_actor_system(node="b", transport=transport_for(make_transport)) as b,
+    ):
+        from supervision import ChildSpec, OneForOne, Supervisor
 
-        await a.spawn_tree(Supervisor(name="sup", strategy=OneForOne(max_restarts=10, within=60),
-                                      children=[ChildSpec(Worker, "a", name="worker")]))
+        await a.spawn_tree(
+            Supervisor(
+                name="sup",
+                strategy=OneForOne(max_restarts=10, within=60),
+                children=[ChildSpec(Worker, "a", name="worker")],
+            )
+        )
         await a._remote.publish(a.lookup("worker")._cell)  # a supervised child made public
         worker = b.remote("worker")
         with pytest.raises(Overdrawn, match=r"^balance is 0$"):
@@ -79,8 +93,10 @@ async def test_a_listed_error_arrives_as_itself_and_an_unlisted_one_as_remote_er
 
 
 async def test_an_ask_to_a_stopped_public_actor_fails_with_actor_stopped(make_transport: Any) -> None:
-    async with open_actor_system(node="a", transport=transport_for(make_transport)) as a, \
-            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+    async with (
+        open_actor_system(node="a", transport=transport_for(make_transport)) as a,
+        open_actor_system(node="b", transport=transport_for(make_transport)) as b,
+    ):
         ref = await a.spawn(Worker, "a", name="worker", public=True)
         worker = b.remote("worker")
         assert await worker.ask(Echo("x"), timeout=10) == "a:X"
@@ -111,8 +127,10 @@ async def test_an_ask_nobody_serves_times_out_and_the_message_waits_in_the_inbox
 async def test_a_public_sender_can_be_answered_and_refs_cross_as_remote_refs(make_transport: Any) -> None:
     seen: list[Any] = []
     got = trio.Event()
-    async with open_actor_system(node="a", transport=transport_for(make_transport)) as a, \
-            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+    async with (
+        open_actor_system(node="a", transport=transport_for(make_transport)) as a,
+        open_actor_system(node="b", transport=transport_for(make_transport)) as b,
+    ):
         await a.spawn(Worker, "a", name="worker", public=True)
         inbox = await b.spawn(Collector, seen, got, 1, name="inbox", public=True)
         assert await b.remote("worker").ask(Hello(inbox, "b"), timeout=10) == "sent"
@@ -180,13 +198,16 @@ async def test_a_transport_belongs_to_one_system(make_transport: Any) -> None:
 
 
 async def test_two_hundred_ask_timeouts_leave_no_slot_and_no_stuck_connection(make_transport: Any) -> None:
-    async with open_actor_system(node="a", transport=transport_for(make_transport)) as a, \
-            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+    async with (
+        open_actor_system(node="a", transport=transport_for(make_transport)) as a,
+        open_actor_system(node="b", transport=transport_for(make_transport)) as b,
+    ):
         await a.spawn(Worker, "a", name="worker", public=True)
         worker = b.remote("worker")
         nobody = b.remote("nobody")
-        outcomes = await gather(*(nobody.ask(Echo(str(i)), timeout=0.05) for i in range(200)),
-                                return_exceptions=True, timeout=30)
+        outcomes = await gather(
+            *(nobody.ask(Echo(str(i)), timeout=0.05) for i in range(200)), return_exceptions=True, timeout=30
+        )
         assert all(isinstance(o, AskTimeout) for o in outcomes)
         # and 200 cancelled asks (the asker's scope, not a timeout)
         for i in range(200):
@@ -221,8 +242,10 @@ async def test_namespaces_keep_applications_apart(make_transport: Any, namespace
     seen_one: list[Any] = []
     seen_two: list[Any] = []
     got = trio.Event()
-    async with open_actor_system(node="a", transport=transport_for(make_transport)) as one, \
-            open_actor_system(node="a", transport=transport_for(make_transport, namespace=namespace + "-2")) as two:
+    async with (
+        open_actor_system(node="a", transport=transport_for(make_transport)) as one,
+        open_actor_system(node="a", transport=transport_for(make_transport, namespace=namespace + "-2")) as two,
+    ):
         await one.spawn(Collector, seen_one, got, 1, name="inbox", public=True)
         await two.spawn(Collector, seen_two, None, 1, name="inbox", public=True)
         one.remote("inbox").tell(Echo("for one"))
@@ -245,9 +268,11 @@ async def test_worker_pool_spreads_tells_over_its_nodes(make_transport: Any) -> 
                 done.set()
             return result
 
-    async with open_actor_system(node="a", transport=transport_for(make_transport, prefetch=4)) as a, \
-            open_actor_system(node="c", transport=transport_for(make_transport, prefetch=4)) as c, \
-            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+    async with (
+        open_actor_system(node="a", transport=transport_for(make_transport, prefetch=4)) as a,
+        open_actor_system(node="c", transport=transport_for(make_transport, prefetch=4)) as c,
+        open_actor_system(node="b", transport=transport_for(make_transport)) as b,
+    ):
         await a.spawn(Counting, "a", seen["a"], name="pool", public=True)
         await c.spawn(Counting, "c", seen["c"], name="pool", public=True)
         assert await b.serving("pool") == ["a", "c"]
@@ -285,8 +310,10 @@ async def test_self_sender_of_a_remote_message_answers_a_public_sender_within_on
 
     seen: list[Any] = []
     got = trio.Event()
-    async with open_actor_system(node="a", transport=transport_for(make_transport)) as a, \
-            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+    async with (
+        open_actor_system(node="a", transport=transport_for(make_transport)) as a,
+        open_actor_system(node="b", transport=transport_for(make_transport)) as b,
+    ):
         await a.spawn(Ponger, name="ponger", public=True)
         pinger = await b.spawn(Pinger, seen, got, name="pinger", public=True)
         pinger.tell(Echo("ping"))

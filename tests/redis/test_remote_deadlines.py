@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 import trio
+from nodekit import ERRORS, MESSAGES, Echo, Slow
 
 from actors import Actor, AskAbandoned, AskTimeout, open_actor_system
-from nodekit import ERRORS, MESSAGES, Echo, Slow
 
 
 class Sleeper(Actor):
@@ -41,8 +41,10 @@ def transport_for(make_transport: Any) -> Any:
 
 async def test_a_remote_handler_is_cut_at_the_askers_deadline(make_transport: Any) -> None:
     cancelled = trio.Event()
-    async with open_actor_system(node="a", transport=transport_for(make_transport)) as a, \
-            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+    async with (
+        open_actor_system(node="a", transport=transport_for(make_transport)) as a,
+        open_actor_system(node="b", transport=transport_for(make_transport)) as b,
+    ):
         await a.spawn(Sleeper, cancelled, name="sleeper", public=True)
         sleeper = b.remote("sleeper")
         with pytest.raises(AskTimeout):
@@ -62,8 +64,10 @@ async def test_a_remote_handler_is_cut_at_the_askers_deadline(make_transport: An
 
 async def test_a_remote_handler_within_its_deadline_is_not_cut(make_transport: Any) -> None:
     cancelled = trio.Event()
-    async with open_actor_system(node="a", transport=transport_for(make_transport)) as a, \
-            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+    async with (
+        open_actor_system(node="a", transport=transport_for(make_transport)) as a,
+        open_actor_system(node="b", transport=transport_for(make_transport)) as b,
+    ):
         await a.spawn(Sleeper, cancelled, name="sleeper", public=True)
         assert await b.remote("sleeper").ask(Slow(0.05), timeout=10) == "slept"
         assert not cancelled.is_set()

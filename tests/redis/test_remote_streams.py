@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 import trio
+from nodekit import ERRORS, MESSAGES, Overdrawn
 
 from actors import Actor, AskAbandoned, AskTimeout, open_actor_system
-from nodekit import ERRORS, MESSAGES, Overdrawn
 
 
 class Producer(Actor):
@@ -43,8 +43,10 @@ def transport_for(make_transport: Any) -> Any:
 
 async def test_remote_ask_stream_items_arrive_in_order_then_the_handlers_error(make_transport: Any) -> None:
     cancelled = trio.Event()
-    async with open_actor_system(node="a", transport=transport_for(make_transport)) as a, \
-            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+    async with (
+        open_actor_system(node="a", transport=transport_for(make_transport)) as a,
+        open_actor_system(node="b", transport=transport_for(make_transport)) as b,
+    ):
         await a.spawn(Producer, cancelled, name="producer", public=True)
         producer = b.remote("producer")
         async with producer.ask_stream(["count", 200], timeout=10, buffer=4) as items:
@@ -63,8 +65,10 @@ async def test_remote_ask_stream_items_arrive_in_order_then_the_handlers_error(m
 
 async def test_leaving_a_remote_stream_early_cuts_the_remote_producer(make_transport: Any) -> None:
     cancelled = trio.Event()
-    async with open_actor_system(node="a", transport=transport_for(make_transport)) as a, \
-            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+    async with (
+        open_actor_system(node="a", transport=transport_for(make_transport)) as a,
+        open_actor_system(node="b", transport=transport_for(make_transport)) as b,
+    ):
         await a.spawn(Producer, cancelled, name="producer", public=True)
         producer = b.remote("producer")
         async with producer.ask_stream(["forever", 100_000], timeout=60) as items:
@@ -82,8 +86,10 @@ async def test_leaving_a_remote_stream_early_cuts_the_remote_producer(make_trans
 
 async def test_a_remote_stream_ends_at_its_deadline_and_its_producer_is_cut(make_transport: Any) -> None:
     cancelled = trio.Event()
-    async with open_actor_system(node="a", transport=transport_for(make_transport)) as a, \
-            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+    async with (
+        open_actor_system(node="a", transport=transport_for(make_transport)) as a,
+        open_actor_system(node="b", transport=transport_for(make_transport)) as b,
+    ):
         await a.spawn(Producer, cancelled, name="producer", public=True)
         seen: list[int] = []
         with pytest.raises(AskTimeout):
@@ -107,8 +113,10 @@ async def test_remote_ask_stream_checks_its_arguments_at_once(make_transport: An
 async def test_a_remote_producer_runs_at_most_two_windows_ahead_of_a_slow_reader(make_transport: Any) -> None:
     cancelled = trio.Event()
     sent: list[int] = []
-    async with open_actor_system(node="a", transport=transport_for(make_transport)) as a, \
-            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+    async with (
+        open_actor_system(node="a", transport=transport_for(make_transport)) as a,
+        open_actor_system(node="b", transport=transport_for(make_transport)) as b,
+    ):
         await a.spawn(Producer, cancelled, sent, name="producer", public=True)
         got: list[int] = []
         async with b.remote("producer").ask_stream(["count", 200], timeout=30) as items:
@@ -124,8 +132,10 @@ async def test_a_remote_producer_runs_at_most_two_windows_ahead_of_a_slow_reader
 async def test_leaving_before_the_first_item_cuts_the_producer_at_its_first_item(make_transport: Any) -> None:
     cancelled = trio.Event()
     sent: list[int] = []
-    async with open_actor_system(node="a", transport=transport_for(make_transport)) as a, \
-            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+    async with (
+        open_actor_system(node="a", transport=transport_for(make_transport)) as a,
+        open_actor_system(node="b", transport=transport_for(make_transport)) as b,
+    ):
         await a.spawn(Producer, cancelled, sent, name="producer", public=True)
         async with b.remote("producer").ask_stream(["forever", 100_000], timeout=60):
             pass  # left before any item came: the serving node is not known yet

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 import trio
+from nodekit import ERRORS, MESSAGES, Echo, Fail
 
 from actors import Actor, ActorNotFound, RemoteError, open_actor_system
-from nodekit import ERRORS, MESSAGES, Echo, Fail
 from supervision import ChildSpec, OneForOne, Supervisor
 
 
@@ -35,15 +35,19 @@ def transport_for(make_transport: Any) -> Any:
 
 
 def tree(starts: list[int], restart: str = "permanent") -> Supervisor:
-    return Supervisor(name="sup", strategy=OneForOne(max_restarts=10, within=60),
-                      children=[ChildSpec(Restartable, starts, name="worker", restart=restart, public=True)])
+    return Supervisor(
+        name="sup",
+        strategy=OneForOne(max_restarts=10, within=60),
+        children=[ChildSpec(Restartable, starts, name="worker", restart=restart, public=True)],
+    )
 
 
-async def test_a_public_child_serves_its_name_across_restarts_and_leaves_at_its_final_stop(
-        make_transport: Any) -> None:
+async def test_a_public_child_serves_its_name_across_restarts_and_leaves_at_its_final_stop(make_transport: Any) -> None:
     starts: list[int] = []
-    async with open_actor_system(node="a", transport=transport_for(make_transport)) as a, \
-            open_actor_system(node="b", transport=transport_for(make_transport)) as b:
+    async with (
+        open_actor_system(node="a", transport=transport_for(make_transport)) as a,
+        open_actor_system(node="b", transport=transport_for(make_transport)) as b,
+    ):
         await a.spawn_tree(tree(starts, restart="transient"))
         worker = b.remote("worker")
         assert await a.serving("worker") == ["a"]

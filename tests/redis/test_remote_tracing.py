@@ -33,9 +33,11 @@ class Starter(Actor):
 async def test_a_conversation_over_three_nodes_keeps_one_trace_id_in_every_nodes_trace(
     make_transport: Any,
 ) -> None:
-    async with open_actor_system(node="a", transport=transport_for(make_transport), trace=True) as a, \
-            open_actor_system(node="b", transport=transport_for(make_transport), trace=True) as b, \
-            open_actor_system(node="c", transport=transport_for(make_transport), trace=True) as c:
+    async with (
+        open_actor_system(node="a", transport=transport_for(make_transport), trace=True) as a,
+        open_actor_system(node="b", transport=transport_for(make_transport), trace=True) as b,
+        open_actor_system(node="c", transport=transport_for(make_transport), trace=True) as c,
+    ):
         await c.spawn(Leaf, name="leaf", public=True)
         await a.spawn(Relay, name="relay", public=True)
         starter = await b.spawn(Starter, name="starter", public=True)

@@ -140,8 +140,10 @@ async def test_an_unreachable_redis_is_a_connection_error_naming_the_address() -
 
 def test_commands_encode_as_resp_arrays_of_bulk_strings_the_same_every_time() -> None:
     commands = [("SET", "k", 1), ("ECHO", b"x", 2.5, "\u00e9", bytearray(b"yz"))]
-    expected = (b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n1\r\n"
-                b"*5\r\n$4\r\nECHO\r\n$1\r\nx\r\n$3\r\n2.5\r\n$2\r\n\xc3\xa9\r\n$2\r\nyz\r\n")
+    expected = (
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n1\r\n"
+        b"*5\r\n$4\r\nECHO\r\n$1\r\nx\r\n$3\r\n2.5\r\n$2\r\n\xc3\xa9\r\n$2\r\nyz\r\n"
+    )
     assert _encode(commands) == expected
     assert _encode(commands) == expected  # (now from the cache of recent words)
     with pytest.raises(TypeError, match=r"^cannot send bool to Redis$"):

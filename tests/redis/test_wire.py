@@ -8,11 +8,11 @@ from typing import Any
 import attrs
 import msgspec
 import pytest
+from nodekit import ERRORS, MESSAGES, Echo, Overdrawn
 
 from actors import ActorStopped, AskTimeout, MailboxFull, RemoteError
 from actors.redis import RedisTransport
 from actors.redis._wire import WIRE_VERSION, Codec, Kind, WireError
-from nodekit import ERRORS, MESSAGES, Echo, Overdrawn
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,10 +41,22 @@ def codec() -> Codec:
     return c
 
 
-@pytest.mark.parametrize("message", [
-    Echo("hi"), Point(1, 2), Sample("s", (Point(1, 2),), {"k": [1, "two", None]}),
-    "text", b"bytes", 42, 2.5, True, None, [1, [2, 3]], {"a": {"b": 1}},
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        Echo("hi"),
+        Point(1, 2),
+        Sample("s", (Point(1, 2),), {"k": [1, "two", None]}),
+        "text",
+        b"bytes",
+        42,
+        2.5,
+        True,
+        None,
+        [1, [2, 3]],
+        {"a": {"b": 1}},
+    ],
+)
 def test_listed_types_and_plain_data_round_trip(codec: Codec, message: Any) -> None:
     frame = codec.decode(codec.encode(Kind.TELL, message, cid=1, trace=2, sender="x"))
     assert frame.v == WIRE_VERSION and frame.kind is Kind.TELL and frame.sender == "x"

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import trio
+from supkit import Add, Boom, Collector, Crash, Echo, Get, Worker, events_of, lifecycle, settle
 
 from actors import Actor, ActorSystem, EscalatedFailure, Terminated, open_actor_system
 from supervision import (
@@ -22,7 +23,6 @@ from supervision import (
     restart_count,
     which_children,
 )
-from supkit import Add, Boom, Collector, Crash, Echo, Get, Worker, events_of, lifecycle, settle
 
 pytestmark = pytest.mark.allow_actor_failures
 
@@ -51,8 +51,9 @@ def by_type(error: BaseException) -> Decision:
 
 
 async def start(system: ActorSystem, strategy: Any, log: list[Any], names: tuple[str, ...] = ("w",)) -> list[Any]:
-    await system.spawn_tree(Supervisor(name="sup", strategy=strategy,
-                                       children=[ChildSpec(Flaky, name=n, log=log) for n in names]))
+    await system.spawn_tree(
+        Supervisor(name="sup", strategy=strategy, children=[ChildSpec(Flaky, name=n, log=log) for n in names])
+    )
     return [system.lookup(n) for n in names]
 
 
@@ -77,8 +78,9 @@ async def test_resume_keeps_the_timers_of_the_instance(actor_system_autojump: Ac
             self.schedule_every(1.0, Echo("tick"))
 
     log: list[Any] = []
-    await actor_system_autojump.spawn_tree(Supervisor(
-        name="sup", strategy=OneForOne(decide=by_type), children=[ChildSpec(Ticking, name="w", log=log)]))
+    await actor_system_autojump.spawn_tree(
+        Supervisor(name="sup", strategy=OneForOne(decide=by_type), children=[ChildSpec(Ticking, name="w", log=log)])
+    )
     w = actor_system_autojump.lookup("w")
     await trio.sleep(2.5)
     w.tell(Malformed("x"))
@@ -150,17 +152,26 @@ async def test_escalate_fails_the_supervisor_at_once_with_the_childs_error(autoj
     failure = info.value
     assert (failure.supervisor, failure.child) == ("sup", "w")
     assert isinstance(failure.__cause__, RuntimeError) and failure.error is failure.__cause__
-    assert str(failure) == ("supervisor 'sup' escalated the failure of child 'w' (its strategy's decide function "
-                            "returned Decision.ESCALATE for RuntimeError('disk on fire'))")
+    assert str(failure) == (
+        "supervisor 'sup' escalated the failure of child 'w' (its strategy's decide function "
+        "returned Decision.ESCALATE for RuntimeError('disk on fire'))"
+    )
     assert ("restart", "w") not in lifecycle(log)
 
 
 async def test_escalate_in_a_nested_supervisor_restarts_it_through_its_parent(actor_system: ActorSystem) -> None:
     log: list[Any] = []
-    tree = Supervisor(name="root", strategy=OneForOne(max_restarts=5), children=[
-        Supervisor(name="inner", strategy=RestForOne(decide=lambda error: Decision.ESCALATE),
-                   children=[ChildSpec(Flaky, name="w", log=log)]),
-    ])
+    tree = Supervisor(
+        name="root",
+        strategy=OneForOne(max_restarts=5),
+        children=[
+            Supervisor(
+                name="inner",
+                strategy=RestForOne(decide=lambda error: Decision.ESCALATE),
+                children=[ChildSpec(Flaky, name="w", log=log)],
+            ),
+        ],
+    )
     await actor_system.spawn_tree(tree)
     w = actor_system.lookup("w")
     await w.ask(Add(3))
@@ -170,10 +181,13 @@ async def test_escalate_in_a_nested_supervisor_restarts_it_through_its_parent(ac
     assert restart_count(actor_system.lookup("inner")) == 1
 
 
-@pytest.mark.parametrize(("decide", "said"), [
-    (lambda error: 1 / 0, "raised ZeroDivisionError('division by zero')"),
-    (lambda error: "restart", "raised TypeError(\"it returned 'restart' (a str), not a Decision\")"),
-])
+@pytest.mark.parametrize(
+    ("decide", "said"),
+    [
+        (lambda error: 1 / 0, "raised ZeroDivisionError('division by zero')"),
+        (lambda error: "restart", "raised TypeError(\"it returned 'restart' (a str), not a Decision\")"),
+    ],
+)
 async def test_a_decide_function_that_fails_fails_the_supervisor_saying_so(
     autojump_clock: Any, decide: Any, said: str
 ) -> None:
@@ -199,9 +213,13 @@ async def test_resume_of_a_failed_restart_restarts_instead(actor_system: ActorSy
                 raise Malformed("on_start failed on the first restart")
 
     log: list[Any] = []
-    await actor_system.spawn_tree(Supervisor(
-        name="sup", strategy=OneForOne(max_restarts=5, decide=by_type),
-        children=[ChildSpec(StartsOnce, name="w", log=log)]))
+    await actor_system.spawn_tree(
+        Supervisor(
+            name="sup",
+            strategy=OneForOne(max_restarts=5, decide=by_type),
+            children=[ChildSpec(StartsOnce, name="w", log=log)],
+        )
+    )
     w = actor_system.lookup("w")
     w.tell(ConnectionResetError("dropped"))  # restart; its on_start fails (Malformed): no instance to resume
     assert await w.ask(Echo("back")) == "back"

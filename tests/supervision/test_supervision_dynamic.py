@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import trio
+from supkit import Add, Boom, Collector, Crash, Echo, Get, Hang, Worker, lifecycle, settle
 
 from actors import (
     Actor,
@@ -24,8 +25,8 @@ from supervision import (
     ChildInfo,
     ChildRunning,
     ChildSpec,
-    ChildStartFailed,
     ChildStarted,
+    ChildStartFailed,
     DynamicSupervisor,
     GetChildren,
     OneForOne,
@@ -41,7 +42,6 @@ from supervision import (
     terminate_child,
     which_children,
 )
-from supkit import Add, Boom, Collector, Crash, Echo, Get, Hang, StopSelf, Worker, events_of, lifecycle, settle
 
 pytestmark = pytest.mark.allow_actor_failures
 
@@ -51,8 +51,9 @@ def phases(infos: list[ChildInfo]) -> list[tuple[str, str]]:
 
 
 async def team(system: ActorSystem, log: list[Any], **kwargs: Any) -> Any:
-    return await system.spawn_tree(Supervisor(name="team", children=[ChildSpec(Worker, name="static", log=log)],
-                                              **kwargs))
+    return await system.spawn_tree(
+        Supervisor(name="team", children=[ChildSpec(Worker, name="static", log=log)], **kwargs)
+    )
 
 
 # -- start_child ------------------------------------------------------------------------
@@ -130,8 +131,14 @@ async def test_rest_for_one_restarts_children_started_later_with_start_child(act
     with pytest.raises(Boom):
         await actor_system.lookup("static").ask(Crash())
     assert await extra.ask(Echo("x")) == "x"
-    assert lifecycle(log) == [("stop", "extra"), ("stop", "static"), ("restart", "static"), ("start", "static"),
-                              ("restart", "extra"), ("start", "extra")]
+    assert lifecycle(log) == [
+        ("stop", "extra"),
+        ("stop", "static"),
+        ("restart", "static"),
+        ("start", "static"),
+        ("restart", "extra"),
+        ("start", "extra"),
+    ]
 
 
 async def test_restart_intensity_counts_the_dynamic_children_too(autojump_clock: Any) -> None:
@@ -186,9 +193,12 @@ async def test_start_child_past_max_children_raises_too_many_children(actor_syst
     pool = await actor_system.spawn_tree(DynamicSupervisor(name="pool", max_children=2))
     first = await start_child(pool, ChildSpec(Task, name="a", log=[], restart="temporary"))
     await start_child(pool, ChildSpec(Task, name="b", log=[], restart="temporary"))
-    with pytest.raises(TooManyChildren, match=r"^supervisor 'pool' already has 2 children, its max_children; child "
-                                              r"'c' was not started\. Wait for a child to end, or terminate_child "
-                                              r"and delete_child one$"):
+    with pytest.raises(
+        TooManyChildren,
+        match=r"^supervisor 'pool' already has 2 children, its max_children; child "
+        r"'c' was not started\. Wait for a child to end, or terminate_child "
+        r"and delete_child one$",
+    ):
         await start_child(pool, ChildSpec(Task, name="c", log=[], restart="temporary"))
     with pytest.raises(ActorNotFound):
         actor_system.lookup("c")
@@ -210,10 +220,15 @@ async def test_a_supervisor_restart_stops_its_dynamic_children_and_keeps_its_sta
             else:
                 self.watch(message)
 
-    root = Supervisor(name="root", strategy=OneForOne(max_restarts=5), children=[
-        Supervisor(name="team", strategy=OneForOne(max_restarts=0),
-                   children=[ChildSpec(Worker, name="static", log=[])]),
-    ])
+    root = Supervisor(
+        name="root",
+        strategy=OneForOne(max_restarts=5),
+        children=[
+            Supervisor(
+                name="team", strategy=OneForOne(max_restarts=0), children=[ChildSpec(Worker, name="static", log=[])]
+            ),
+        ],
+    )
     await actor_system.spawn_tree(root)
     sup = actor_system.lookup("team")
     extra = await start_child(sup, ChildSpec(Worker, name="extra", log=[]))
@@ -259,11 +274,17 @@ async def test_terminate_child_of_a_temporary_child_forgets_it(actor_system: Act
 
 async def test_delete_child_forgets_a_terminated_child_and_refuses_a_running_one(actor_system: ActorSystem) -> None:
     sup = await team(actor_system, [])
-    with pytest.raises(ChildRunning, match=r"^child 'static' of supervisor 'team' is running and cannot be deleted; "
-                                           r"terminate_child\(sup, 'static'\) first$"):
+    with pytest.raises(
+        ChildRunning,
+        match=r"^child 'static' of supervisor 'team' is running and cannot be deleted; "
+        r"terminate_child\(sup, 'static'\) first$",
+    ):
         await delete_child(sup, "static")
-    with pytest.raises(ChildRunning, match=r"^child 'static' of supervisor 'team' is running; only a terminated "
-                                           r"child can be restarted by hand"):
+    with pytest.raises(
+        ChildRunning,
+        match=r"^child 'static' of supervisor 'team' is running; only a terminated "
+        r"child can be restarted by hand",
+    ):
         await restart_child(sup, "static")
     await terminate_child(sup, "static")
     await delete_child(sup, "static")
@@ -289,8 +310,11 @@ async def test_restart_child_that_fails_to_start_keeps_the_spec(actor_system: Ac
     sup = await team(actor_system, [])
     await start_child(sup, ChildSpec(StartsOnce, name="once", log=[]))
     await terminate_child(sup, "once")
-    with pytest.raises(ChildStartFailed, match=r"^child 'once' of supervisor 'team' failed to start: "
-                                               r"ValueError\('cannot start twice'\); its spec is kept$"):
+    with pytest.raises(
+        ChildStartFailed,
+        match=r"^child 'once' of supervisor 'team' failed to start: "
+        r"ValueError\('cannot start twice'\); its spec is kept$",
+    ):
         await restart_child(sup, "once")
     assert phases(await which_children(sup)) == [("static", "running"), ("once", "terminated")]
 
@@ -301,8 +325,11 @@ async def test_restart_child_that_fails_to_start_keeps_the_spec(actor_system: Ac
 async def test_an_unknown_child_name_is_a_clear_error(actor_system: ActorSystem) -> None:
     sup = await team(actor_system, [])
     for call in (terminate_child, restart_child, delete_child):
-        with pytest.raises(ActorNotFound, match=r"^supervisor 'team' has no child named 'ghost' \(its children: "
-                                                r"'static'\); a temporary child is forgotten once it ends$"):
+        with pytest.raises(
+            ActorNotFound,
+            match=r"^supervisor 'team' has no child named 'ghost' \(its children: "
+            r"'static'\); a temporary child is forgotten once it ends$",
+        ):
             await call(sup, "ghost")
     with pytest.raises(TypeError, match=r"^terminate_child\(\) takes the child's name \(a str\), not 3$"):
         await terminate_child(sup, 3)  # type: ignore[arg-type]
@@ -310,12 +337,18 @@ async def test_an_unknown_child_name_is_a_clear_error(actor_system: ActorSystem)
 
 async def test_a_taken_name_is_a_clear_error(actor_system: ActorSystem) -> None:
     sup = await team(actor_system, [])
-    with pytest.raises(ActorNameTaken, match=r"^supervisor 'team' already has a child named 'static' \(running\); "
-                                             r"choose another name, or terminate_child and delete_child it first$"):
+    with pytest.raises(
+        ActorNameTaken,
+        match=r"^supervisor 'team' already has a child named 'static' \(running\); "
+        r"choose another name, or terminate_child and delete_child it first$",
+    ):
         await start_child(sup, ChildSpec(Worker, name="static", log=[]))
     await actor_system.spawn(Worker, [], name="elsewhere")
-    with pytest.raises(ActorNameTaken, match=r"^supervisor 'team' cannot start child 'elsewhere': an actor named "
-                                             r"'elsewhere' already exists at /elsewhere; "):
+    with pytest.raises(
+        ActorNameTaken,
+        match=r"^supervisor 'team' cannot start child 'elsewhere': an actor named "
+        r"'elsewhere' already exists at /elsewhere; ",
+    ):
         await start_child(sup, ChildSpec(Worker, name="elsewhere", log=[]))
     assert phases(await which_children(sup)) == [("static", "running")]
 
@@ -326,8 +359,11 @@ async def test_start_child_whose_on_start_fails_leaves_nothing_behind(actor_syst
             raise Boom("no database")
 
     sup = await team(actor_system, [])
-    with pytest.raises(ChildStartFailed, match=r"^child 'bad' of supervisor 'team' failed to start: "
-                                               r"Boom\('no database'\); nothing was started$") as info:
+    with pytest.raises(
+        ChildStartFailed,
+        match=r"^child 'bad' of supervisor 'team' failed to start: "
+        r"Boom\('no database'\); nothing was started$",
+    ) as info:
         await start_child(sup, ChildSpec(NeverStarts, name="bad"))
     assert isinstance(info.value.__cause__, Boom)
     assert phases(await which_children(sup)) == [("static", "running")]
@@ -339,14 +375,20 @@ async def test_start_child_whose_on_start_fails_leaves_nothing_behind(actor_syst
 
 async def test_requests_to_what_is_not_a_supervisor_are_refused(actor_system: ActorSystem) -> None:
     plain = await actor_system.spawn(Worker, [], name="plain")
-    with pytest.raises(TypeError, match=r"^start_child\(\) takes a supervisor's ref, but 'plain' is a Worker, not "
-                                        r"a Supervisor; "):
+    with pytest.raises(
+        TypeError,
+        match=r"^start_child\(\) takes a supervisor's ref, but 'plain' is a Worker, not "
+        r"a Supervisor; ",
+    ):
         await start_child(plain, ChildSpec(Worker, log=[]))
     with pytest.raises(TypeError, match=r"^which_children\(\) takes a supervisor's ActorRef, not 'team'$"):
         await which_children("team")  # type: ignore[arg-type]
     sup = await team(actor_system, [])
-    with pytest.raises(TypeError, match=r"^start_child\(\) takes a ChildSpec or Supervisor, not <class .*Worker'>; "
-                                        r"wrap it: ChildSpec\(YourActor, name=\.\.\.\)$"):
+    with pytest.raises(
+        TypeError,
+        match=r"^start_child\(\) takes a ChildSpec or Supervisor, not <class .*Worker'>; "
+        r"wrap it: ChildSpec\(YourActor, name=\.\.\.\)$",
+    ):
         await start_child(sup, Worker)  # type: ignore[arg-type]
 
 
@@ -370,8 +412,11 @@ async def test_a_dynamic_supervisor_forgets_every_child_that_ends(actor_system: 
     await terminate_child(pool, "kept")  # a permanent one too, when terminated
     await settle()
     assert await which_children(pool) == []
-    with pytest.raises(ActorNotFound, match=r"^supervisor 'pool' has no child named 'kept' \(its children: none\); "
-                                            r"a DynamicSupervisor forgets a child once it ends$"):
+    with pytest.raises(
+        ActorNotFound,
+        match=r"^supervisor 'pool' has no child named 'kept' \(its children: none\); "
+        r"a DynamicSupervisor forgets a child once it ends$",
+    ):
         await restart_child(pool, "kept")
     assert not kept.is_alive
 

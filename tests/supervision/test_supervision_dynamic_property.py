@@ -21,6 +21,7 @@ import trio
 import trio.testing
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
+from supkit import Crash, Echo, StopSelf, Worker
 
 from actors import ActorNameTaken, ActorNotFound, ActorStopped, EscalatedFailure, open_actor_system
 from supervision import (
@@ -39,7 +40,6 @@ from supervision import (
     terminate_child,
     which_children,
 )
-from supkit import Crash, Echo, StopSelf, Worker
 
 pytestmark = pytest.mark.allow_actor_failures
 
@@ -130,8 +130,7 @@ async def run(ops: list[tuple[Any, ...]], dynamic: bool = True) -> list[str]:
         async with open_actor_system() as system:
             strategy = OneForOne(max_restarts=MAX_RESTARTS, within=WITHIN, decide=decide)
             kind_of_supervisor = DynamicSupervisor if dynamic else Supervisor
-            sup = await system.spawn_tree(kind_of_supervisor(name="pool", max_children=MAX_CHILDREN,
-                                                             strategy=strategy))
+            sup = await system.spawn_tree(kind_of_supervisor(name="pool", max_children=MAX_CHILDREN, strategy=strategy))
             current: dict[str, Any] = {}
             for op in ops:
                 kind, arg = op[0], op[1]
@@ -216,7 +215,14 @@ def test_random_dynamic_supervision_matches_the_model(ops: list[tuple[Any, ...]]
 
 def test_the_model_sees_a_give_up_over_dynamic_children() -> None:
     """The example form: a third restart of two children within the window (a resume is not counted)."""
-    ops = [("start", "a", "permanent"), ("start", "b", "transient"),
-           ("crash", "a"), ("resume", "b"), ("crash", "b"), ("resume", "a"), ("crash", "a")]
+    ops = [
+        ("start", "a", "permanent"),
+        ("start", "b", "transient"),
+        ("crash", "a"),
+        ("resume", "b"),
+        ("crash", "b"),
+        ("resume", "a"),
+        ("crash", "a"),
+    ]
     trace = trio.run(run, ops, clock=trio.testing.MockClock(autojump_threshold=0))
     assert trace[-1] == "  -> gave up"

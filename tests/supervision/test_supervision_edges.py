@@ -7,6 +7,20 @@ from typing import Any
 
 import pytest
 import trio
+from supkit import (
+    Boom,
+    Collector,
+    Crash,
+    Echo,
+    Get,
+    Hang,
+    Worker,
+    events_of,
+    handled,
+    lifecycle,
+    restart_reasons,
+    settle,
+)
 
 from actors import (
     Actor,
@@ -32,8 +46,6 @@ from supervision import (
     Supervisor,
     restart_count,
 )
-from supkit import Boom, Collector, Crash, Echo, Get, Hang, Worker, events_of, handled, lifecycle, restart_reasons, settle
-
 
 # These tests crash their actors on purpose: the test kit fails a test for any actor
 # failure nobody saw, unless the test allows it.
@@ -179,7 +191,9 @@ async def test_spawn_tree_raises_a_child_start_error_and_stops_what_it_started(a
             raise ValueError("bad configuration")
 
     log: list[Any] = []
-    tree = Supervisor(name="sup", children=[ChildSpec(Worker, name="ok", log=log), ChildSpec(NeverStarts, name="bad", log=log)])
+    tree = Supervisor(
+        name="sup", children=[ChildSpec(Worker, name="ok", log=log), ChildSpec(NeverStarts, name="bad", log=log)]
+    )
     with pytest.raises(ChildStartFailed) as info:
         await actor_system.spawn_tree(tree)
     assert str(info.value) == (
@@ -198,9 +212,7 @@ async def test_spawn_tree_raises_a_child_start_error_and_stops_what_it_started(a
 
 async def test_message_timeout_of_a_told_message_records_a_dead_letter(actor_system_autojump: ActorSystem) -> None:
     system = actor_system_autojump
-    await system.spawn_tree(
-        Supervisor(name="sup", children=[ChildSpec(Worker, name="w", log=[], message_timeout=1.0)])
-    )
+    await system.spawn_tree(Supervisor(name="sup", children=[ChildSpec(Worker, name="w", log=[], message_timeout=1.0)]))
     ref = system.lookup("w")
     ref.tell(Hang())
     assert await ref.ask(Echo("after")) == "after"

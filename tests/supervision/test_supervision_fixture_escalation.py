@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-USER_TESTS = '''
+USER_TESTS = """
 import trio
 from actors import Actor
 from supervision import ChildSpec, OneForOne, Supervisor
@@ -49,28 +49,39 @@ async def test_asking(actor_system_autojump):
     except Exception:
         pass
     await trio.sleep(1000)
-'''
+"""
 
-BROKEN = ("TrioInternalError", "Nursery stack corrupted", "Exception ignored", "never awaited",
-          "async generator", "RuntimeError")
+BROKEN = (
+    "TrioInternalError",
+    "Nursery stack corrupted",
+    "Exception ignored",
+    "never awaited",
+    "async generator",
+    "RuntimeError",
+)
 
 
 def test_an_escalation_in_a_fixture_fails_the_test_with_the_escalated_failure(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\ntrio_mode = true\n")
     pytester.makepyfile(test_user=USER_TESTS)
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "-W", "error::pytest.PytestUnraisableExceptionWarning")
+        "-p", "no:cacheprovider", "-W", "error::pytest.PytestUnraisableExceptionWarning"
+    )
     result.assert_outcomes(failed=3)
     output = result.stdout.str() + result.stderr.str()
     for symptom in BROKEN:
         assert symptom not in output, f"{symptom!r} in the output:\n{output}"
-    result.stdout.fnmatch_lines([
-        "*Boom: fragile broke on crash*",
-        "*The above exception was the direct cause of the following exception:*",
-        "*EscalatedFailure: supervisor 'team' gave up*",
-    ])
-    result.stdout.fnmatch_lines([
-        "FAILED test_user.py::test_waiting - *EscalatedFailure*",
-        "FAILED test_user.py::test_waiting_autojump - *EscalatedFailure*",
-        "FAILED test_user.py::test_asking - *EscalatedFailure*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*Boom: fragile broke on crash*",
+            "*The above exception was the direct cause of the following exception:*",
+            "*EscalatedFailure: supervisor 'team' gave up*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "FAILED test_user.py::test_waiting - *EscalatedFailure*",
+            "FAILED test_user.py::test_waiting_autojump - *EscalatedFailure*",
+            "FAILED test_user.py::test_asking - *EscalatedFailure*",
+        ]
+    )

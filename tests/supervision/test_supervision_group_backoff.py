@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 import trio
+from supkit import Crash, Echo, Worker, wait_until
 
 from actors import ActorSystem
 from supervision import Backoff, ChildSpec, GetChildren, OneForAll, RestForOne, Supervisor, restart_count
-from supkit import Crash, Echo, Worker, wait_until
 
 pytestmark = pytest.mark.allow_actor_failures
 
@@ -25,16 +25,18 @@ def starts(log: list[Any], name: str) -> list[float]:
 
 
 async def spawn_group(system: ActorSystem, strategy: Any, log: list[Any], names: tuple[str, ...]) -> list[Any]:
-    await system.spawn_tree(Supervisor(
-        name="sup", strategy=strategy, children=[ChildSpec(Worker, name=n, log=log) for n in names],
-    ))
+    await system.spawn_tree(
+        Supervisor(
+            name="sup",
+            strategy=strategy,
+            children=[ChildSpec(Worker, name=n, log=log) for n in names],
+        )
+    )
     return [system.lookup(n) for n in names]
 
 
 @pytest.mark.parametrize("strategy", [OneForAll, RestForOne])
-async def test_the_supervisor_answers_during_a_group_backoff(
-    actor_system_autojump: ActorSystem, strategy: Any
-) -> None:
+async def test_the_supervisor_answers_during_a_group_backoff(actor_system_autojump: ActorSystem, strategy: Any) -> None:
     system = actor_system_autojump
     log: list[Any] = []
     backoff = Backoff(initial=5.0, maximum=5.0, jitter=0)
@@ -58,8 +60,9 @@ async def test_rest_for_one_handles_an_earlier_childs_failure_during_a_backoff_o
     system = actor_system_autojump
     log: list[Any] = []
     backoff = Backoff(initial=5.0, maximum=5.0, jitter=0)
-    c1, c2, c3 = await spawn_group(system, RestForOne(max_restarts=10, within=60, backoff=backoff), log,
-                                   ("c1", "c2", "c3"))
+    c1, c2, c3 = await spawn_group(
+        system, RestForOne(max_restarts=10, within=60, backoff=backoff), log, ("c1", "c2", "c3")
+    )
     t0 = trio.current_time()
     c2.tell(Crash())
     await trio.sleep(1.0)
@@ -75,8 +78,9 @@ async def test_a_longer_pending_backoff_is_not_cut_short_by_a_later_shorter_one(
     system = actor_system_autojump
     log: list[Any] = []
     backoff = Backoff(initial=1.0, multiplier=4.0, maximum=100.0, jitter=0)
-    c1, c2, c3 = await spawn_group(system, RestForOne(max_restarts=10, within=60, backoff=backoff), log,
-                                   ("c1", "c2", "c3"))
+    c1, c2, c3 = await spawn_group(
+        system, RestForOne(max_restarts=10, within=60, backoff=backoff), log, ("c1", "c2", "c3")
+    )
     t0 = trio.current_time()
     c2.tell(Crash(1))  # c2's first backoff: 1 s
     assert await c3.ask(Echo("first"), timeout=100) == "first"

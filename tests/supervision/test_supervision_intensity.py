@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import trio
+from supkit import Add, Boom, Collector, Crash, Echo, Get, Worker, events_of, handled, lifecycle, settle, wait_until
 
 from actors import Actor, ActorSystem, EscalatedFailure, open_actor_system
 from supervision import (
@@ -29,7 +30,6 @@ from supervision import (
     SupervisorGaveUp,
     restart_count,
 )
-from supkit import Add, Boom, Collector, Crash, Echo, Get, Worker, events_of, handled, lifecycle, settle, wait_until
 
 # These tests crash their actors on purpose: the test kit fails a test for any actor
 # failure nobody saw, unless the test allows it.
@@ -351,7 +351,12 @@ async def test_giving_up_publishes_supervisor_gave_up(autojump_clock: Any) -> No
     assert (event.supervisor, event.child, event.max_restarts, event.within) == ("/sup", "/sup/w", 1, 10.0)
     assert isinstance(event.error, Boom) and str(event.error) == "w crashed on 2"
     assert [type(e) for e in seen] == [
-        ChildStarted, ChildFailed, ChildRestarted, ChildFailed, SupervisorGaveUp, ChildStopped,
+        ChildStarted,
+        ChildFailed,
+        ChildRestarted,
+        ChildFailed,
+        SupervisorGaveUp,
+        ChildStopped,
     ]
     assert events_of(seen, ChildRestarted)[0].restarts == 1
 
@@ -390,8 +395,9 @@ async def test_repeated_give_ups_do_not_keep_old_supervisor_incarnations_alive(a
     """
     async with open_actor_system() as system:
         team = Supervisor(name="team", strategy=OneForOne(max_restarts=0), children=[ChildSpec(Fragile, name="w")])
-        await system.spawn_tree(Supervisor(name="root", strategy=OneForOne(max_restarts=100, within=1.0),
-                                           children=[team]))
+        await system.spawn_tree(
+            Supervisor(name="root", strategy=OneForOne(max_restarts=100, within=1.0), children=[team])
+        )
         for n in range(10):
             before = restart_count(system.lookup("team"))
             system.lookup("w").tell(Crash(n))
@@ -411,10 +417,13 @@ async def test_repeated_give_ups_do_not_keep_old_supervisor_incarnations_alive(a
 async def give_up_message(strategy: Any, crashes: list[str]) -> str:
     with pytest.raises(EscalatedFailure) as info:
         async with open_actor_system() as system:
-            await system.spawn_tree(Supervisor(
-                name="team", strategy=strategy,
-                children=[ChildSpec(Worker, name=name, log=[]) for name in ("w1", "w2")],
-            ))
+            await system.spawn_tree(
+                Supervisor(
+                    name="team",
+                    strategy=strategy,
+                    children=[ChildSpec(Worker, name=name, log=[]) for name in ("w1", "w2")],
+                )
+            )
             for n, name in enumerate(crashes):
                 ref = system.lookup(name)
                 with pytest.raises(Boom):

@@ -17,11 +17,10 @@ import trio
 import trio.testing
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
+from supkit import Boom, Crash, Echo, Worker, handled
 
 from actors import open_actor_system
 from supervision import Backoff, ChildSpec, OneForAll, OneForOne, RestForOne, Supervisor, restart_count
-from supkit import Boom, Crash, Echo, Worker, handled
-
 
 # These tests crash their actors on purpose: the test kit fails a test for any actor
 # failure nobody saw, unless the test allows it.
@@ -69,9 +68,7 @@ STRATEGIES = {"OneForOne": OneForOne, "OneForAll": OneForAll, "RestForOne": Rest
 def test_random_crash_points_lose_duplicate_or_reorder_no_message(
     steps: list[Step], strategy: str, backoff: float | None
 ) -> None:
-    result = trio.run(
-        run_schedule, steps, strategy, backoff, clock=trio.testing.MockClock(autojump_threshold=0)
-    )
+    result = trio.run(run_schedule, steps, strategy, backoff, clock=trio.testing.MockClock(autojump_threshold=0))
     log, letters, answers, restarts = result
     note(f"handled: {handled(log, 'w')}")
     note(f"dead letters: {letters}")
@@ -141,9 +138,7 @@ async def run_schedule(
 
 
 @pytest.mark.parametrize("crash_at", [0, 1, 5, 9])
-async def test_a_crash_anywhere_in_a_full_mailbox_keeps_the_rest_in_order(
-    actor_system: Any, crash_at: int
-) -> None:
+async def test_a_crash_anywhere_in_a_full_mailbox_keeps_the_rest_in_order(actor_system: Any, crash_at: int) -> None:
     """The example form of the property, for a quick read: ten tells, one crash."""
     log: list[Any] = []
     await actor_system.spawn_tree(

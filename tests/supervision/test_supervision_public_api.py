@@ -12,9 +12,23 @@ import supervision
 
 # The names DESIGN.md promises (sections "supervision" and "Supervision, dynamic").
 DESIGNED_NAMES = {
-    "Supervisor", "ChildSpec", "OneForOne", "OneForAll", "RestForOne", "Backoff",
-    "start_child", "terminate_child", "restart_child", "delete_child", "which_children", "count_children",
-    "ChildInfo", "ChildCounts", "DynamicSupervisor", "TooManyChildren", "Decision",
+    "Supervisor",
+    "ChildSpec",
+    "OneForOne",
+    "OneForAll",
+    "RestForOne",
+    "Backoff",
+    "start_child",
+    "terminate_child",
+    "restart_child",
+    "delete_child",
+    "which_children",
+    "count_children",
+    "ChildInfo",
+    "ChildCounts",
+    "DynamicSupervisor",
+    "TooManyChildren",
+    "Decision",
 }
 
 
@@ -28,8 +42,11 @@ def test_all_contains_every_name_the_design_promises_and_each_has_a_docstring() 
 
 
 def test_no_public_package_attribute_is_missing_from_all() -> None:
-    public = {name for name, value in vars(supervision).items()
-              if not name.startswith("_") and not isinstance(value, types.ModuleType)}
+    public = {
+        name
+        for name, value in vars(supervision).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
     assert public - set(supervision.__all__) == set()
 
 
@@ -39,8 +56,7 @@ def test_every_error_is_an_actor_error(name: str) -> None:
 
 
 def test_the_dynamic_calls_are_coroutine_functions() -> None:
-    for name in ("start_child", "terminate_child", "restart_child", "delete_child", "which_children",
-                 "count_children"):
+    for name in ("start_child", "terminate_child", "restart_child", "delete_child", "which_children", "count_children"):
         assert inspect.iscoroutinefunction(getattr(supervision, name)), name
 
 

@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 import trio
+from supkit import Add, Boom, Crash, Echo, Get, Hang, StopSelf, Worker, handled, lifecycle, restart_reasons, settle
 
 from actors import ActorError, ActorNotFound, ActorStopped, ActorSystem, AskTimeout, MessageTimeout, open_actor_system
 from supervision import ChildSpec, GetChildren, OneForOne, Supervisor, restart_count
-from supkit import Add, Boom, Crash, Echo, Get, Hang, StopSelf, Worker, handled, lifecycle, restart_reasons, settle
-
 
 # These tests crash their actors on purpose: the test kit fails a test for any actor
 # failure nobody saw, unless the test allows it.
@@ -238,7 +237,10 @@ async def test_child_whose_on_stop_hangs_is_cut_off_after_its_shutdown_timeout(a
         closing = trio.current_time()
     assert trio.current_time() - closing == pytest.approx(3.0)
     assert [entry[:2] for entry in log if entry[0] != "start"] == [
-        ("stop", "after"), ("stop", "stuck"), ("cut off", "stuck"), ("stop", "before"),
+        ("stop", "after"),
+        ("stop", "stuck"),
+        ("cut off", "stuck"),
+        ("stop", "before"),
     ]
     cut = next(entry for entry in log if entry[0] == "cut off")
     assert cut[2] - closing == pytest.approx(3.0)
@@ -257,15 +259,18 @@ async def test_shutdown_timeout_also_bounds_a_running_handler_at_close(autojump_
         await reply
 
 
-@pytest.mark.parametrize(("system_timeout", "spec_timeout", "waited"), [(0.5, None, 0.5), (0.5, 2.0, 2.0), (None, None, 5.0)])
+@pytest.mark.parametrize(
+    ("system_timeout", "spec_timeout", "waited"), [(0.5, None, 0.5), (0.5, 2.0, 2.0), (None, None, 5.0)]
+)
 async def test_a_childs_shutdown_timeout_defaults_to_the_systems(
     autojump_clock: Any, system_timeout: float | None, spec_timeout: float | None, waited: float
 ) -> None:
     """ChildSpec(shutdown_timeout=None) takes open_actor_system's (5 s unless set there)."""
     config = {} if system_timeout is None else {"shutdown_timeout": system_timeout}
     async with open_actor_system(**config) as system:
-        await system.spawn_tree(Supervisor(name="sup", children=[
-            ChildSpec(Worker, name="w", log=[], shutdown_timeout=spec_timeout)]))
+        await system.spawn_tree(
+            Supervisor(name="sup", children=[ChildSpec(Worker, name="w", log=[], shutdown_timeout=spec_timeout)])
+        )
         system.lookup("w").tell(Hang())
         await trio.sleep(1)
         started = trio.current_time()

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from supkit import Boom, Crash, Echo, Worker, lifecycle
 
 from actors import ActorSystem
 from supervision import ChildSpec, GetChildren, OneForAll, OneForOne, RestForOne, Strategy, Supervisor, restart_count
-from supkit import Boom, Crash, Echo, Worker, lifecycle
 
 NAMES = ["a", "b", "c", "d"]
 
@@ -59,11 +59,18 @@ async def test_one_for_all_stops_all_in_reverse_then_starts_all_in_order(actor_s
     refs = await start_team(actor_system, OneForAll(max_restarts=10), log)
     await crash_b_and_wait(refs, log)
     assert lifecycle(log) == [
-        ("stop", "d"), ("stop", "c"), ("stop", "b"), ("stop", "a"),
-        ("restart", "a"), ("start", "a"),
-        ("restart", "b"), ("start", "b"),
-        ("restart", "c"), ("start", "c"),
-        ("restart", "d"), ("start", "d"),
+        ("stop", "d"),
+        ("stop", "c"),
+        ("stop", "b"),
+        ("stop", "a"),
+        ("restart", "a"),
+        ("start", "a"),
+        ("restart", "b"),
+        ("start", "b"),
+        ("restart", "c"),
+        ("start", "c"),
+        ("restart", "d"),
+        ("start", "d"),
     ]
     assert {n: restart_count(refs[n]) for n in NAMES} == {"a": 1, "b": 1, "c": 1, "d": 1}
 
@@ -85,10 +92,15 @@ async def test_rest_for_one_restarts_the_failed_child_and_those_started_after_it
     refs = await start_team(actor_system, RestForOne(max_restarts=10), log)
     await crash_b_and_wait(refs, log)
     assert lifecycle(log) == [
-        ("stop", "d"), ("stop", "c"), ("stop", "b"),
-        ("restart", "b"), ("start", "b"),
-        ("restart", "c"), ("start", "c"),
-        ("restart", "d"), ("start", "d"),
+        ("stop", "d"),
+        ("stop", "c"),
+        ("stop", "b"),
+        ("restart", "b"),
+        ("start", "b"),
+        ("restart", "c"),
+        ("start", "c"),
+        ("restart", "d"),
+        ("start", "d"),
     ]
     assert {n: restart_count(refs[n]) for n in NAMES} == {"a": 0, "b": 1, "c": 1, "d": 1}
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import trio
+from supkit import Add, Boom, Collector, Crash, Echo, Get, Worker, events_of, handled, lifecycle, wait_until
 
 from actors import ActorNameTaken, ActorSystem
 from supervision import (
@@ -21,8 +22,6 @@ from supervision import (
     SupervisorGaveUp,
     restart_count,
 )
-from supkit import Add, Boom, Collector, Crash, Echo, Get, Worker, events_of, handled, lifecycle, wait_until
-
 
 # These tests crash their actors on purpose: the test kit fails a test for any actor
 # failure nobody saw, unless the test allows it.
@@ -71,10 +70,15 @@ async def test_one_for_all_root_restarts_a_nested_supervisor_and_its_children_ke
     assert [restart_count(ref) for ref in (a, inner, b, c)] == [1, 1, 1, 1]
     # The subtree stops bottom-up, in reverse start order, and starts top-down in order.
     assert lifecycle(log) == [
-        ("stop", "c"), ("stop", "b"), ("stop", "a"),
-        ("restart", "a"), ("start", "a"),
-        ("restart", "b"), ("start", "b"),
-        ("restart", "c"), ("start", "c"),
+        ("stop", "c"),
+        ("stop", "b"),
+        ("stop", "a"),
+        ("restart", "a"),
+        ("start", "a"),
+        ("restart", "b"),
+        ("start", "b"),
+        ("restart", "c"),
+        ("start", "c"),
     ]
 
 
@@ -175,7 +179,9 @@ def storm_tree(log: list[Any]) -> tuple[Supervisor, dict[str, str]]:
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-async def test_a_depth_3_tree_of_50_workers_survives_a_crash_storm(actor_system_autojump: ActorSystem, seed: int) -> None:
+async def test_a_depth_3_tree_of_50_workers_survives_a_crash_storm(
+    actor_system_autojump: ActorSystem, seed: int
+) -> None:
     system = actor_system_autojump
     collector = await system.spawn(Collector, name="collector")
     system.subscribe(collector, SupervisionEvent)
@@ -242,11 +248,14 @@ async def test_a_tree_that_fails_to_start_is_gone_when_spawn_tree_raises(autojum
 
     log: list[Any] = []
     async with open_actor_system() as system:
-        tree = Supervisor(name="sup", children=[
-            ChildSpec(Worker, name="a", log=log),
-            Supervisor(name="inner", children=[ChildSpec(Worker, name="b", log=log)]),
-            ChildSpec(CannotStart, name="bad"),
-        ])
+        tree = Supervisor(
+            name="sup",
+            children=[
+                ChildSpec(Worker, name="a", log=log),
+                Supervisor(name="inner", children=[ChildSpec(Worker, name="b", log=log)]),
+                ChildSpec(CannotStart, name="bad"),
+            ],
+        )
         with pytest.raises(ChildStartFailed, match="^child 'bad' of supervisor 'sup' failed to start: Boom") as info:
             await system.spawn_tree(tree)
         assert isinstance(info.value.__cause__, Boom)
@@ -267,10 +276,13 @@ async def test_a_child_failing_to_start_deep_in_a_tree_is_named_with_its_own_sup
         async def on_start(self) -> None:
             raise Boom(self.reason)
 
-    tree = Supervisor(name="root", children=[
-        ChildSpec(Worker, name="a", log=[]),
-        Supervisor(name="inner", children=[ChildSpec(CannotStart, "no database", name="bad")]),
-    ])
+    tree = Supervisor(
+        name="root",
+        children=[
+            ChildSpec(Worker, name="a", log=[]),
+            Supervisor(name="inner", children=[ChildSpec(CannotStart, "no database", name="bad")]),
+        ],
+    )
     async with open_actor_system() as system:
         with pytest.raises(ChildStartFailed) as info:
             await system.spawn_tree(tree)

@@ -30,7 +30,9 @@ def test_child_spec_rejects_what_is_not_an_actor_subclass(actor_cls: Any, shown:
 def test_child_spec_given_an_actor_instance_says_to_pass_the_class() -> None:
     # system.spawn(W()) says "(pass the class, not an instance)"; ChildSpec should teach the same.
     instance = W.__new__(W)
-    with pytest.raises(TypeError, match=r"^ChildSpec\(\) takes an Actor subclass, not .* \(pass the class, not an instance\)$"):
+    with pytest.raises(
+        TypeError, match=r"^ChildSpec\(\) takes an Actor subclass, not .* \(pass the class, not an instance\)$"
+    ):
         ChildSpec(instance, name="x")
 
 
@@ -114,7 +116,8 @@ def test_supervisor_rejects_a_bad_name(name: str) -> None:
 
 async def test_spawn_tree_takes_only_a_supervisor(actor_system: ActorSystem) -> None:
     with pytest.raises(
-        TypeError, match=r"^spawn_tree\(\) takes a supervision.Supervisor, not ChildSpec; use spawn\(\) for a single actor$"
+        TypeError,
+        match=r"^spawn_tree\(\) takes a supervision.Supervisor, not ChildSpec; use spawn\(\) for a single actor$",
     ):
         await actor_system.spawn_tree(ChildSpec(W, name="w"))
 
@@ -249,16 +252,22 @@ def test_child_spec_refuses_a_hook_that_is_not_async(hook: str) -> None:
 
 def test_supervisor_rejects_the_same_spec_twice() -> None:
     spec = ChildSpec(W)
-    with pytest.raises(ValueError, match=r"^supervisor 'team' has the same ChildSpec twice in its children; "
-                                         r"make one per child$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^supervisor 'team' has the same ChildSpec twice in its children; "
+        r"make one per child$",
+    ):
         Supervisor(name="team", children=[spec, spec])
 
 
-@pytest.mark.parametrize(("value", "error", "message"), [
-    (0, ValueError, r"^max_children must be >= 1 \(or None for unbounded\)$"),
-    (1.5, TypeError, r"^max_children must be an int or None, not float$"),
-    (True, TypeError, r"^max_children must be an int or None, not bool$"),
-])
+@pytest.mark.parametrize(
+    ("value", "error", "message"),
+    [
+        (0, ValueError, r"^max_children must be >= 1 \(or None for unbounded\)$"),
+        (1.5, TypeError, r"^max_children must be an int or None, not float$"),
+        (True, TypeError, r"^max_children must be an int or None, not bool$"),
+    ],
+)
 def test_supervisor_rejects_a_bad_max_children(value: Any, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         Supervisor(name="team", max_children=value)
@@ -281,11 +290,17 @@ def test_dynamic_supervisor_starts_empty() -> None:
 def test_decide_must_be_a_function(strategy: Any) -> None:
     from supervision import Decision
 
-    with pytest.raises(TypeError, match=r"^decide must be a function taking the child's error and returning a "
-                                        r"Decision \(or None\), not str$"):
+    with pytest.raises(
+        TypeError,
+        match=r"^decide must be a function taking the child's error and returning a "
+        r"Decision \(or None\), not str$",
+    ):
         strategy(decide="restart")
-    with pytest.raises(TypeError, match=r"^decide takes a function, not Decision.RESUME; for the same decision "
-                                        r"on every failure use decide=lambda error: Decision.RESUME$"):
+    with pytest.raises(
+        TypeError,
+        match=r"^decide takes a function, not Decision.RESUME; for the same decision "
+        r"on every failure use decide=lambda error: Decision.RESUME$",
+    ):
         strategy(decide=Decision.RESUME)
     assert strategy(decide=lambda error: Decision.RESUME).decide is not None
 
@@ -295,9 +310,12 @@ def test_child_spec_says_which_keyword_it_keeps_from_the_actor() -> None:
         def __init__(self, name: str) -> None:
             self.greeting_name = name
 
-    with pytest.raises(TypeError, match=r"^Greeter.__init__ takes 'name', but ChildSpec keeps the keyword name= for "
-                                        r"itself \(the child's name\), so it cannot reach __init__; rename that "
-                                        r"parameter \(say, to 'actor_name'\) and pass it under the new name$"):
+    with pytest.raises(
+        TypeError,
+        match=r"^Greeter.__init__ takes 'name', but ChildSpec keeps the keyword name= for "
+        r"itself \(the child's name\), so it cannot reach __init__; rename that "
+        r"parameter \(say, to 'actor_name'\) and pass it under the new name$",
+    ):
         ChildSpec(Greeter, name="bob")
     assert ChildSpec(Greeter, "Bob", name="bob").args == ("Bob",)  # given positionally, it reaches __init__
 
