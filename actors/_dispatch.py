@@ -150,7 +150,7 @@ class Dispatcher(Inbox):
         instance = self.instance
         assert instance is not None
         receive = instance.receive
-        throughput = self.throughput
+        throughput = self.system._throughput
         message_timeout = self.message_timeout
         tracer = self.system._tracer
         task = trio.lowlevel.current_task()

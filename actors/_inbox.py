@@ -64,7 +64,6 @@ class Inbox:
         "shutdown_timeout",
         "spec",
         "system",
-        "throughput",
     )
 
     def __init__(
@@ -96,7 +95,6 @@ class Inbox:
         self.spec = spec  # what its parent started it from (a supervisor's ChildSpec), or None
         self.shutdown_timeout = shutdown_timeout
         self.message_timeout = message_timeout
-        self.throughput = system._throughput
         self.mailbox = Mailbox(mailbox_size, name)
         self.ref: ActorRef[Any] = ActorRef._create(self)
         self.life = LifeState()  # phase, pending control request, the parent's directive
